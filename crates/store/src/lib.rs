@@ -1,0 +1,18 @@
+//! The storage boundary. Everything persistent goes through [`Store`]; the
+//! server holds an `Arc<dyn Store>` and never sees SQL.
+//!
+//! Architecture invariant: this crate knows no SQL dialect and no transport.
+//! Backends (SQLite, PostgreSQL) live in their own crates with their own
+//! migrations, and both must pass [`conformance`].
+
+mod error;
+mod group_commit;
+pub mod journal;
+mod store;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use error::{StoreError, StoreResult};
+pub use group_commit::{GroupCommitter, GroupCommitterConfig};
+pub use store::{PublicChannel, Store};
