@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use conclave_domain::{Command, Event, Outcome};
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,6 +33,23 @@ impl Default for GroupCommitterConfig {
 
 type Reply = oneshot::Sender<StoreResult<Outcome>>;
 
+/// Where committed events go: the real-time hub in the server, a no-op in
+/// command-line tools.
+#[async_trait]
+pub trait EventSink: Send + Sync + 'static {
+    /// Called once per batch, with its events in position order, after the
+    /// batch is durable and before any of its writers is answered.
+    async fn publish(&self, events: &[Event]);
+}
+
+/// An [`EventSink`] that drops everything.
+pub struct NoEvents;
+
+#[async_trait]
+impl EventSink for NoEvents {
+    async fn publish(&self, _events: &[Event]) {}
+}
+
 /// The handle writers use. Cloning is cheap; the writer task stops when the
 /// last handle is dropped, after finishing what was queued.
 #[derive(Clone)]
@@ -40,16 +58,14 @@ pub struct GroupCommitter {
 }
 
 impl GroupCommitter {
-    /// Starts the writer task. `publish` is called with each batch's events,
-    /// in position order, after the batch is durable and before any writer
-    /// of that batch is answered.
+    /// Starts the writer task, which hands each batch's events to `sink`.
     pub fn start(
         store: Arc<dyn Store>,
         config: GroupCommitterConfig,
-        publish: Arc<dyn Fn(&[Event]) + Send + Sync>,
+        sink: Arc<dyn EventSink>,
     ) -> GroupCommitter {
         let (queue, receiver) = mpsc::channel(config.queue_capacity.max(1));
-        tokio::spawn(run_writer(store, config, publish, receiver));
+        tokio::spawn(run_writer(store, config, sink, receiver));
         GroupCommitter { queue }
     }
 
@@ -69,7 +85,7 @@ impl GroupCommitter {
 async fn run_writer(
     store: Arc<dyn Store>,
     config: GroupCommitterConfig,
-    publish: Arc<dyn Fn(&[Event]) + Send + Sync>,
+    sink: Arc<dyn EventSink>,
     mut receiver: mpsc::Receiver<(Command, Reply)>,
 ) {
     let max_batch = config.max_batch.max(1);
@@ -88,7 +104,7 @@ async fn run_writer(
                     .flat_map(|outcome| outcome.events.iter().cloned())
                     .collect();
                 if !events.is_empty() {
-                    publish(&events);
+                    sink.publish(&events).await;
                 }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // A writer that gave up waiting is no error of ours.

@@ -14,5 +14,5 @@ mod store;
 pub mod conformance;
 
 pub use error::{StoreError, StoreResult};
-pub use group_commit::{GroupCommitter, GroupCommitterConfig};
+pub use group_commit::{EventSink, GroupCommitter, GroupCommitterConfig, NoEvents};
 pub use store::{PublicChannel, Store};

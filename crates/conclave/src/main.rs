@@ -1,0 +1,262 @@
+//! The `conclave` binary: the server and the administration commands.
+//! Command names and flags are a fixed contract (see PRODUCT.md).
+
+mod config;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use conclave_domain::{Command as StoreCommand, Role};
+use conclave_server::blobs::LocalBlobStore;
+use conclave_server::config::ServerConfig;
+use conclave_store::Store;
+
+#[derive(Debug, Parser)]
+#[command(name = "conclave", version, about = "Self-hosted, compliance-first team messaging")]
+struct Cli {
+    /// Where Conclave keeps its database, files and keys.
+    #[arg(long, global = true, env = "CONCLAVE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL; without it, SQLite inside the data directory.
+    #[arg(long, global = true, env = "CONCLAVE_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// A configuration file (default: DATA_DIR/conclave.toml when present).
+    #[arg(long, global = true, env = "CONCLAVE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the server.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, env = "CONCLAVE_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Manages user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// The tamper-evident journal.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Creates a user.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// owner, admin, compliance, member or guest.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Read the password from standard input (otherwise the account has
+        /// no password until one is set).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Deprovisions a user at once: sessions, sockets and tokens cut off.
+    Deactivate { email: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum JournalCommand {
+    /// Exits 0 when the hash chain is intact, 1 naming the first broken event.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Prints a configuration file with every setting at its default.
+    Example,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONCLAVE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("CONCLAVE_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let overrides = config::Overrides {
+        config_file: cli.config.clone(),
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+        listen,
+    };
+    let settings = config::load(&overrides, std::env::vars())?;
+    match cli.command {
+        Command::Config { command: ConfigCommand::Example } => {
+            print!("{}", config::example()?);
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Serve { .. } => serve(settings).await,
+        Command::User { command } => {
+            let store = open_store(&settings).await?;
+            user_command(&*store, command).await
+        }
+        Command::Journal { command: JournalCommand::Verify } => {
+            let store = open_store(&settings).await?;
+            match store.verify_journal().await? {
+                Ok(count) => {
+                    println!("journal intact: {count} events verified");
+                    Ok(std::process::ExitCode::SUCCESS)
+                }
+                Err((position, problem)) => {
+                    println!("journal broken at event {position}: {problem}");
+                    Ok(std::process::ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+async fn open_store(settings: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+    Ok(match &settings.database_url {
+        Some(url) => Arc::new(
+            conclave_store_postgres::PostgresStore::connect(url)
+                .await
+                .context("connecting to PostgreSQL")?,
+        ),
+        None => {
+            let path = config::sqlite_path(&settings.data_dir);
+            Arc::new(conclave_store_sqlite::SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?)
+        }
+    })
+}
+
+async fn user_command(store: &dyn Store, command: UserCommand) -> anyhow::Result<std::process::ExitCode> {
+    match command {
+        UserCommand::Create { email, name, role, password_stdin } => {
+            let role = Role::parse(&role)
+                .with_context(|| format!("unknown role {role:?}; use owner, admin, compliance, member or guest"))?;
+            let password = if password_stdin {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).context("reading the password")?;
+                let password = text.trim_end_matches(['\r', '\n']).to_string();
+                if password.is_empty() {
+                    bail!("--password-stdin was given but standard input was empty");
+                }
+                Some(password)
+            } else {
+                None
+            };
+            let user = conclave_server::routes::users::create_user_in(store, &email, &name, role, password.as_deref())
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            println!(
+                "{}",
+                serde_json::json!({"id": user.id, "email": user.email, "handle": user.handle, "name": user.name, "role": user.role.as_str()})
+            );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        UserCommand::Deactivate { email } => {
+            let email = conclave_domain::validate::normalize_email(&email);
+            let user = store.user_by_email(&email).await?.with_context(|| format!("no user with email {email}"))?;
+            let outcome = store
+                .apply(vec![StoreCommand::DeactivateUser { user_id: user.id, at: conclave_server::now_millis() }])
+                .await?
+                .pop()
+                .context("no outcome")??;
+            if outcome.events.is_empty() {
+                println!("{email} was already deactivated; any remaining sessions are revoked");
+            } else {
+                println!("{email} deactivated: sessions revoked, open connections are being closed");
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(settings: ServerConfig) -> anyhow::Result<std::process::ExitCode> {
+    let started = std::time::Instant::now();
+    let store = open_store(&settings).await?;
+    let blobs = Arc::new(LocalBlobStore::new(settings.data_dir.join("blobs")).context("preparing the blob store")?);
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    let users = store.count_users().await?;
+    let data_dir = settings.data_dir.clone();
+    let backend = if settings.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    let state = conclave_server::AppState::new(store, blobs, settings);
+    tracing::info!(%address, backend, data_dir = %data_dir.display(), startup_ms = started.elapsed().as_millis() as u64, "Conclave is ready");
+    println!("Conclave is running at http://{address}/");
+    if users == 0 {
+        println!(
+            "No users yet. Create the first owner with:\n  conclave user create --data-dir {} --email you@example.com --name \"Your Name\" --role owner --password-stdin",
+            data_dir.display()
+        );
+    }
+    conclave_server::run(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

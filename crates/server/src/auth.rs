@@ -1,0 +1,132 @@
+//! Passwords, bearer tokens, and the extractor that turns a request's token
+//! into the signed-in user.
+
+use std::net::SocketAddr;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use conclave_domain::{Session, User};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Hashes a password with argon2id and a random salt (PHC string format).
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// A fresh bearer token: 256 random bits, hex encoded.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// What is stored instead of a token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The signed-in caller of a request.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub user: User,
+    pub session: Session,
+}
+
+impl Authed {
+    /// Resolves a bearer token to its live session and active user.
+    pub async fn from_token(state: &AppState, token: &str) -> Result<Authed, ApiError> {
+        if token.is_empty() || token.len() > 256 {
+            return Err(ApiError::Unauthenticated);
+        }
+        let (session, user) = state
+            .store
+            .session_by_token_hash(&token_hash(token), crate::now_millis())
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        if !user.active {
+            return Err(ApiError::AccountDeactivated);
+        }
+        Ok(Authed { user, session })
+    }
+}
+
+pub fn bearer_token(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts).ok_or(ApiError::Unauthenticated)?;
+        let authed = Authed::from_token(state, token).await?;
+        state.limits.check_request(authed.user.id)?;
+        Ok(authed)
+    }
+}
+
+/// The peer's address, when the server was started with connect info.
+pub struct ClientAddress(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip().to_string()),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_round_trip_and_differ_by_salt() {
+        let first = hash_password("correct horse battery").unwrap();
+        let second = hash_password("correct horse battery").unwrap();
+        assert!(first.starts_with("$argon2id$"));
+        assert_ne!(first, second);
+        assert!(verify_password("correct horse battery", &first));
+        assert!(!verify_password("wrong", &first));
+        assert!(!verify_password("anything", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let token = new_token();
+        assert_eq!(token.len(), 64);
+        assert_ne!(token, new_token());
+        assert_eq!(token_hash(&token).len(), 64);
+        assert_ne!(token_hash(&token), token);
+    }
+}

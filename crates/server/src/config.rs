@@ -1,0 +1,131 @@
+//! The server's part of Conclave's one typed configuration. The binary fills
+//! it from defaults, `conclave.toml` and `CONCLAVE_*` variables.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Where the database (SQLite), blobs and keys live.
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL; absent means SQLite inside the data directory.
+    pub database_url: Option<String>,
+    /// The address people reach Conclave at, for links it prints.
+    pub public_url: Option<String>,
+    pub limits: Limits,
+    pub sessions: SessionConfig,
+    pub websocket: WebSocketConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest JSON request body, bytes.
+    pub max_json_bytes: usize,
+    /// Largest upload, bytes (default 100 MiB).
+    pub max_upload_bytes: u64,
+    /// Sustained messages per second one user may post, and the burst above it.
+    pub messages_per_second: f64,
+    pub messages_burst: f64,
+    /// Sign-in attempts per minute for one address and email.
+    pub logins_per_minute: f64,
+    /// Other API requests per second per user, and the burst.
+    pub requests_per_second: f64,
+    pub requests_burst: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// How long a sign-in lasts, hours.
+    pub lifetime_hours: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSocketConfig {
+    /// Frames queued for one connection before it counts as too slow.
+    pub queue_frames: usize,
+    /// How often the server pings, seconds; a peer silent for three
+    /// intervals is dropped.
+    pub heartbeat_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./conclave-data"),
+            database_url: None,
+            public_url: None,
+            limits: Limits::default(),
+            sessions: SessionConfig::default(),
+            websocket: WebSocketConfig::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_json_bytes: 256 * 1024,
+            max_upload_bytes: 100 * 1024 * 1024,
+            messages_per_second: 10.0,
+            messages_burst: 50.0,
+            logins_per_minute: 10.0,
+            requests_per_second: 50.0,
+            requests_burst: 200.0,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig { lifetime_hours: 24 * 30 }
+    }
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            queue_frames: 4096,
+            heartbeat_secs: 25,
+        }
+    }
+}
+
+/// The database URL can carry a password: never print it.
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
+            .field("public_url", &self.public_url)
+            .field("limits", &self.limits)
+            .field("sessions", &self.sessions)
+            .field("websocket", &self.websocket)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_database_url() {
+        let config = ServerConfig {
+            database_url: Some("postgres://user:hunter2@db/conclave".into()),
+            ..ServerConfig::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("<redacted>"));
+    }
+}

@@ -1,0 +1,156 @@
+//! The one table that maps every failure to an HTTP status and a stable
+//! JSON `code`. Handlers return [`ApiError`]; nothing else writes errors.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use conclave_domain::ValidationError;
+use conclave_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    Validation(#[from] ValidationError),
+    #[error("sign in first: the token is missing, unknown, expired or revoked")]
+    Unauthenticated,
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("this account is deactivated")]
+    AccountDeactivated,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable snake_case identifier to branch on.
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl ApiError {
+    /// The table: each variant's status and code, chosen deliberately.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
+            ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::AccountDeactivated => (StatusCode::FORBIDDEN, "account_deactivated"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::Forbidden(message.into())
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let (_, code) = self.status_and_code();
+        ErrorBody {
+            code,
+            message: self.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(what) => ApiError::NotFound(what),
+            StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::Invalid(message) => ApiError::InvalidRequest(message),
+            StoreError::Unavailable(message) => ApiError::Unavailable(message),
+            StoreError::Backend(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(code, error = ?self, "request failed");
+        } else {
+            tracing::debug!(code, error = %self, "request refused");
+        }
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if let Some(seconds) = retry_after {
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_stable_snake_case_with_a_fitting_status() {
+        let all = [
+            ApiError::InvalidRequest(String::new()),
+            ApiError::Validation(ValidationError { field: "f", problem: "p".into() }),
+            ApiError::Unauthenticated,
+            ApiError::InvalidCredentials,
+            ApiError::Forbidden(String::new()),
+            ApiError::AccountDeactivated,
+            ApiError::NotFound("x"),
+            ApiError::Conflict(String::new()),
+            ApiError::PayloadTooLarge(String::new()),
+            ApiError::UnsupportedMediaType(String::new()),
+            ApiError::RateLimited { retry_after_secs: 1 },
+            ApiError::Unavailable(String::new()),
+            ApiError::Internal(String::new()),
+        ];
+        let mut codes = std::collections::HashSet::new();
+        for error in &all {
+            let (status, code) = error.status_and_code();
+            assert!(status.is_client_error() || status.is_server_error());
+            assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
+            assert!(codes.insert(code), "duplicate code {code}");
+        }
+    }
+
+    #[test]
+    fn internal_details_never_reach_the_client() {
+        let body = ApiError::Internal("disk /secret/path failed".into()).body();
+        assert_eq!(body.message, "internal error");
+    }
+}

@@ -1,0 +1,125 @@
+//! Conclave's edge: the REST API, the WebSocket, file transfer and the
+//! embedded web client, over one [`Store`](conclave_store::Store).
+//!
+//! Architecture invariant: this crate is the only one that knows HTTP or
+//! JSON wire formats. It never writes SQL; every event-producing write goes
+//! through the group-commit writer in [`AppState`].
+
+pub mod api;
+pub mod auth;
+pub mod blobs;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod openapi;
+pub mod ratelimit;
+pub mod routes;
+pub mod state;
+mod web;
+pub mod ws;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post, put};
+pub use state::AppState;
+use tokio::net::TcpListener;
+
+use crate::hub::close_code;
+use crate::routes::{auth as auth_routes, channels, files, messages, system, users};
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Every route, with body limits.
+pub fn router(state: AppState) -> Router {
+    let json_limit = state.config.limits.max_json_bytes;
+    let upload_limit = usize::try_from(state.config.limits.max_upload_bytes).unwrap_or(usize::MAX);
+    let api = Router::new()
+        .route("/auth/login", post(auth_routes::login))
+        .route("/auth/logout", post(auth_routes::logout))
+        .route("/me", get(auth_routes::me))
+        .route("/me/sessions", get(auth_routes::sessions))
+        .route("/me/sessions/{id}", delete(auth_routes::revoke_session))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::get))
+        .route("/channels", get(channels::list).post(channels::create))
+        .route("/channels/browse", get(channels::browse))
+        .route("/conversations", post(channels::open_conversation))
+        .route("/channels/{id}", get(channels::get).patch(channels::update))
+        .route("/channels/{id}/join", post(channels::join))
+        .route("/channels/{id}/leave", post(channels::leave))
+        .route("/channels/{id}/members", get(channels::members).post(channels::add_member))
+        .route("/channels/{id}/members/{user_id}", delete(channels::remove_member))
+        .route("/channels/{id}/read", post(channels::mark_read))
+        .route("/channels/{id}/pins", get(channels::pins))
+        .route("/channels/{id}/messages", get(messages::history).post(messages::post))
+        .route("/messages/{id}", get(messages::get).patch(messages::edit).delete(messages::delete))
+        .route("/messages/{id}/versions", get(messages::versions))
+        .route("/messages/{id}/reactions/{emoji}", put(messages::add_reaction).delete(messages::remove_reaction))
+        .route("/messages/{id}/pin", put(messages::add_pin).delete(messages::remove_pin))
+        .route("/files/{id}", get(files::download))
+        .route("/files/{id}/thumbnail", get(files::thumbnail_download))
+        .route("/openapi.json", get(system::openapi))
+        .route("/ws", get(ws::connect))
+        .layer(DefaultBodyLimit::max(json_limit))
+        .merge(
+            Router::new()
+                .route("/files", post(files::upload))
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .fallback(|| async { error::ApiError::NotFound("route") });
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
+        .nest("/api/v1", api)
+        .fallback(web::serve)
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then closes every socket with 1001
+/// ("going away") and lets in-flight requests finish.
+pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(sweep_deactivations(state.clone()));
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let closing = state.clone();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing sockets");
+            closing.shutting_down.store(true, Ordering::Release);
+            closing.hub.close_all(close_code::GOING_AWAY);
+        })
+        .await;
+    sweeper.abort();
+    result
+}
+
+/// Notices users deactivated by another process (the command line, another
+/// node) and closes their sockets within a fraction of a second.
+async fn sweep_deactivations(state: AppState) {
+    let mut since = now_millis();
+    let mut ticker = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        ticker.tick().await;
+        // Look back a little: another process's clock and commit may lag.
+        match state.store.deactivated_since(since - 5_000).await {
+            Ok(deactivated) => {
+                for (user_id, at) in deactivated {
+                    state.hub.close_user(user_id, close_code::REVOKED);
+                    since = since.max(at);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "checking for deactivated users failed"),
+        }
+    }
+}

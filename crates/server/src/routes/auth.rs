@@ -1,0 +1,130 @@
+//! Sign-in, sign-out and sessions.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use conclave_domain::{NewSession, validate};
+
+use super::{ApiJson, ApiPath};
+use crate::api::{LoginRequest, LoginResponse, SessionDto, UserDto};
+use crate::auth::{Authed, ClientAddress, hash_password, new_token, token_hash, verify_password};
+use crate::error::{ApiError, ApiResult};
+use crate::hub::close_code;
+use crate::state::AppState;
+
+/// A fixed hash to verify against when the email is unknown, so a wrong
+/// email takes as long as a wrong password.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password("decoy password for timing").unwrap_or_default())
+}
+
+/// Signs in with email and password; answers a bearer token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody),
+              (status = 403, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    let email = validate::normalize_email(&request.email);
+    state.limits.check_login(address.as_deref().unwrap_or("unknown"), &email)?;
+    if request.password.len() > validate::MAX_PASSWORD_BYTES {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let user = state.store.user_by_email(&email).await?;
+    let stored = match &user {
+        Some(user) => state.store.password_hash(user.id).await?,
+        None => None,
+    };
+    let password = request.password.clone();
+    let hash = stored.clone().unwrap_or_else(|| decoy_hash().to_string());
+    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let user = match user {
+        Some(user) if matches && stored.is_some() => user,
+        _ => {
+            tracing::info!(email = %email, address = ?address, "sign-in failed");
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    if !user.active {
+        return Err(ApiError::AccountDeactivated);
+    }
+    let token = new_token();
+    let now = crate::now_millis();
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(|agent| agent.chars().take(256).collect());
+    state
+        .store
+        .create_session(NewSession {
+            token_hash: token_hash(&token),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + state.config.sessions.lifetime_hours * 3_600_000,
+            user_agent,
+            address,
+        })
+        .await?;
+    tracing::info!(user_id = user.id, "signed in");
+    Ok(Json(LoginResponse {
+        token,
+        user: UserDto::from(&user),
+    }))
+}
+
+/// Revokes the token this request was made with.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204)))]
+pub async fn logout(State(state): State<AppState>, authed: Authed) -> ApiResult<StatusCode> {
+    state.store.revoke_session(authed.session.id, crate::now_millis()).await?;
+    state.hub.close_session(authed.session.id, close_code::REVOKED);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserDto), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn me(authed: Authed) -> Json<UserDto> {
+    Json(UserDto::from(&authed.user))
+}
+
+/// The caller's live sessions.
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = [SessionDto])))]
+pub async fn sessions(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<SessionDto>>> {
+    let sessions = state.store.list_sessions(authed.user.id, crate::now_millis()).await?;
+    Ok(Json(
+        sessions
+            .iter()
+            .map(|session| SessionDto::new(session, session.id == authed.session.id))
+            .collect(),
+    ))
+}
+
+/// Signs out one of the caller's sessions, closing its sockets.
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    let owned = state
+        .store
+        .list_sessions(authed.user.id, crate::now_millis())
+        .await?
+        .iter()
+        .any(|session| session.id == id);
+    if !owned {
+        return Err(ApiError::NotFound("session"));
+    }
+    state.store.revoke_session(id, crate::now_millis()).await?;
+    state.hub.close_session(id, close_code::REVOKED);
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,281 @@
+//! Attachments: streaming upload with a size cap, content type sniffed from
+//! the bytes, thumbnails for images, and downloads for those who may read
+//! the message.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use conclave_domain::{Attachment, NewAttachment, User, permissions, validate};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use utoipa::IntoParams;
+
+use super::{ApiPath, ApiQuery, readable_channel};
+use crate::api::AttachmentDto;
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UploadQuery {
+    pub channel_id: i64,
+    /// The file's name as the sender knows it.
+    pub name: String,
+}
+
+/// Uploads a file (the raw bytes are the body) for a later message.
+#[utoipa::path(post, path = "/api/v1/files", tag = "files", security(("bearer" = [])), params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = AttachmentDto), (status = 413, body = crate::error::ErrorBody)))]
+pub async fn upload(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiQuery(query): ApiQuery<UploadQuery>,
+    body: Body,
+) -> ApiResult<(StatusCode, axum::Json<AttachmentDto>)> {
+    let (channel, membership) = readable_channel(&state, &authed.user, query.channel_id).await?;
+    if !permissions::can_post(&authed.user, &channel, membership.as_ref()) {
+        return Err(ApiError::forbidden("you cannot share files in this channel"));
+    }
+    let name = validate::sanitize_file_name(&query.name);
+    let limit = state.config.limits.max_upload_bytes;
+    let temporary = state.blobs.temporary_path();
+    let received = receive(body, &temporary, limit).await;
+    let (size, digest, head) = match received {
+        Ok(received) => received,
+        Err(error) => {
+            let _ = tokio::fs::remove_file(&temporary).await;
+            return Err(error);
+        }
+    };
+    if size == 0 {
+        let _ = tokio::fs::remove_file(&temporary).await;
+        return Err(ApiError::InvalidRequest("the file is empty".into()));
+    }
+    let content_type = sniff(&head);
+    let key = format!("sha256/{digest}");
+    let (thumbnail_key, width, height) = if content_type.starts_with("image/") {
+        thumbnail(&state, &temporary, &digest).await
+    } else {
+        (None, None, None)
+    };
+    state
+        .blobs
+        .put_file(&key, &temporary)
+        .await
+        .map_err(|e| ApiError::Internal(format!("storing upload: {e}")))?;
+    let attachment = state
+        .store
+        .create_attachment(NewAttachment {
+            uploader_id: authed.user.id,
+            channel_id: channel.id,
+            name,
+            content_type,
+            size: i64::try_from(size).unwrap_or(i64::MAX),
+            sha256: digest,
+            storage_key: key,
+            thumbnail_key,
+            width,
+            height,
+            created_at: crate::now_millis(),
+        })
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(AttachmentDto::from(&attachment))))
+}
+
+/// Streams the body to `path`, hashing as it goes; keeps the first bytes
+/// for sniffing. Refuses bodies over `limit` without reading them whole.
+async fn receive(body: Body, path: &std::path::Path, limit: u64) -> ApiResult<(u64, String, Vec<u8>)> {
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| ApiError::Internal(format!("creating upload file: {e}")))?;
+    let mut stream = body.into_data_stream();
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut head: Vec<u8> = Vec::with_capacity(8192);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::InvalidRequest(format!("the upload was interrupted: {e}")))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(ApiError::PayloadTooLarge(format!("files may be at most {limit} bytes")));
+        }
+        if head.len() < 8192 {
+            let take = (8192 - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::Internal(format!("writing upload: {e}")))?;
+    }
+    file.flush().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((size, hex::encode(hasher.finalize()), head))
+}
+
+/// The content type from the bytes themselves. Text is recognised by being
+/// valid UTF-8 without control characters; everything unknown is opaque.
+pub fn sniff(head: &[u8]) -> String {
+    if let Some(kind) = infer::get(head) {
+        // Markup and scripts are only ever offered as plain text.
+        if kind.mime_type().starts_with("text/") {
+            return "text/plain; charset=utf-8".into();
+        }
+        return kind.mime_type().to_string();
+    }
+    let text = match std::str::from_utf8(head) {
+        Ok(text) => Some(text),
+        // The head may cut a multi-byte character in two.
+        Err(error) if error.error_len().is_none() => std::str::from_utf8(&head[..error.valid_up_to()]).ok(),
+        Err(_) => None,
+    };
+    match text {
+        Some(text) if !text.chars().any(|c| c.is_control() && !c.is_whitespace()) => "text/plain; charset=utf-8".into(),
+        _ => "application/octet-stream".into(),
+    }
+}
+
+const THUMBNAIL_EDGE: u32 = 480;
+
+async fn thumbnail(state: &AppState, path: &std::path::Path, digest: &str) -> (Option<String>, Option<i64>, Option<i64>) {
+    let path = path.to_path_buf();
+    let made = tokio::task::spawn_blocking(move || make_thumbnail(&path)).await;
+    match made {
+        Ok(Ok((bytes, width, height))) => {
+            let key = format!("thumb/{digest}");
+            match state.blobs.put_bytes(&key, bytes).await {
+                Ok(()) => (Some(key), Some(width), Some(height)),
+                Err(error) => {
+                    tracing::warn!(%error, "storing a thumbnail failed");
+                    (None, Some(width), Some(height))
+                }
+            }
+        }
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "no thumbnail for an image that does not decode");
+            (None, None, None)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "thumbnail task failed");
+            (None, None, None)
+        }
+    }
+}
+
+/// Decodes with limits (a decompression bomb is refused), scales to fit a
+/// square, and encodes JPEG.
+fn make_thumbnail(path: &std::path::Path) -> Result<(Vec<u8>, i64, i64), image::ImageError> {
+    let mut reader = image::ImageReader::open(path)?.with_guessed_format()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(20_000);
+    limits.max_image_height = Some(20_000);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    let image = reader.decode()?;
+    let (width, height) = (i64::from(image.width()), i64::from(image.height()));
+    let small = image.thumbnail(THUMBNAIL_EDGE, THUMBNAIL_EDGE).to_rgb8();
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 80).encode_image(&small)?;
+    Ok((bytes, width, height))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DownloadQuery {
+    /// Ask the browser to save rather than show.
+    pub download: Option<u8>,
+}
+
+async fn readable_attachment(state: &AppState, user: &User, id: i64) -> ApiResult<Attachment> {
+    let attachment = state.store.attachment_by_id(id).await?.ok_or(ApiError::NotFound("file"))?;
+    match attachment.message_id {
+        // Not yet sent: only its uploader sees it.
+        None if attachment.uploader_id == user.id => Ok(attachment),
+        None => Err(ApiError::NotFound("file")),
+        Some(message_id) => {
+            let message = state.store.message_by_id(message_id).await?.ok_or(ApiError::NotFound("file"))?;
+            if message.deleted_at.is_some() {
+                return Err(ApiError::NotFound("file"));
+            }
+            readable_channel(state, user, message.channel_id)
+                .await
+                .map_err(|_| ApiError::NotFound("file"))?;
+            Ok(attachment)
+        }
+    }
+}
+
+/// Downloads a file (members of its channel only).
+#[utoipa::path(get, path = "/api/v1/files/{id}", tag = "files", security(("bearer" = [])),
+    params(("id" = i64, Path), DownloadQuery), responses((status = 200, description = "The file's bytes"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn download(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<DownloadQuery>,
+) -> ApiResult<Response> {
+    let attachment = readable_attachment(&state, &authed.user, id).await?;
+    let inline = query.download.is_none()
+        && !attachment.content_type.contains("svg")
+        && ["image/", "video/", "audio/"].iter().any(|prefix| attachment.content_type.starts_with(prefix));
+    serve(&state, &attachment.storage_key, &attachment.content_type, Some((&attachment.name, inline))).await
+}
+
+/// A JPEG thumbnail of an image.
+#[utoipa::path(get, path = "/api/v1/files/{id}/thumbnail", tag = "files", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, description = "JPEG"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn thumbnail_download(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Response> {
+    let attachment = readable_attachment(&state, &authed.user, id).await?;
+    let key = attachment.thumbnail_key.ok_or(ApiError::NotFound("thumbnail"))?;
+    serve(&state, &key, "image/jpeg", None).await
+}
+
+async fn serve(state: &AppState, key: &str, content_type: &str, name: Option<(&str, bool)>) -> ApiResult<Response> {
+    let file = state.blobs.open(key).await.map_err(|error| {
+        if error.kind() == std::io::ErrorKind::NotFound {
+            ApiError::NotFound("file")
+        } else {
+            ApiError::Internal(format!("opening blob: {error}"))
+        }
+    })?;
+    let length = file.metadata().await.map(|m| m.len()).ok();
+    let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    if let Some(length) = length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    if let Some((name, inline)) = name {
+        let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
+        let disposition = format!("{}; filename=\"{}\"", if inline { "inline" } else { "attachment" }, ascii.replace('"', ""));
+        if let Ok(value) = HeaderValue::from_str(&disposition) {
+            headers.insert(header::CONTENT_DISPOSITION, value);
+        }
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sniff;
+
+    #[test]
+    fn sniffs_from_bytes() {
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), "image/png");
+        assert_eq!(sniff(b"%PDF-1.7\n"), "application/pdf");
+        assert_eq!(sniff("hello, wörld\n".as_bytes()), "text/plain; charset=utf-8");
+        assert_eq!(sniff(b"\0\x01\x02binary"), "application/octet-stream");
+        // An HTML file is text, never served as HTML.
+        assert_eq!(sniff(b"<script>alert(1)</script>"), "text/plain; charset=utf-8");
+    }
+}

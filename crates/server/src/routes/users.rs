@@ -1,0 +1,124 @@
+//! People: search, profiles, and creation by admins.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use conclave_domain::{NewUser, Role, permissions, text, validate};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{ApiJson, ApiPath, ApiQuery};
+use crate::api::{CreateUserRequest, UserDto};
+use crate::auth::{Authed, hash_password};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UserQuery {
+    /// Text to look for in names, handles and emails.
+    pub q: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Active users matching a query.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), params(UserQuery),
+    responses((status = 200, body = [UserDto])))]
+pub async fn list(
+    State(state): State<AppState>,
+    _authed: Authed,
+    ApiQuery(query): ApiQuery<UserQuery>,
+) -> ApiResult<Json<Vec<UserDto>>> {
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let text = query.q.unwrap_or_default();
+    if text.chars().count() > 100 {
+        return Err(ApiError::InvalidRequest("q must be at most 100 characters".into()));
+    }
+    let users = state.store.search_users(text.trim(), limit).await?;
+    Ok(Json(users.iter().map(UserDto::from).collect()))
+}
+
+/// One user's profile.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, body = UserDto), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(State(state): State<AppState>, _authed: Authed, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<UserDto>> {
+    let user = state.store.user_by_id(id).await?.ok_or(ApiError::NotFound("user"))?;
+    Ok(Json(UserDto::from(&user)))
+}
+
+/// Creates a local account (admins only).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = CreateUserRequest,
+    responses((status = 201, body = UserDto), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiJson(request): ApiJson<CreateUserRequest>,
+) -> ApiResult<(StatusCode, Json<UserDto>)> {
+    if !permissions::can_manage_users(&authed.user) {
+        return Err(ApiError::forbidden("only admins create users"));
+    }
+    let role = match request.role.as_deref() {
+        None => Role::Member,
+        Some(text) => Role::parse(text).ok_or_else(|| ApiError::InvalidRequest(format!("unknown role {text:?}")))?,
+    };
+    if role == Role::Owner && authed.user.role != Role::Owner {
+        return Err(ApiError::forbidden("only owners create owners"));
+    }
+    let user = create_local_user(&state, &request.email, &request.name, role, Some(&request.password)).await?;
+    Ok((StatusCode::CREATED, Json(UserDto::from(&user))))
+}
+
+/// Validates and creates a user with a unique handle derived from the email.
+/// Shared by the API and the command line.
+pub async fn create_local_user(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    role: Role,
+    password: Option<&str>,
+) -> ApiResult<conclave_domain::User> {
+    create_user_in(&*state.store, email, name, role, password).await
+}
+
+pub async fn create_user_in(
+    store: &dyn conclave_store::Store,
+    email: &str,
+    name: &str,
+    role: Role,
+    password: Option<&str>,
+) -> ApiResult<conclave_domain::User> {
+    let email = validate::normalize_email(email);
+    validate::email(&email)?;
+    validate::display_name(name)?;
+    let password_hash = match password {
+        Some(password) => {
+            validate::password(password)?;
+            let password = password.to_string();
+            Some(
+                tokio::task::spawn_blocking(move || hash_password(&password))
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))??,
+            )
+        }
+        None => None,
+    };
+    if store.user_by_email(&email).await?.is_some() {
+        return Err(ApiError::Conflict(format!("a user with email {email} already exists")));
+    }
+    let base = text::handle_from_email(&email);
+    let mut handle = base.clone();
+    let mut suffix = 2;
+    while !store.users_by_handles(std::slice::from_ref(&handle)).await?.is_empty() {
+        handle = format!("{base}{suffix}");
+        suffix += 1;
+    }
+    Ok(store
+        .create_user(NewUser {
+            email,
+            handle,
+            name: name.trim().to_string(),
+            role,
+            password_hash,
+            created_at: crate::now_millis(),
+        })
+        .await?)
+}

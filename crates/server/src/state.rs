@@ -1,0 +1,46 @@
+//! What every handler receives: the store, the writer, the hub, the blob
+//! store and the configuration. Built once by [`crate::AppState::new`];
+//! there are no globals.
+
+use std::sync::Arc;
+
+use conclave_store::{GroupCommitter, GroupCommitterConfig, Store};
+
+use crate::blobs::BlobStore;
+use crate::config::ServerConfig;
+use crate::hub::{Hub, HubSink};
+use crate::ratelimit::RateLimits;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub writer: GroupCommitter,
+    pub hub: Arc<Hub>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub config: Arc<ServerConfig>,
+    pub limits: Arc<RateLimits>,
+    /// Set once shutdown began; readiness then fails.
+    pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl AppState {
+    /// Wires the pieces together and starts the group-commit writer. Must be
+    /// called inside a Tokio runtime.
+    pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>, config: ServerConfig) -> AppState {
+        let hub = Arc::new(Hub::new(config.websocket.queue_frames));
+        let sink = Arc::new(HubSink {
+            hub: Arc::clone(&hub),
+            store: Arc::clone(&store),
+        });
+        let writer = GroupCommitter::start(Arc::clone(&store), GroupCommitterConfig::default(), sink);
+        AppState {
+            store,
+            writer,
+            hub,
+            blobs,
+            limits: Arc::new(RateLimits::new(&config.limits)),
+            config: Arc::new(config),
+            shutting_down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The WebSocket: resume from a position, then live events, typing,
+//! presence, heartbeats, and sends.
+//!
+//! Exactly-once resume: the connection registers with the hub *before*
+//! reading the backlog, so nothing published meanwhile is missed; live
+//! frames at or below the last backlog position are then skipped, so
+//! nothing is sent twice. The single group-commit writer publishes in
+//! position order, so live frames arrive in order too.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use conclave_domain::{Position, User, permissions};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::api::{MessageDto, PostMessageRequest, UserDto};
+use crate::auth::Authed;
+use crate::error::ApiError;
+use crate::hub::{Frame, close_code, event_frame};
+use crate::routes::{ApiQuery, readable_channel};
+use crate::state::AppState;
+
+/// Largest frame a client may send.
+const MAX_CLIENT_FRAME: usize = 64 * 1024;
+/// Events read from the store per backlog page.
+const BACKLOG_PAGE: i64 = 500;
+
+#[derive(Debug, Deserialize)]
+pub struct ConnectQuery {
+    pub token: Option<String>,
+    pub since: Option<Position>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientFrame {
+    Send {
+        client_id: Option<String>,
+        channel_id: i64,
+        #[serde(default)]
+        text: String,
+        thread_id: Option<i64>,
+        #[serde(default)]
+        attachment_ids: Vec<i64>,
+    },
+    Typing {
+        channel_id: i64,
+        thread_id: Option<i64>,
+    },
+    Ping,
+    Pong,
+}
+
+/// Upgrades to the real-time socket; the token comes in the query because
+/// browsers cannot set headers on a WebSocket.
+pub async fn connect(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ConnectQuery>,
+    headers: axum::http::HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let header_token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let token = query.token.or(header_token).ok_or(ApiError::Unauthenticated)?;
+    let authed = Authed::from_token(&state, &token).await?;
+    if state.shutting_down.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(ApiError::Unavailable("the server is shutting down".into()));
+    }
+    let since = query.since;
+    // Small buffers keep idle connections cheap.
+    Ok(upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .max_message_size(MAX_CLIENT_FRAME)
+        .max_frame_size(MAX_CLIENT_FRAME)
+        .on_upgrade(move |socket| run(state, authed, since, socket)))
+}
+
+async fn run(state: AppState, authed: Authed, since: Option<Position>, mut socket: WebSocket) {
+    let user = authed.user;
+    let (mut registration, first) = state.hub.register(user.id, authed.session.id);
+    if first {
+        state.hub.broadcast(&presence_frame(user.id, "online"));
+    }
+    let outcome = serve(&state, &user, since, &mut socket, &mut registration).await;
+    let code = match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::debug!(user_id = user.id, %error, "socket ended");
+            None
+        }
+    };
+    if let Some((code, reason)) = code {
+        let _ = socket
+            .send(WsMessage::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from(reason),
+            })))
+            .await;
+    }
+    if state.hub.unregister(user.id, registration.id) {
+        state.hub.broadcast(&presence_frame(user.id, "offline"));
+    }
+}
+
+fn presence_frame(user_id: i64, status: &str) -> Frame {
+    Frame {
+        position: 0,
+        text: json!({"type": "presence", "user_id": user_id, "status": status}).to_string().into(),
+    }
+}
+
+async fn send_text(socket: &mut WebSocket, text: &str) -> Result<(), axum::Error> {
+    socket.send(WsMessage::Text(Utf8Bytes::from(text))).await
+}
+
+type CloseReason = Option<(u16, &'static str)>;
+
+async fn serve(
+    state: &AppState,
+    user: &User,
+    since: Option<Position>,
+    socket: &mut WebSocket,
+    registration: &mut crate::hub::Registration,
+) -> Result<CloseReason, axum::Error> {
+    let head = state.store.head_position().await.unwrap_or(0);
+    let hello = json!({
+        "type": "hello",
+        "user": UserDto::from(user),
+        "position": head,
+        "heartbeat_ms": state.config.websocket.heartbeat_secs * 1000,
+        "online_user_ids": state.hub.online_users(),
+    });
+    send_text(socket, &hello.to_string()).await?;
+
+    // The backlog: everything after `since` that this user may see.
+    let mut last_sent = since.unwrap_or(head);
+    if since.is_some() {
+        loop {
+            let page = match state.store.events_for_user(user.id, last_sent, BACKLOG_PAGE).await {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::error!(%error, "reading the backlog failed");
+                    return Ok(Some((1011, "backlog unavailable")));
+                }
+            };
+            let full = page.len() as i64 == BACKLOG_PAGE;
+            for event in &page {
+                send_text(socket, &event_frame(event).text).await?;
+                last_sent = event.position;
+            }
+            if !full {
+                break;
+            }
+        }
+    }
+    send_text(socket, &json!({"type": "caught_up", "position": last_sent}).to_string()).await?;
+
+    let heartbeat = Duration::from_secs(state.config.websocket.heartbeat_secs.max(1));
+    let mut ticker = tokio::time::interval(heartbeat);
+    ticker.tick().await;
+    let mut missed_heartbeats = 0u32;
+    loop {
+        tokio::select! {
+            code = registration.close.closed() => {
+                let reason = match code {
+                    close_code::REVOKED => "session revoked",
+                    close_code::TOO_SLOW => "too slow; reconnect with since",
+                    _ => "server shutting down",
+                };
+                return Ok(Some((code, reason)));
+            }
+            frame = registration.frames.recv() => {
+                let Some(frame) = frame else { return Ok(None) };
+                if frame.position != 0 && frame.position <= last_sent {
+                    continue;
+                }
+                send_text(socket, &frame.text).await?;
+                if frame.position != 0 {
+                    last_sent = frame.position;
+                }
+            }
+            incoming = socket.recv() => {
+                let Some(incoming) = incoming else { return Ok(None) };
+                missed_heartbeats = 0;
+                match incoming? {
+                    WsMessage::Text(text) => {
+                        if let Some(reply) = handle_client_frame(state, user, text.as_str()).await {
+                            send_text(socket, &reply).await?;
+                        }
+                    }
+                    WsMessage::Close(_) => return Ok(None),
+                    WsMessage::Binary(_) => {
+                        send_text(socket, &error_frame("invalid_request", "frames are JSON text")).await?;
+                    }
+                    WsMessage::Ping(_) | WsMessage::Pong(_) => {}
+                }
+            }
+            _ = ticker.tick() => {
+                missed_heartbeats += 1;
+                if missed_heartbeats > 3 {
+                    return Ok(Some((1001, "heartbeat timeout")));
+                }
+                send_text(socket, r#"{"type":"ping"}"#).await?;
+            }
+        }
+    }
+}
+
+fn error_frame(code: &str, message: &str) -> String {
+    json!({"type": "error", "code": code, "message": message}).to_string()
+}
+
+async fn handle_client_frame(state: &AppState, user: &User, text: &str) -> Option<String> {
+    let frame: ClientFrame = match serde_json::from_str(text) {
+        Ok(frame) => frame,
+        Err(error) => return Some(error_frame("invalid_request", &error.to_string())),
+    };
+    match frame {
+        ClientFrame::Ping => Some(r#"{"type":"pong"}"#.to_string()),
+        ClientFrame::Pong => None,
+        ClientFrame::Typing { channel_id, thread_id } => {
+            match readable_channel(state, user, channel_id).await {
+                Ok((channel, membership)) if permissions::can_post(user, &channel, membership.as_ref()) => {
+                    if let Ok(members) = state.store.channel_member_ids(channel_id).await {
+                        let frame = Frame {
+                            position: 0,
+                            text: json!({"type": "typing", "channel_id": channel_id, "user_id": user.id, "thread_id": thread_id})
+                                .to_string()
+                                .into(),
+                        };
+                        state.hub.deliver(members.iter(), Some(user.id), &frame);
+                    }
+                    None
+                }
+                _ => Some(error_frame("not_found", "channel not found")),
+            }
+        }
+        ClientFrame::Send {
+            client_id,
+            channel_id,
+            text,
+            thread_id,
+            attachment_ids,
+        } => {
+            let request = PostMessageRequest {
+                text,
+                thread_id,
+                attachment_ids,
+                client_id: client_id.clone(),
+            };
+            match crate::routes::messages::post_message(state, user, channel_id, request).await {
+                Ok(message) => Some(
+                    json!({"type": "ack", "client_id": client_id, "message": MessageDto::for_members(&message)}).to_string(),
+                ),
+                Err(error) => {
+                    let body = error.body();
+                    Some(json!({"type": "nack", "client_id": client_id, "code": body.code, "message": body.message}).to_string())
+                }
+            }
+        }
+    }
+}
