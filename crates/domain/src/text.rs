@@ -19,8 +19,7 @@ pub fn mentioned_handles(text: &str) -> Vec<String> {
         }
         let mut in_inline_code = false;
         let mut previous: Option<char> = None;
-        let mut chars = line.char_indices().peekable();
-        while let Some((index, character)) = chars.next() {
+        for (index, character) in line.char_indices() {
             if character == '`' {
                 in_inline_code = !in_inline_code;
             } else if character == '@'

@@ -107,10 +107,8 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let Some(seconds) = retry_after {
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+        if let Some(value) = retry_after.and_then(|seconds| HeaderValue::from_str(&seconds.to_string()).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }

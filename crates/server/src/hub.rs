@@ -291,10 +291,8 @@ impl EventSink for HubSink {
                 };
                 self.hub.deliver(members.iter(), None, &frame);
                 // A subject who is not (or no longer) a member still hears of it.
-                if let Some(subject) = event.subject_user_id {
-                    if !members.contains(&subject) {
-                        self.hub.deliver([subject].iter(), None, &frame);
-                    }
+                if let Some(subject) = event.subject_user_id.filter(|subject| !members.contains(subject)) {
+                    self.hub.deliver([subject].iter(), None, &frame);
                 }
             } else if let Some(subject) = event.subject_user_id {
                 self.hub.deliver([subject].iter(), None, &frame);

@@ -1,0 +1,240 @@
+//! The backend-agnostic conformance suite, on PostgreSQL, plus the checks
+//! that only a networked database needs: migrations racing and connections
+//! dying.
+//!
+//! These tests need a real server: set `CONCLAVE_TEST_DATABASE_URL` (for
+//! example `postgres://postgres@127.0.0.1:5432/test`). Without it each test
+//! says it was skipped and passes. Each test works in its own throwaway
+//! schema, dropped at the end even when the test fails.
+
+// Test helpers outside `#[test]` functions panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use conclave_domain::{ChannelKind, Command, NewUser, Role};
+use conclave_store::{Store, StoreError};
+use conclave_store_postgres::PostgresStore;
+
+const URL_VARIABLE: &str = "CONCLAVE_TEST_DATABASE_URL";
+
+fn database_url() -> Option<String> {
+    match std::env::var(URL_VARIABLE) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            println!("SKIPPED: {URL_VARIABLE} is not set; PostgreSQL conformance not run");
+            None
+        }
+    }
+}
+
+/// A schema name no other test run uses.
+fn unique_schema() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("conclave_test_{}_{nanos}_{count}", std::process::id())
+}
+
+async fn admin(url: &str) -> tokio_postgres::Client {
+    let (client, driver) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(driver);
+    client
+}
+
+/// Runs `test` against a fresh schema and drops the schema afterwards,
+/// whether or not the test panicked.
+async fn in_fresh_schema<F, Fut>(url: &str, create: bool, test: F)
+where
+    F: FnOnce(String, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let schema = unique_schema();
+    let admin = admin(url).await;
+    if create {
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+    }
+    let outcome = tokio::spawn(test(url.to_string(), schema.clone())).await;
+    admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
+        .unwrap();
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+fn new_user(handle: &str) -> NewUser {
+    NewUser {
+        email: format!("{handle}@example.com"),
+        handle: handle.into(),
+        name: handle.into(),
+        role: Role::Member,
+        password_hash: None,
+        created_at: 1,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_conformance_suite() {
+    let Some(url) = database_url() else { return };
+    in_fresh_schema(&url, true, |url, schema| async move {
+        let store = PostgresStore::connect_in_schema(&url, &schema)
+            .await
+            .unwrap();
+        conclave_store::conformance::run_all(Arc::new(store)).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_idempotent_and_race_free() {
+    let Some(url) = database_url() else { return };
+    // The schema does not exist yet: both starters race to create it and
+    // to migrate it, and the advisory lock lets exactly one do each.
+    in_fresh_schema(&url, false, |url, schema| async move {
+        let (first, second) = tokio::join!(
+            PostgresStore::connect_in_schema(&url, &schema),
+            PostgresStore::connect_in_schema(&url, &schema),
+        );
+        let (first, second) = (first.unwrap(), second.unwrap());
+        first.create_user(new_user("a")).await.unwrap();
+        assert_eq!(second.count_users().await.unwrap(), 1);
+        drop((first, second));
+
+        // Reconnecting finds the schema current and the data kept.
+        let again = PostgresStore::connect_in_schema(&url, &schema)
+            .await
+            .unwrap();
+        assert_eq!(again.count_users().await.unwrap(), 1);
+        let admin = admin(&url).await;
+        let versions: Vec<i64> = admin
+            .query(
+                &format!("SELECT version FROM {schema}.schema_migrations ORDER BY version"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(versions, vec![1]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_schema_names_are_refused() {
+    // No server needed: the name is checked before connecting.
+    let refused =
+        PostgresStore::connect_in_schema("postgres://nobody@127.0.0.1:1/none", "x; DROP").await;
+    assert!(matches!(refused, Err(StoreError::Invalid(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_share_one_gapless_journal() {
+    let Some(url) = database_url() else { return };
+    // Two stores stand for two server processes writing at once.
+    in_fresh_schema(&url, true, |url, schema| async move {
+        let first = Arc::new(
+            PostgresStore::connect_in_schema(&url, &schema)
+                .await
+                .unwrap(),
+        );
+        let second = Arc::new(
+            PostgresStore::connect_in_schema(&url, &schema)
+                .await
+                .unwrap(),
+        );
+        let owner = first.create_user(new_user("owner")).await.unwrap();
+        let create = |name: &str| Command::CreateChannel {
+            kind: ChannelKind::Public,
+            name: name.into(),
+            topic: String::new(),
+            creator_id: owner.id,
+            member_ids: vec![],
+            conversation_key: None,
+            read_only: false,
+            at: 1,
+        };
+        let mut writers = Vec::new();
+        for (index, store) in [first.clone(), second.clone()].into_iter().enumerate() {
+            let commands: Vec<Vec<Command>> = (0..20)
+                .map(|n| vec![create(&format!("s{index}-{n}"))])
+                .collect();
+            writers.push(tokio::spawn(async move {
+                for batch in commands {
+                    for outcome in store.apply(batch).await.unwrap() {
+                        outcome.unwrap();
+                    }
+                }
+            }));
+        }
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        assert_eq!(second.head_position().await.unwrap(), 40);
+        assert_eq!(first.verify_journal().await.unwrap(), Ok(40));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_connections_are_replaced() {
+    let Some(url) = database_url() else { return };
+    in_fresh_schema(&url, true, |url, schema| async move {
+        let application = format!("{schema}_app");
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let tagged_url = format!("{url}{separator}application_name={application}");
+        let store = PostgresStore::connect_in_schema(&tagged_url, &schema)
+            .await
+            .unwrap();
+        store.create_user(new_user("before")).await.unwrap();
+
+        let admin = admin(&url).await;
+        let killed: i64 = admin
+            .query_one(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+                &[&application],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(killed, 5, "one writer and four readers");
+
+        // Each connection may fail once, as unavailable, and is then
+        // reopened: eight reads in a row pass through all four readers.
+        let mut consecutive = 0;
+        for attempt in 0.. {
+            assert!(attempt < 100, "the readers never recovered");
+            match store.ping().await {
+                Ok(()) => consecutive += 1,
+                Err(StoreError::Unavailable(_)) => consecutive = 0,
+                Err(other) => panic!("unexpected error after a dropped connection: {other:?}"),
+            }
+            if consecutive == 8 {
+                break;
+            }
+        }
+        for attempt in 0.. {
+            assert!(attempt < 10, "the writer never recovered");
+            match store.create_user(new_user(&format!("after{attempt}"))).await {
+                Ok(_) => break,
+                Err(StoreError::Unavailable(_)) => {}
+                Err(other) => panic!("unexpected error after a dropped connection: {other:?}"),
+            }
+        }
+        assert!(store.user_by_email("before@example.com").await.unwrap().is_some());
+    })
+    .await;
+}

@@ -1,0 +1,548 @@
+//! The crate's one integration-test binary: fixture chats with their expected
+//! parse, properties of the parse, and zip exports built on the fly.
+//!
+//! Each `tests/fixtures/NAME.txt` has a `NAME.expected` beside it holding the
+//! rendering of every field the parser produced. Run with `UPDATE_EXPECT=1` to
+//! rewrite the expectations after a deliberate change, then read the diff.
+
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+
+use conclave_whatsapp::{
+    ArchiveError, ArchiveLimits, ChatParser, DateOrder, DateOrderReason, MediaKind, MessageKind,
+    ParseOptions, ParsedChat, ProblemKind, SystemEvent, parse_chat, parse_chat_with,
+    read_export_zip,
+};
+use zip::write::SimpleFileOptions;
+
+/// Every fixture, with what it is there to show.
+const FIXTURES: &[(&str, &str)] = &[
+    (
+        "en_us_android_12h",
+        "Android en-US, 12-hour clock, system lines, edits, duplicates",
+    ),
+    (
+        "en_gb_ios_24h",
+        "iOS en-GB, seconds, BOM, CRLF, U+200E marks, attachments",
+    ),
+    (
+        "de_de_android_dotted",
+        "Android de-DE, dotted dates, German markers",
+    ),
+    (
+        "es_es_android_pm",
+        "Android es-ES, `p. m.` clock, Spanish markers",
+    ),
+    (
+        "fr_fr_android",
+        "Android fr-FR, no comma after the date, French markers",
+    ),
+    ("fr_fr_ios", "iOS fr-FR, `<pièce jointe : …>`"),
+    ("pt_br_android", "Android pt-BR, phone-number participant"),
+    (
+        "en_us_ios_12h",
+        "iOS en-US, U+202F before PM, stickers, GIFs, call events",
+    ),
+    (
+        "two_digit_year_first",
+        "`23-12-31`: year first with two digits, told by a month change",
+    ),
+    (
+        "iso_dates_android",
+        "ISO dates, leap day, stickers and voice notes",
+    ),
+    (
+        "narrow_nbsp_am_pm",
+        "U+202F before AM/PM, ambiguous dates decided by the US clock",
+    ),
+    (
+        "ambiguous_late_evidence",
+        "ambiguous dates settled by a line near the end",
+    ),
+    (
+        "ambiguous_month_first_ios",
+        "iOS lowercase am/pm, month-first by evidence",
+    ),
+    (
+        "ambiguous_default",
+        "nothing settles the date order: day-first",
+    ),
+    (
+        "junk_and_problems",
+        "junk before the first header, foreign and impossible headers",
+    ),
+];
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn read_fixture(name: &str) -> String {
+    let path = fixture_dir().join(format!("{name}.txt"));
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// Renders every field of a parse, one message per block, with strings in
+/// Rust's debug form so invisible characters show as escapes.
+fn render(chat: &ParsedChat) -> String {
+    let mut out = String::new();
+    let platform = chat
+        .platform
+        .map_or("none".to_owned(), |platform| format!("{platform:?}"));
+    out.push_str(&format!("platform: {platform}\n"));
+    out.push_str(&format!(
+        "date order: {:?} because {:?}\n",
+        chat.date_order.order, chat.date_order.reason
+    ));
+    out.push_str(&format!("ios chat name: {:?}\n", chat.ios_chat_name));
+    out.push_str("participants:\n");
+    for participant in &chat.participants {
+        out.push_str(&format!(
+            "  {:?} phone={:?} messages={}\n",
+            participant.name, participant.phone, participant.message_count
+        ));
+    }
+    out.push_str("messages:\n");
+    for message in &chat.messages {
+        let author = message
+            .author
+            .as_ref()
+            .map_or("<system>".to_owned(), |author| format!("{author:?}"));
+        let kind = match &message.kind {
+            MessageKind::Text => "text".to_owned(),
+            MessageKind::System(event) => format!("system {event:?}"),
+            MessageKind::Media {
+                kind,
+                file_name,
+                caption,
+            } => format!("media {kind:?} file={file_name:?} caption={caption:?}"),
+            MessageKind::Deleted => "deleted".to_owned(),
+        };
+        let edited = if message.edited { " edited" } else { "" };
+        out.push_str(&format!(
+            "  L{} {} {author} {kind}{edited} #{}\n    body: {:?}\n",
+            message.line, message.timestamp, message.ordinal, message.body
+        ));
+    }
+    out.push_str("problems:\n");
+    for problem in &chat.problems {
+        out.push_str(&format!(
+            "  L{} {:?} {:?}\n",
+            problem.line, problem.kind, problem.text
+        ));
+    }
+    out
+}
+
+#[test]
+fn fixtures_parse_to_their_expectations() {
+    let update = std::env::var_os("UPDATE_EXPECT").is_some();
+    let mut failures = Vec::new();
+    for (name, what) in FIXTURES {
+        let actual = render(&parse_chat(&read_fixture(name)));
+        let expected_path = fixture_dir().join(format!("{name}.expected"));
+        if update {
+            std::fs::write(&expected_path, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if actual != expected {
+            failures.push(format!("--- {name} ({what})\n{actual}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "fixtures differ from their .expected files:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_fixture_file_is_in_the_table() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(fixture_dir())
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".txt").map(str::to_owned)
+        })
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = FIXTURES
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(on_disk, listed);
+}
+
+/// Spot checks written out by hand, so that the snapshot files are not the
+/// only statement of what the parser must produce.
+#[test]
+fn hand_written_expectations() {
+    let chat = parse_chat(&read_fixture("en_us_android_12h"));
+    assert_eq!(chat.date_order.order, DateOrder::MonthFirst);
+    assert_eq!(
+        chat.date_order.reason,
+        DateOrderReason::Evidence { line: 12 }
+    );
+    let welcome = &chat.messages[4];
+    assert_eq!(welcome.line, 5);
+    assert_eq!(welcome.author.as_deref(), Some("Alice Walker"));
+    assert_eq!(welcome.timestamp.to_string(), "2024-01-02T12:00:00");
+    assert_eq!(
+        welcome.body,
+        "Welcome everyone!\nAgenda for this week:\n- kickoff\n\n- budget: draft"
+    );
+    assert_eq!(welcome.kind, MessageKind::Text);
+    let midnight = &chat.messages[6];
+    assert_eq!(midnight.timestamp.to_string(), "2024-01-02T00:30:00");
+    let subject = &chat.messages[7];
+    assert_eq!(subject.author, None);
+    assert_eq!(
+        subject.kind,
+        MessageKind::System(SystemEvent::SubjectChanged)
+    );
+    let carla = chat
+        .participants
+        .iter()
+        .find(|p| p.name == "+1 415 555 0100")
+        .unwrap();
+    assert_eq!(carla.phone.as_deref(), Some("+14155550100"));
+
+    let chat = parse_chat(&read_fixture("en_gb_ios_24h"));
+    let photo = &chat.messages[5];
+    assert_eq!(photo.author.as_deref(), Some("+44 7700 900123"));
+    assert_eq!(
+        photo.kind,
+        MessageKind::Media {
+            kind: MediaKind::Image,
+            file_name: Some("00000012-PHOTO-2023-12-31-21-43-30.jpg".to_owned()),
+            caption: Some("Fireworks from the roof\nand the bridge".to_owned()),
+        }
+    );
+    assert_eq!(photo.timestamp.unix_seconds(0), 1_704_059_010);
+    assert_eq!(chat.ios_chat_name.as_deref(), Some("Project Falcon"));
+
+    let chat = parse_chat(&read_fixture("es_es_android_pm"));
+    assert_eq!(
+        chat.messages[4].timestamp.to_string(),
+        "2024-01-03T00:15:00"
+    );
+    assert_eq!(
+        chat.messages[0].timestamp.to_string(),
+        "2024-01-02T21:41:00"
+    );
+}
+
+#[test]
+fn dedupe_keys_are_stable_and_distinct() {
+    for (name, _) in FIXTURES {
+        let text = read_fixture(name);
+        let first: Vec<String> = parse_chat(&text)
+            .messages
+            .iter()
+            .map(|m| m.dedupe_key())
+            .collect();
+        let second: Vec<String> = parse_chat(&text)
+            .messages
+            .iter()
+            .map(|m| m.dedupe_key())
+            .collect();
+        assert_eq!(first, second, "{name}");
+        let mut unique = first.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), first.len(), "{name}: duplicate keys");
+        assert!(first.iter().all(|key| key.len() == 64));
+    }
+    // The two identical "ok" messages differ only by ordinal.
+    let chat = parse_chat(&read_fixture("en_us_android_12h"));
+    let oks: Vec<_> = chat.messages.iter().filter(|m| m.body == "ok").collect();
+    assert_eq!(oks.iter().map(|m| m.ordinal).collect::<Vec<_>>(), [0, 1]);
+    assert_ne!(oks[0].dedupe_key(), oks[1].dedupe_key());
+}
+
+#[test]
+fn line_at_a_time_matches_whole_text() {
+    for (name, _) in FIXTURES {
+        let text = read_fixture(name);
+        let mut parser = ChatParser::default();
+        for line in text.lines() {
+            parser.push_line(line);
+        }
+        assert_eq!(parser.finish(), parse_chat(&text), "{name}");
+    }
+}
+
+#[test]
+fn crlf_and_lf_parse_alike() {
+    let lf = read_fixture("en_us_android_12h");
+    let crlf = lf.replace('\n', "\r\n");
+    assert_eq!(parse_chat(&crlf), parse_chat(&lf));
+}
+
+#[test]
+fn a_forced_date_order_overrides_inference() {
+    let text = read_fixture("ambiguous_default");
+    let forced = parse_chat_with(
+        &text,
+        ParseOptions {
+            date_order: Some(DateOrder::MonthFirst),
+        },
+    );
+    assert_eq!(forced.date_order.reason, DateOrderReason::Forced);
+    assert_eq!(
+        forced.messages[0].timestamp.to_string(),
+        "2023-05-06T09:00:00"
+    );
+
+    // A forced order that the first header contradicts leaves it a problem,
+    // and its text is not lost.
+    let forced = parse_chat_with(
+        "25/12/23, 10:00 - A: x\nmore\n01/02/23, 10:00 - B: y",
+        ParseOptions {
+            date_order: Some(DateOrder::MonthFirst),
+        },
+    );
+    assert_eq!(forced.messages.len(), 1);
+    let kinds: Vec<_> = forced.problems.iter().map(|p| (p.line, p.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (1, ProblemKind::InvalidDate),
+            (2, ProblemKind::TextBeforeFirstMessage)
+        ]
+    );
+}
+
+#[test]
+fn empty_and_header_less_input() {
+    let chat = parse_chat("");
+    assert!(chat.messages.is_empty() && chat.problems.is_empty() && chat.platform.is_none());
+    let chat = parse_chat("hello\nworld\n");
+    assert!(chat.messages.is_empty());
+    assert_eq!(chat.problems.len(), 2);
+}
+
+/// Small deterministic generator, so the test needs no extra dependency.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+}
+
+#[test]
+fn parsing_never_panics_on_mutated_input() {
+    let alphabet: Vec<char> = "0123456789/.-,:[] APMapm\n\r\u{200E}\u{202F}\u{A0}\u{FEFF}<>é€😀"
+        .chars()
+        .collect();
+    let mut random = Lcg(0x5eed);
+    let mut total_messages = 0;
+    for (name, _) in FIXTURES {
+        let original: Vec<char> = read_fixture(name).chars().collect();
+        for _ in 0..300 {
+            let mut text = original.clone();
+            for _ in 0..1 + random.below(12) {
+                if text.is_empty() {
+                    text.push('x');
+                }
+                let at = random.below(text.len());
+                match random.below(4) {
+                    0 => text[at] = alphabet[random.below(alphabet.len())],
+                    1 => text.insert(at, alphabet[random.below(alphabet.len())]),
+                    2 => {
+                        text.remove(at);
+                    }
+                    _ => {
+                        let end = (at + random.below(40)).min(text.len());
+                        text.drain(at..end);
+                    }
+                }
+            }
+            let text: String = text.into_iter().collect();
+            let chat = parse_chat(&text);
+            // Every message starts on a line that exists.
+            let line_count = text.split('\n').count();
+            assert!(
+                chat.messages
+                    .iter()
+                    .all(|m| m.line >= 1 && m.line <= line_count)
+            );
+            assert!(
+                chat.problems
+                    .iter()
+                    .all(|p| p.line >= 1 && p.line <= line_count)
+            );
+            total_messages += chat.messages.len();
+        }
+    }
+    assert!(total_messages > 0);
+}
+
+// Test helper: a failure to build the fixture zip is a failed test.
+#[allow(clippy::unwrap_used)]
+fn build_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in entries {
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+#[test]
+fn zip_export_yields_chat_text_and_media() {
+    let chat = "12/31/23, 9:41 PM - Ana: IMG-20231231-WA0001.jpg (file attached)\nthe view\n";
+    let image: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+    let zip = build_zip(&[
+        ("WhatsApp Chat with Ana.txt", chat.as_bytes()),
+        ("IMG-20231231-WA0001.jpg", image),
+    ]);
+    let archive = read_export_zip(Cursor::new(zip), &ArchiveLimits::default()).unwrap();
+    assert_eq!(archive.chat_file_name, "WhatsApp Chat with Ana.txt");
+    assert_eq!(archive.chat_text, chat);
+    let parsed = parse_chat(&archive.chat_text);
+    let MessageKind::Media {
+        file_name: Some(file_name),
+        ..
+    } = &parsed.messages[0].kind
+    else {
+        panic!("expected media: {:?}", parsed.messages[0]);
+    };
+    let media = archive.media_file(file_name).unwrap();
+    assert_eq!(media.bytes, image);
+    assert_eq!(archive.media.len(), 1);
+}
+
+#[test]
+fn zip_prefers_ios_chat_file_and_keeps_other_text_files_as_media() {
+    let zip = build_zip(&[
+        ("notes.txt", b"an attached text document"),
+        ("Export/_chat.txt", b"[31/12/2023, 21:41:05] A: hi"),
+        ("Export/00000001-PHOTO-2023-12-31-21-41-05.jpg", b"jpeg"),
+    ]);
+    let archive = read_export_zip(Cursor::new(zip), &ArchiveLimits::default()).unwrap();
+    assert_eq!(archive.chat_file_name, "Export/_chat.txt");
+    let names: Vec<_> = archive
+        .media
+        .iter()
+        .map(|m| (m.file_name.as_str(), m.path.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("notes.txt", "notes.txt"),
+            (
+                "00000001-PHOTO-2023-12-31-21-41-05.jpg",
+                "Export/00000001-PHOTO-2023-12-31-21-41-05.jpg"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn zip_with_path_traversal_is_refused() {
+    for evil in [
+        "../../etc/cron.d/evil",
+        "/etc/passwd",
+        "media/../../escape.jpg",
+        "..\\windows.jpg",
+    ] {
+        let zip = build_zip(&[("_chat.txt", b"[31/12/2023, 21:41:05] A: hi"), (evil, b"x")]);
+        let error = read_export_zip(Cursor::new(zip), &ArchiveLimits::default()).unwrap_err();
+        assert!(
+            matches!(&error, ArchiveError::UnsafePath { path } if path == evil),
+            "{evil}: {error}"
+        );
+    }
+}
+
+#[test]
+fn zip_bigger_than_the_limit_is_refused() {
+    // Ten megabytes of zeros compress to a few kilobytes: a small bomb.
+    let zeros = vec![0u8; 10 * 1024 * 1024];
+    let zip = build_zip(&[
+        ("_chat.txt", b"[31/12/2023, 21:41:05] A: hi"),
+        ("VID-1.mp4", &zeros),
+    ]);
+    assert!(zip.len() < 100 * 1024);
+    let limits = ArchiveLimits {
+        max_total_uncompressed_bytes: 1024 * 1024,
+        ..ArchiveLimits::default()
+    };
+    let error = read_export_zip(Cursor::new(zip.clone()), &limits).unwrap_err();
+    assert!(
+        matches!(&error, ArchiveError::TooLarge { path, limit: 1_048_576 } if path == "VID-1.mp4")
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("more than the limit of 1048576 bytes")
+    );
+
+    let roomy = ArchiveLimits {
+        max_total_uncompressed_bytes: 11 * 1024 * 1024,
+        ..ArchiveLimits::default()
+    };
+    assert_eq!(
+        read_export_zip(Cursor::new(zip), &roomy).unwrap().media[0]
+            .bytes
+            .len(),
+        zeros.len()
+    );
+}
+
+#[test]
+fn zip_entry_count_is_limited() {
+    let zip = build_zip(&[("_chat.txt", b""), ("a.jpg", b""), ("b.jpg", b"")]);
+    let limits = ArchiveLimits {
+        max_entries: 2,
+        ..ArchiveLimits::default()
+    };
+    let error = read_export_zip(Cursor::new(zip), &limits).unwrap_err();
+    assert!(matches!(
+        error,
+        ArchiveError::TooManyEntries {
+            entries: 3,
+            limit: 2
+        }
+    ));
+}
+
+#[test]
+fn zip_without_a_clear_chat_file_is_refused() {
+    let zip = build_zip(&[("IMG-1.jpg", b"x")]);
+    let error = read_export_zip(Cursor::new(zip), &ArchiveLimits::default()).unwrap_err();
+    assert!(matches!(error, ArchiveError::NoChatText));
+
+    let zip = build_zip(&[("one.txt", b"a"), ("two.txt", b"b")]);
+    let error = read_export_zip(Cursor::new(zip), &ArchiveLimits::default()).unwrap_err();
+    assert!(
+        matches!(error, ArchiveError::AmbiguousChatText { candidates } if candidates.len() == 2)
+    );
+
+    let zip = build_zip(&[("_chat.txt", &[0x41, 0xFF, 0x42])]);
+    let error = read_export_zip(Cursor::new(zip), &ArchiveLimits::default()).unwrap_err();
+    assert!(matches!(
+        error,
+        ArchiveError::ChatTextNotUtf8 { offset: 1, .. }
+    ));
+
+    let error = read_export_zip(
+        Cursor::new(b"not a zip".to_vec()),
+        &ArchiveLimits::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(error, ArchiveError::Zip(_)));
+}
