@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use conclave_domain::{Command as StoreCommand, Role};
+use conclave_server::audit::{Actor, Change};
 use conclave_server::blobs::LocalBlobStore;
 use conclave_server::config::ServerConfig;
 use conclave_store::Store;
@@ -190,10 +191,9 @@ async fn user_command(store: &dyn Store, command: UserCommand) -> anyhow::Result
             let user = conclave_server::routes::users::create_user_in(store, &email, &name, role, password.as_deref())
                 .await
                 .map_err(|error| anyhow::anyhow!("{error}"))?;
-            println!(
-                "{}",
-                serde_json::json!({"id": user.id, "email": user.email, "handle": user.handle, "name": user.name, "role": user.role.as_str()})
-            );
+            let summary = serde_json::json!({"id": user.id, "email": user.email, "handle": user.handle, "name": user.name, "role": user.role.as_str()});
+            audit(store, Change::new("user.create", "user", user.id).after(&summary)).await?;
+            println!("{summary}");
             Ok(std::process::ExitCode::SUCCESS)
         }
         UserCommand::Deactivate { email } => {
@@ -204,6 +204,7 @@ async fn user_command(store: &dyn Store, command: UserCommand) -> anyhow::Result
                 .await?
                 .pop()
                 .context("no outcome")??;
+            audit(store, Change::new("user.deactivate", "user", user.id).before(&serde_json::json!({"active": user.active})).after(&serde_json::json!({"active": false}))).await?;
             if outcome.events.is_empty() {
                 println!("{email} was already deactivated; any remaining sessions are revoked");
             } else {
@@ -212,6 +213,18 @@ async fn user_command(store: &dyn Store, command: UserCommand) -> anyhow::Result
             Ok(std::process::ExitCode::SUCCESS)
         }
     }
+}
+
+/// Records an action taken from the command line in the audit log.
+async fn audit(store: &dyn Store, change: Change<'_>) -> anyhow::Result<()> {
+    let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).ok();
+    let label = match user {
+        Some(user) => format!("cli:{user}"),
+        None => "cli".to_string(),
+    };
+    conclave_server::audit::record(store, &Actor::label(&label, None), change)
+        .await
+        .map_err(|error| anyhow::anyhow!("writing the audit log: {error}"))
 }
 
 async fn serve(settings: ServerConfig) -> anyhow::Result<std::process::ExitCode> {

@@ -267,3 +267,51 @@ pub enum Page {
     /// Messages on both sides of the given one, including it.
     Around(MessageId),
 }
+
+/// One entry of the append-only audit log: who did what to what, when, and
+/// from where, with the state before and after when it changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: Millis,
+    /// The acting user, when a signed-in person acted.
+    pub actor_id: Option<UserId>,
+    /// How the actor is known when not a user: "cli", "scim", "system".
+    pub actor_label: String,
+    /// A stable dotted name: "user.create", "user.deactivate", "hold.create", ...
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<String>,
+    pub address: Option<String>,
+    /// JSON text of the state before and after, when something changed.
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewAuditEntry {
+    pub at: Millis,
+    pub actor_id: Option<UserId>,
+    pub actor_label: String,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<String>,
+    pub address: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Which audit entries to read; every field narrows the result.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor_id: Option<UserId>,
+    /// Matches the action exactly, or a prefix ending in '.' ("user.").
+    pub action: Option<String>,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
+    /// Entries with ids below this one (for paging backwards).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}

@@ -6,6 +6,7 @@
 //! through the group-commit writer in [`AppState`].
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod blobs;
 pub mod config;
@@ -30,7 +31,7 @@ pub use state::AppState;
 use tokio::net::TcpListener;
 
 use crate::hub::close_code;
-use crate::routes::{auth as auth_routes, channels, files, messages, system, users};
+use crate::routes::{audit as audit_routes, auth as auth_routes, channels, files, messages, system, users};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_millis() -> i64 {
@@ -69,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .route("/messages/{id}/pin", put(messages::add_pin).delete(messages::remove_pin))
         .route("/files/{id}", get(files::download))
         .route("/files/{id}/thumbnail", get(files::thumbnail_download))
+        .route("/audit", get(audit_routes::list))
+        .route("/audit/export", get(audit_routes::export))
         .route("/openapi.json", get(system::openapi))
         .route("/ws", get(ws::connect))
         .layer(DefaultBodyLimit::max(json_limit))
@@ -77,11 +80,14 @@ pub fn router(state: AppState) -> Router {
                 .route("/files", post(files::upload))
                 .layer(DefaultBodyLimit::max(upload_limit)),
         )
+        .merge(routes::compliance::router())
         .fallback(|| async { error::ApiError::NotFound("route") });
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .nest("/api/v1", api)
+        .nest("/scim/v2", routes::scim::router().layer(DefaultBodyLimit::max(json_limit)))
+        .nest("/connectors", routes::connectors::router().layer(DefaultBodyLimit::max(json_limit)))
         .fallback(web::serve)
         .with_state(state)
 }

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, channels, files, messages, system, users};
+use crate::routes::{audit, auth, channels, compliance, connectors, files, messages, scim, system, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,11 +19,21 @@ use crate::routes::{auth, channels, files, messages, system, users};
         messages::history, messages::post, messages::get, messages::edit, messages::delete,
         messages::versions, messages::add_reaction, messages::remove_reaction, messages::add_pin, messages::remove_pin,
         files::upload, files::download, files::thumbnail_download,
+        audit::list, audit::export,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;
+
+/// The whole document: the core API and every feature module's part.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    document.merge(compliance::Doc::openapi());
+    document.merge(connectors::Doc::openapi());
+    document.merge(scim::Doc::openapi());
+    document
+}
 
 struct BearerAuth;
 

@@ -616,3 +616,41 @@ async fn health_readiness_openapi_and_web_client_are_served() {
     let deep_link = server.http.get(server.url("/channels/42")).send().await.unwrap();
     assert_eq!(deep_link.status(), StatusCode::OK, "client routes fall back to the app shell");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_actions_are_in_the_audit_log_for_admins_and_compliance_only() {
+    let server = start(Backend::Sqlite, |_| {}).await;
+    let admin = server.person("admin", Role::Admin).await;
+    let officer = server.person("officer", Role::Compliance).await;
+    let member = server.person("member", Role::Member).await;
+    let (status, _) = server.call("POST", "/api/v1/auth/login", None, Some(json!({"email": "member@example.com", "password": "not the password"}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let created = server
+        .ok("POST", "/api/v1/users", &admin, Some(json!({"email": "new@example.com", "name": "New Person", "password": "long enough password", "role": "guest"})))
+        .await;
+    assert_eq!(created["role"], "guest");
+
+    let (status, body) = server.call("GET", "/api/v1/audit", Some(&member.token), None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    let entries = server.ok("GET", "/api/v1/audit?limit=100", &officer, None).await;
+    let actions: Vec<&str> = entries.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions[0], "user.create", "newest first: {actions:?}");
+    assert!(actions.contains(&"auth.sign_in_failed"));
+    assert_eq!(actions.iter().filter(|a| **a == "auth.sign_in").count(), 3);
+    let creation = &entries[0];
+    assert_eq!(creation["actor_id"], admin.id);
+    assert_eq!(creation["after"]["email"], "new@example.com");
+    assert_eq!(creation["address"], "127.0.0.1", "the source address is recorded");
+    let failed = entries.as_array().unwrap().iter().find(|e| e["action"] == "auth.sign_in_failed").unwrap();
+    assert_eq!(failed["target_id"], "member@example.com");
+
+    let filtered = server.ok("GET", "/api/v1/audit?action=auth.", &admin, None).await;
+    assert!(filtered.as_array().unwrap().iter().all(|e| e["action"].as_str().unwrap().starts_with("auth.")));
+    let export = server.http.get(server.url("/api/v1/audit/export")).bearer_auth(&officer.token).send().await.unwrap();
+    assert_eq!(export.headers()["content-type"], "application/x-ndjson");
+    let text = export.text().await.unwrap();
+    let lines: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert!(lines.len() >= 5);
+    let after = server.ok("GET", "/api/v1/audit?limit=1", &admin, None).await;
+    assert_eq!(after[0]["action"], "audit.export", "exports are themselves audited");
+}

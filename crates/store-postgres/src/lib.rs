@@ -19,7 +19,11 @@
 //! [`Store`].
 
 mod apply;
+mod audit;
+mod compliance;
 mod connection;
+mod external;
+mod identity;
 mod rows;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,7 +46,13 @@ use crate::rows::{
 };
 
 /// The migrations, in order; `schema_migrations` records which ran.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_audit.sql"),
+    include_str!("../migrations/0003_compliance.sql"),
+    include_str!("../migrations/0004_external.sql"),
+    include_str!("../migrations/0005_identity.sql"),
+];
 
 /// Reader connections per store. Each pipelines concurrent queries, so a
 /// few suffice.
@@ -105,7 +115,7 @@ impl PostgresStore {
 
     /// The writer connection, reopened if it died. Holding the guard is
     /// what serialises this process's writes.
-    async fn writer(&self) -> StoreResult<tokio::sync::MappedMutexGuard<'_, Connection>> {
+    pub(crate) async fn writer(&self) -> StoreResult<tokio::sync::MappedMutexGuard<'_, Connection>> {
         let mut slot = self.writer.lock().await;
         if slot.as_ref().is_none_or(Connection::is_closed) {
             *slot = None;
@@ -117,7 +127,7 @@ impl PostgresStore {
     }
 
     /// A reader connection, round robin.
-    async fn reader(&self) -> StoreResult<std::sync::Arc<Connection>> {
+    pub(crate) async fn reader(&self) -> StoreResult<std::sync::Arc<Connection>> {
         let index = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         match self.readers.get(index) {
             Some(slot) => slot.get(&self.config).await,

@@ -9,6 +9,10 @@
 //! file; `busy_timeout` makes them wait for the write lock instead of failing.
 
 mod apply;
+mod audit;
+mod compliance;
+mod external;
+mod identity;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +36,13 @@ use crate::rows::{
 };
 
 /// The migrations, in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_audit.sql"),
+    include_str!("../migrations/0003_compliance.sql"),
+    include_str!("../migrations/0004_external.sql"),
+    include_str!("../migrations/0005_identity.sql"),
+];
 
 const READERS: usize = 4;
 
@@ -64,7 +74,7 @@ impl SqliteStore {
         &self.path
     }
 
-    async fn write<T: Send + 'static>(
+    pub(crate) async fn write<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
@@ -79,7 +89,7 @@ impl SqliteStore {
         .map_err(|error| StoreError::Backend(error.to_string()))?
     }
 
-    async fn read<T: Send + 'static>(
+    pub(crate) async fn read<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
@@ -142,7 +152,7 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
-fn collect<T>(
+pub(crate) fn collect<T>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use conclave_domain::command::OutcomeValue;
 use conclave_domain::{
-    Channel, ChannelKind, Command, EventPayload, Message, NewAttachment, NewSession, NewUser, Page,
-    Role, User,
+    AuditFilter, Channel, ChannelKind, Command, EventPayload, Message, NewAttachment, NewAuditEntry,
+    NewSession, NewUser, Page, Role, User,
 };
 
 use crate::{Store, StoreError};
@@ -28,6 +28,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     story.failed_command_does_not_spoil_the_batch().await;
     story.deactivation().await;
     story.journal_is_intact().await;
+    story.audit_log().await;
 }
 
 struct Story {
@@ -547,5 +548,54 @@ impl Story {
         let checked = self.store.verify_journal().await.unwrap().expect("intact chain");
         assert_eq!(checked, u64::try_from(self.store.head_position().await.unwrap()).unwrap());
         self.store.ping().await.unwrap();
+    }
+
+    async fn audit_log(&self) {
+        let store = &*self.store;
+        let entry = |at: i64, action: &str, actor: Option<i64>, target: &str| NewAuditEntry {
+            at,
+            actor_id: actor,
+            actor_label: if actor.is_some() { "user".into() } else { "cli".into() },
+            action: action.into(),
+            target_kind: "user".into(),
+            target_id: Some(target.into()),
+            address: Some("127.0.0.1".into()),
+            before: Some(r#"{"active":true}"#.into()),
+            after: Some(r#"{"active":false}"#.into()),
+        };
+        let first = store.append_audit(entry(100, "user.create", None, "7")).await.unwrap();
+        assert!(first.id > 0);
+        assert_eq!(first.before.as_deref(), Some(r#"{"active":true}"#));
+        store.append_audit(entry(200, "user.deactivate", Some(self.alice.id), "7")).await.unwrap();
+        store.append_audit(entry(300, "hold.create", Some(self.alice.id), "1")).await.unwrap();
+        let all = store.audit_entries(AuditFilter { limit: 100, ..AuditFilter::default() }).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), vec!["hold.create", "user.deactivate", "user.create"], "newest first");
+        let users = store
+            .audit_entries(AuditFilter { action: Some("user.".into()), limit: 100, ..AuditFilter::default() })
+            .await
+            .unwrap();
+        assert_eq!(users.len(), 2, "a prefix ending in a dot");
+        let exact = store
+            .audit_entries(AuditFilter { action: Some("user".into()), limit: 100, ..AuditFilter::default() })
+            .await
+            .unwrap();
+        assert!(exact.is_empty(), "without the dot the action must match exactly");
+        let by_actor = store
+            .audit_entries(AuditFilter { actor_id: Some(self.alice.id), from: Some(250), limit: 100, ..AuditFilter::default() })
+            .await
+            .unwrap();
+        assert_eq!(by_actor.len(), 1);
+        assert_eq!(by_actor[0].action, "hold.create");
+        let page = store
+            .audit_entries(AuditFilter { before_id: Some(all[0].id), limit: 1, ..AuditFilter::default() })
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].action, "user.deactivate");
+        let target = store
+            .audit_entries(AuditFilter { target_kind: Some("user".into()), target_id: Some("7".into()), to: Some(150), limit: 100, ..AuditFilter::default() })
+            .await
+            .unwrap();
+        assert_eq!(target.len(), 1);
     }
 }

@@ -6,6 +6,7 @@
 //! migrations, and both must pass [`conformance`].
 
 mod error;
+mod features;
 mod group_commit;
 pub mod journal;
 mod store;
@@ -15,4 +16,5 @@ pub mod conformance;
 
 pub use error::{StoreError, StoreResult};
 pub use group_commit::{EventSink, GroupCommitter, GroupCommitterConfig, NoEvents};
+pub use features::{AuditStore, ComplianceStore, ExternalStore, IdentityStore};
 pub use store::{PublicChannel, Store};

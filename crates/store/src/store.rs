@@ -6,6 +6,7 @@ use conclave_domain::{
 };
 
 use crate::error::{StoreError, StoreResult};
+use crate::features::{AuditStore, ComplianceStore, ExternalStore, IdentityStore};
 
 /// A public channel as the channel browser lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub struct PublicChannel {
 /// returning, give events strictly increasing positions in commit order, and
 /// extend the journal hash chain (see [`crate::journal`]).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AuditStore + ComplianceStore + ExternalStore + IdentityStore + Send + Sync + 'static {
     /// Applies `commands` in one transaction. One failing command does not
     /// undo the others (each runs under its own savepoint); the outer error
     /// is for failures that lose the whole batch.

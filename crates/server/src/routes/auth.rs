@@ -8,6 +8,7 @@ use conclave_domain::{NewSession, validate};
 use super::{ApiJson, ApiPath};
 use crate::api::{LoginRequest, LoginResponse, SessionDto, UserDto};
 use crate::auth::{Authed, ClientAddress, hash_password, new_token, token_hash, verify_password};
+use crate::audit::{self, Actor, Change};
 use crate::error::{ApiError, ApiResult};
 use crate::hub::close_code;
 use crate::state::AppState;
@@ -48,14 +49,27 @@ pub async fn login(
         Some(user) if matches && stored.is_some() => user,
         _ => {
             tracing::info!(email = %email, address = ?address, "sign-in failed");
+            audit::record(
+                &*state.store,
+                &Actor::label("anonymous", address.clone()),
+                Change::new("auth.sign_in_failed", "email", &email),
+            )
+            .await?;
             return Err(ApiError::InvalidCredentials);
         }
     };
     if !user.active {
+        audit::record(
+            &*state.store,
+            &Actor::user(&user, address.clone()),
+            Change::new("auth.sign_in_refused", "user", user.id),
+        )
+        .await?;
         return Err(ApiError::AccountDeactivated);
     }
     let token = new_token();
     let now = crate::now_millis();
+    let audited_address = address.clone();
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
@@ -71,6 +85,7 @@ pub async fn login(
             address,
         })
         .await?;
+    audit::record(&*state.store, &Actor::user(&user, audited_address), Change::new("auth.sign_in", "user", user.id)).await?;
     tracing::info!(user_id = user.id, "signed in");
     Ok(Json(LoginResponse {
         token,
@@ -81,9 +96,19 @@ pub async fn login(
 /// Revokes the token this request was made with.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204)))]
-pub async fn logout(State(state): State<AppState>, authed: Authed) -> ApiResult<StatusCode> {
+pub async fn logout(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    authed: Authed,
+) -> ApiResult<StatusCode> {
     state.store.revoke_session(authed.session.id, crate::now_millis()).await?;
     state.hub.close_session(authed.session.id, close_code::REVOKED);
+    audit::record(
+        &*state.store,
+        &Actor::user(&authed.user, address),
+        Change::new("auth.sign_out", "session", authed.session.id),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -112,6 +137,7 @@ pub async fn sessions(State(state): State<AppState>, authed: Authed) -> ApiResul
     params(("id" = i64, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn revoke_session(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     authed: Authed,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
@@ -126,5 +152,6 @@ pub async fn revoke_session(
     }
     state.store.revoke_session(id, crate::now_millis()).await?;
     state.hub.close_session(id, close_code::REVOKED);
+    audit::record(&*state.store, &Actor::user(&authed.user, address), Change::new("session.revoke", "session", id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

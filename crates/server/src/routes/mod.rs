@@ -1,9 +1,13 @@
 //! The REST API under `/api/v1`, one file per resource family.
 
+pub mod audit;
 pub mod auth;
 pub mod channels;
+pub mod compliance;
+pub mod connectors;
 pub mod files;
 pub mod messages;
+pub mod scim;
 pub mod system;
 pub mod users;
 

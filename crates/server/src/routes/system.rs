@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use utoipa::OpenApi;
 
 use crate::api::Health;
 use crate::error::ApiError;
@@ -30,5 +29,5 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system",
     responses((status = 200, description = "This document")))]
 pub async fn openapi() -> impl IntoResponse {
-    (StatusCode::OK, Json(crate::openapi::ApiDoc::openapi()))
+    (StatusCode::OK, Json(crate::openapi::document()))
 }

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::api::{CreateUserRequest, UserDto};
-use crate::auth::{Authed, hash_password};
+use crate::auth::{Authed, ClientAddress, hash_password};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -50,6 +50,7 @@ pub async fn get(State(state): State<AppState>, _authed: Authed, ApiPath(id): Ap
     responses((status = 201, body = UserDto), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     authed: Authed,
     ApiJson(request): ApiJson<CreateUserRequest>,
 ) -> ApiResult<(StatusCode, Json<UserDto>)> {
@@ -64,6 +65,12 @@ pub async fn create(
         return Err(ApiError::forbidden("only owners create owners"));
     }
     let user = create_local_user(&state, &request.email, &request.name, role, Some(&request.password)).await?;
+    crate::audit::record(
+        &*state.store,
+        &crate::audit::Actor::user(&authed.user, address),
+        crate::audit::Change::new("user.create", "user", user.id).after(&UserDto::from(&user)),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(UserDto::from(&user))))
 }
 

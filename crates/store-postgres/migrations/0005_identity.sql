@@ -1,0 +1,1 @@
+-- Reserved for the identity schema; filled in by that feature's work.

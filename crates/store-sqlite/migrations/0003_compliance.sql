@@ -1,0 +1,1 @@
+-- Reserved for the compliance schema; filled in by that feature's work.

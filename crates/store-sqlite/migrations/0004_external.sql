@@ -1,0 +1,1 @@
+-- Reserved for the external schema; filled in by that feature's work.

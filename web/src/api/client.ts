@@ -1,0 +1,206 @@
+//! The REST client: one place that knows URLs, the bearer token and the
+//! error body shape. Everything above it deals in typed results or ApiError.
+
+import type {
+  Attachment,
+  BrowseEntry,
+  Channel,
+  ChannelId,
+  ChannelSummary,
+  LoginResponse,
+  Message,
+  MessageId,
+  MessagePage,
+  User,
+  UserId,
+} from './types';
+
+/** An error answered by the server ({code, message}) or a network failure. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** From Retry-After on 429 and 503 answers. */
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  /** True when the request never got an answer (offline, server down). */
+  get isNetwork(): boolean {
+    return this.status === 0;
+  }
+}
+
+export const API_PREFIX = '/api/v1';
+
+export interface PageQuery {
+  limit?: number;
+  before?: MessageId;
+  after?: MessageId;
+  around?: MessageId;
+  thread?: MessageId;
+}
+
+export class ApiClient {
+  /** Called when any request answers 401 unauthenticated, so the app signs out. */
+  onUnauthenticated: (() => void) | null = null;
+
+  constructor(public token: string | null = null) {}
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(API_PREFIX + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new ApiError(0, 'network', 'Cannot reach the server.');
+    }
+    if (!response.ok) throw await errorFromResponse(response, this);
+    if (response.status === 204) return undefined as T;
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  login(email: string, password: string, totp?: string): Promise<LoginResponse> {
+    const body: Record<string, string> = { email, password };
+    if (totp) body.totp = totp;
+    return this.request('POST', '/auth/login', body);
+  }
+  logout(): Promise<void> {
+    return this.request('POST', '/auth/logout');
+  }
+  me(): Promise<User> {
+    return this.request('GET', '/me');
+  }
+
+  searchUsers(query: string, limit = 8): Promise<User[]> {
+    return this.request<User[] | { users: User[] }>('GET', `/users?q=${encodeURIComponent(query)}&limit=${limit}`).then(listOf('users'));
+  }
+  user(id: UserId): Promise<User> {
+    return this.request('GET', `/users/${id}`);
+  }
+
+  channels(): Promise<ChannelSummary[]> {
+    return this.request<ChannelSummary[] | { channels: ChannelSummary[] }>('GET', '/channels').then(listOf('channels'));
+  }
+  channel(id: ChannelId): Promise<ChannelSummary> {
+    return this.request('GET', `/channels/${id}`);
+  }
+  browseChannels(): Promise<BrowseEntry[]> {
+    return this.request<BrowseEntry[] | { channels: BrowseEntry[] }>('GET', '/channels/browse').then(listOf('channels'));
+  }
+  createChannel(input: { name: string; kind: 'public' | 'private'; topic?: string; member_ids?: UserId[] }): Promise<ChannelSummary | Channel> {
+    return this.request('POST', '/channels', input);
+  }
+  openConversation(userIds: UserId[]): Promise<ChannelSummary> {
+    return this.request('POST', '/conversations', { user_ids: userIds });
+  }
+  updateChannel(id: ChannelId, patch: { name?: string; topic?: string; archived?: boolean }): Promise<Channel> {
+    return this.request('PATCH', `/channels/${id}`, patch);
+  }
+  joinChannel(id: ChannelId): Promise<unknown> {
+    return this.request('POST', `/channels/${id}/join`);
+  }
+  leaveChannel(id: ChannelId): Promise<unknown> {
+    return this.request('POST', `/channels/${id}/leave`);
+  }
+  members(id: ChannelId): Promise<User[]> {
+    return this.request<User[] | { members: User[] }>('GET', `/channels/${id}/members`).then(listOf('members'));
+  }
+  markRead(id: ChannelId, messageId: MessageId): Promise<unknown> {
+    return this.request('POST', `/channels/${id}/read`, { message_id: messageId });
+  }
+  pins(id: ChannelId): Promise<Message[]> {
+    return this.request<Message[] | { messages: Message[] }>('GET', `/channels/${id}/pins`).then(listOf('messages'));
+  }
+
+  messages(channelId: ChannelId, query: PageQuery = {}): Promise<MessagePage> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined) params.set(key, String(value));
+    }
+    const search = params.toString();
+    return this.request('GET', `/channels/${channelId}/messages${search ? `?${search}` : ''}`);
+  }
+  postMessage(
+    channelId: ChannelId,
+    input: { text: string; thread_id?: MessageId | null; attachment_ids?: number[]; client_id: string },
+  ): Promise<Message> {
+    const body: Record<string, unknown> = { text: input.text, client_id: input.client_id };
+    if (input.thread_id) body.thread_id = input.thread_id;
+    if (input.attachment_ids && input.attachment_ids.length > 0) body.attachment_ids = input.attachment_ids;
+    return this.request('POST', `/channels/${channelId}/messages`, body);
+  }
+  message(id: MessageId): Promise<Message> {
+    return this.request('GET', `/messages/${id}`);
+  }
+  editMessage(id: MessageId, text: string): Promise<Message> {
+    return this.request('PATCH', `/messages/${id}`, { text });
+  }
+  deleteMessage(id: MessageId): Promise<unknown> {
+    return this.request('DELETE', `/messages/${id}`);
+  }
+  react(id: MessageId, emoji: string, on: boolean): Promise<unknown> {
+    return this.request(on ? 'PUT' : 'DELETE', `/messages/${id}/reactions/${encodeURIComponent(emoji)}`);
+  }
+  pin(id: MessageId, on: boolean): Promise<unknown> {
+    return this.request(on ? 'PUT' : 'DELETE', `/messages/${id}/pin`);
+  }
+
+  /** Fetches a file with the bearer token; `<img>` cannot send the header itself. */
+  async fileBlob(path: string, signal?: AbortSignal): Promise<Blob> {
+    let response: Response;
+    try {
+      response = await fetch(API_PREFIX + path, {
+        headers: this.token ? { Authorization: `Bearer ${this.token}` } : {},
+        signal,
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new ApiError(0, 'network', 'Cannot reach the server.');
+    }
+    if (!response.ok) throw await errorFromResponse(response, this);
+    return response.blob();
+  }
+}
+
+export function fileUrl(attachment: Attachment): string {
+  return `/files/${attachment.id}`;
+}
+export function thumbnailUrl(attachment: Attachment): string {
+  return `/files/${attachment.id}/thumbnail`;
+}
+export function hasThumbnail(attachment: Attachment): boolean {
+  return attachment.has_thumbnail ?? Boolean(attachment.thumbnail_key);
+}
+
+/** Accepts either a bare array or an object wrapping it, as list bodies vary. */
+function listOf<T>(key: string): (body: T[] | Record<string, T[]>) => T[] {
+  return (body) => (Array.isArray(body) ? body : (body?.[key] ?? []));
+}
+
+async function errorFromResponse(response: Response, client: ApiClient): Promise<ApiError> {
+  let code = `http_${response.status}`;
+  let message = response.statusText || 'Request failed.';
+  try {
+    const body = (await response.json()) as { code?: string; message?: string };
+    if (body.code) code = body.code;
+    if (body.message) message = body.message;
+  } catch {
+    // Not JSON (for example a proxy error page); keep the status text.
+  }
+  const retryAfter = Number(response.headers.get('Retry-After'));
+  if (response.status === 401 && code !== 'invalid_credentials' && code !== 'mfa_required' && client.token) {
+    client.onUnauthenticated?.();
+  }
+  return new ApiError(response.status, code, message, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : null);
+}

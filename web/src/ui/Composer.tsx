@@ -1,0 +1,404 @@
+//! Writing a message: text with @mention autocomplete, emoji, files (picker,
+//! paste, drag-and-drop via `filesSink`) uploaded with progress, and voice
+//! notes recorded in the browser.
+
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError } from '../api/client';
+import type { Attachment, ChannelId, MessageId, User } from '../api/types';
+import { uploadFile } from '../api/upload';
+import { errorText } from '../state/app';
+import { formatBytes, formatDuration } from '../util/format';
+import { newClientId } from '../util/ids';
+import { Avatar } from './Avatar';
+import { useApp } from './context';
+import { EmojiPicker } from './EmojiPicker';
+import { Icon } from './icons';
+
+interface Upload {
+  key: string;
+  name: string;
+  size: number;
+  progress: number;
+  attachment: Attachment | null;
+  error: string | null;
+  abort: () => void;
+  previewUrl: string | null;
+}
+
+/** Drafts survive switching channels. */
+const drafts = new Map<string, string>();
+
+export function Composer({
+  channelId,
+  threadId = null,
+  placeholder,
+  filesSink,
+  disabled,
+}: {
+  channelId: ChannelId;
+  threadId?: MessageId | null;
+  placeholder: string;
+  filesSink?: { current: ((files: File[]) => void) | null };
+  disabled?: string | null;
+}) {
+  const app = useApp();
+  const draftKey = `${channelId}:${threadId ?? 0}`;
+  const [text, setText] = useState(() => drafts.get(draftKey) ?? '');
+  const [uploads, setUploads] = useState<Upload[]>([]);
+  const [emojiOpen, setEmojiOpen] = useState(false);
+  const [mention, setMention] = useState<{ query: string; start: number } | null>(null);
+  const [suggestions, setSuggestions] = useState<User[]>([]);
+  const [selected, setSelected] = useState(0);
+  const textarea = useRef<HTMLTextAreaElement>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    setText(drafts.get(draftKey) ?? '');
+    setUploads([]);
+    setMention(null);
+    textarea.current?.focus({ preventScroll: true });
+  }, [draftKey]);
+
+  useEffect(() => {
+    drafts.set(draftKey, text);
+    const element = textarea.current;
+    if (element) {
+      element.style.height = 'auto';
+      element.style.height = `${Math.min(element.scrollHeight, 240)}px`;
+    }
+  }, [text, draftKey]);
+
+  // Mention suggestions follow the query after "@", fetched with a short debounce.
+  useEffect(() => {
+    if (!mention) {
+      setSuggestions([]);
+      return;
+    }
+    let live = true;
+    const timer = setTimeout(() => {
+      app.api
+        .searchUsers(mention.query, 8)
+        .then((users) => {
+          if (!live) return;
+          for (const user of users) app.users.set(user.id, user);
+          setSuggestions(users);
+          setSelected(0);
+        })
+        .catch(() => live && setSuggestions([]));
+    }, 120);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [mention?.query]);
+
+  const addFiles = (files: File[]) => {
+    if (!app.token) return;
+    for (const file of files) startUpload(file, file.name || `pasted-${Date.now()}.png`);
+  };
+  if (filesSink) filesSink.current = addFiles;
+
+  const startUpload = (blob: Blob, name: string): Upload => {
+    const key = newClientId();
+    const handle = uploadFile(app.token ?? '', channelId, blob, name, (progress) => {
+      setUploads((list) => list.map((upload) => (upload.key === key ? { ...upload, progress } : upload)));
+    });
+    const upload: Upload = {
+      key,
+      name,
+      size: blob.size,
+      progress: 0,
+      attachment: null,
+      error: null,
+      abort: handle.abort,
+      previewUrl: blob.type.startsWith('image/') ? URL.createObjectURL(blob) : null,
+    };
+    setUploads((list) => [...list, upload]);
+    handle.promise.then(
+      (attachment) => setUploads((list) => list.map((entry) => (entry.key === key ? { ...entry, attachment, progress: 1 } : entry))),
+      (error: unknown) => {
+        if (error instanceof ApiError && error.code === 'aborted') return;
+        setUploads((list) => list.map((entry) => (entry.key === key ? { ...entry, error: errorText(error) } : entry)));
+      },
+    );
+    return upload;
+  };
+
+  const removeUpload = (key: string) => {
+    setUploads((list) => {
+      const upload = list.find((entry) => entry.key === key);
+      if (upload) {
+        upload.abort();
+        if (upload.previewUrl) URL.revokeObjectURL(upload.previewUrl);
+      }
+      return list.filter((entry) => entry.key !== key);
+    });
+  };
+
+  const uploading = uploads.some((upload) => !upload.attachment && !upload.error);
+  const ready = uploads.filter((upload) => upload.attachment).map((upload) => upload.attachment!);
+  const canSend = !disabled && !uploading && (text.trim().length > 0 || ready.length > 0);
+
+  const submit = () => {
+    if (!canSend) return;
+    app.send(channelId, text.trim(), { threadId, attachments: ready });
+    for (const upload of uploads) if (upload.previewUrl) URL.revokeObjectURL(upload.previewUrl);
+    setText('');
+    setUploads([]);
+    setMention(null);
+    drafts.delete(draftKey);
+  };
+
+  const updateMention = (value: string, caret: number) => {
+    const before = value.slice(0, caret);
+    const match = /(^|[\s(])@([\w.-]{0,30})$/.exec(before);
+    if (match) setMention({ query: match[2]!, start: caret - match[2]!.length - 1 });
+    else setMention(null);
+  };
+
+  const pickMention = (user: User) => {
+    if (!mention) return;
+    const element = textarea.current;
+    const caret = element?.selectionStart ?? text.length;
+    const next = `${text.slice(0, mention.start)}@${user.handle} ${text.slice(caret)}`;
+    setText(next);
+    setMention(null);
+    const position = mention.start + user.handle.length + 2;
+    setTimeout(() => {
+      element?.focus();
+      element?.setSelectionRange(position, position);
+    }, 0);
+  };
+
+  const insertText = (insert: string) => {
+    const element = textarea.current;
+    const start = element?.selectionStart ?? text.length;
+    const end = element?.selectionEnd ?? text.length;
+    setText(text.slice(0, start) + insert + text.slice(end));
+    setTimeout(() => {
+      element?.focus();
+      element?.setSelectionRange(start + insert.length, start + insert.length);
+    }, 0);
+  };
+
+  const onKeyDown = (event: KeyboardEvent) => {
+    if (mention && suggestions.length > 0) {
+      if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+        event.preventDefault();
+        const step = event.key === 'ArrowDown' ? 1 : -1;
+        setSelected((selected + step + suggestions.length) % suggestions.length);
+        return;
+      }
+      if (event.key === 'Enter' || event.key === 'Tab') {
+        event.preventDefault();
+        const user = suggestions[selected];
+        if (user) pickMention(user);
+        return;
+      }
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        setMention(null);
+        return;
+      }
+    }
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  };
+
+  const sendVoiceNote = (blob: Blob, extension: string) => {
+    if (!app.token) return;
+    const name = `voice-note-${new Date().toISOString().replace(/[:.]/g, '-')}.${extension}`;
+    const handle = uploadFile(app.token, channelId, blob, name, () => undefined);
+    handle.promise.then(
+      (attachment) => app.send(channelId, '', { threadId, attachments: [attachment] }),
+      (error: unknown) => app.toast(`Voice note not sent: ${errorText(error)}`),
+    );
+  };
+
+  const listId = `mentions-${draftKey.replace(':', '-')}`;
+  return (
+    <div class="composer-wrap">
+      {disabled ? (
+        <div class="composer-disabled">{disabled}</div>
+      ) : (
+        <div class="composer">
+          {mention && suggestions.length > 0 && (
+            <ul class="mention-list" id={listId} role="listbox" aria-label="Mention someone">
+              {suggestions.map((user, index) => (
+                <li
+                  key={user.id}
+                  id={`${listId}-${user.id}`}
+                  role="option"
+                  aria-selected={index === selected}
+                  class={index === selected ? 'selected' : undefined}
+                  onMouseDown={(event) => {
+                    event.preventDefault();
+                    pickMention(user);
+                  }}
+                >
+                  <Avatar user={user} size={24} />
+                  <span class="mention-name">{user.name}</span>
+                  <span class="muted">@{user.handle}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+          {uploads.length > 0 && (
+            <ul class="upload-tray" aria-label="Attachments">
+              {uploads.map((upload) => (
+                <li key={upload.key} class={`upload${upload.error ? ' failed' : ''}`}>
+                  {upload.previewUrl ? <img src={upload.previewUrl} alt="" class="upload-thumb" /> : <Icon name="file" size={22} />}
+                  <span class="upload-text">
+                    <span class="upload-name">{upload.name}</span>
+                    <span class="upload-meta">{upload.error ? upload.error : upload.attachment ? formatBytes(upload.size) : `${Math.round(upload.progress * 100)}%`}</span>
+                    {!upload.attachment && !upload.error && (
+                      <progress max={1} value={upload.progress} aria-label={`Uploading ${upload.name}`} />
+                    )}
+                  </span>
+                  <button type="button" class="icon-button small" aria-label={`Remove ${upload.name}`} onClick={() => removeUpload(upload.key)}>
+                    <Icon name="x" size={14} />
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+          <div class="composer-row">
+            <button type="button" class="icon-button" aria-label="Attach files" title="Attach files" onClick={() => fileInput.current?.click()}>
+              <Icon name="clip" />
+            </button>
+            <input
+              ref={fileInput}
+              type="file"
+              multiple
+              hidden
+              aria-hidden="true"
+              tabIndex={-1}
+              onChange={(event) => {
+                const files = [...(event.currentTarget.files ?? [])];
+                event.currentTarget.value = '';
+                addFiles(files);
+              }}
+            />
+            <textarea
+              ref={textarea}
+              class="composer-input"
+              rows={1}
+              placeholder={placeholder}
+              aria-label={placeholder}
+              aria-autocomplete="list"
+              aria-controls={mention && suggestions.length ? listId : undefined}
+              aria-activedescendant={mention && suggestions[selected] ? `${listId}-${suggestions[selected]!.id}` : undefined}
+              value={text}
+              onInput={(event) => {
+                const element = event.currentTarget;
+                setText(element.value);
+                updateMention(element.value, element.selectionStart);
+                if (element.value.trim()) app.sendTyping(channelId, threadId);
+              }}
+              onKeyDown={onKeyDown}
+              onPaste={(event) => {
+                const files = [...(event.clipboardData?.files ?? [])];
+                if (files.length > 0) {
+                  event.preventDefault();
+                  addFiles(files);
+                }
+              }}
+            />
+            <div class="emoji-anchor">
+              <button type="button" class="icon-button" aria-label="Insert emoji" title="Insert emoji" aria-expanded={emojiOpen} onClick={() => setEmojiOpen(!emojiOpen)}>
+                <Icon name="smile" />
+              </button>
+              {emojiOpen && (
+                <EmojiPicker
+                  label="Insert emoji"
+                  onClose={() => setEmojiOpen(false)}
+                  onPick={(emoji) => {
+                    setEmojiOpen(false);
+                    insertText(emoji);
+                  }}
+                />
+              )}
+            </div>
+            {canSend || text.trim() || typeof MediaRecorder === 'undefined' ? (
+              <button type="button" class="send-button" aria-label="Send message" title="Send (Enter)" disabled={!canSend} onClick={submit}>
+                <Icon name="send" />
+              </button>
+            ) : (
+              <VoiceRecorder onDone={sendVoiceNote} />
+            )}
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** Records a voice note with MediaRecorder; shows elapsed time with stop and cancel. */
+function VoiceRecorder({ onDone }: { onDone: (blob: Blob, extension: string) => void }) {
+  const app = useApp();
+  const [recording, setRecording] = useState<{ recorder: MediaRecorder; stream: MediaStream; startedAt: number } | null>(null);
+  const [elapsed, setElapsed] = useState(0);
+  const cancelled = useRef(false);
+
+  useEffect(() => {
+    if (!recording) return;
+    const timer = setInterval(() => setElapsed((Date.now() - recording.startedAt) / 1000), 250);
+    return () => clearInterval(timer);
+  }, [recording]);
+
+  useEffect(() => () => recording?.stream.getTracks().forEach((track) => track.stop()), [recording]);
+
+  const start = async () => {
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      const type = ['audio/webm;codecs=opus', 'audio/webm', 'audio/ogg;codecs=opus', 'audio/mp4'].find((candidate) => MediaRecorder.isTypeSupported(candidate));
+      const recorder = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
+      const chunks: Blob[] = [];
+      cancelled.current = false;
+      recorder.ondataavailable = (event) => event.data.size > 0 && chunks.push(event.data);
+      recorder.onstop = () => {
+        stream.getTracks().forEach((track) => track.stop());
+        setRecording(null);
+        setElapsed(0);
+        if (cancelled.current || chunks.length === 0) return;
+        const mime = recorder.mimeType || type || 'audio/webm';
+        const extension = mime.includes('ogg') ? 'ogg' : mime.includes('mp4') ? 'm4a' : 'webm';
+        onDone(new Blob(chunks, { type: mime.split(';')[0] }), extension);
+      };
+      recorder.start(250);
+      setRecording({ recorder, stream, startedAt: Date.now() });
+    } catch (error) {
+      app.toast(`Cannot record: ${errorText(error)}`);
+    }
+  };
+
+  if (!recording) {
+    return (
+      <button type="button" class="send-button mic" aria-label="Record voice note" title="Record voice note" onClick={() => void start()}>
+        <Icon name="mic" />
+      </button>
+    );
+  }
+  return (
+    <div class="recording" role="status">
+      <span class="recording-dot" aria-hidden="true" />
+      <span class="recording-time">{formatDuration(elapsed)}</span>
+      <button
+        type="button"
+        class="icon-button"
+        aria-label="Cancel recording"
+        onClick={() => {
+          cancelled.current = true;
+          recording.recorder.stop();
+        }}
+      >
+        <Icon name="trash" />
+      </button>
+      <button type="button" class="send-button" aria-label="Stop and send voice note" onClick={() => recording.recorder.stop()}>
+        <Icon name="send" />
+      </button>
+    </div>
+  );
+}

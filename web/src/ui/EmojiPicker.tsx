@@ -1,0 +1,44 @@
+//! A small popover of bundled emoji with a filter box.
+
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { EMOJI } from './emoji';
+
+export function EmojiPicker({ onPick, onClose, label = 'Choose an emoji' }: { onPick: (emoji: string) => void; onClose: () => void; label?: string }) {
+  const [filter, setFilter] = useState('');
+  const root = useRef<HTMLDivElement>(null);
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    input.current?.focus();
+    const onDown = (event: MouseEvent) => {
+      if (root.current && !root.current.contains(event.target as Node)) onClose();
+    };
+    document.addEventListener('mousedown', onDown);
+    return () => document.removeEventListener('mousedown', onDown);
+  }, [onClose]);
+  const query = filter.trim().toLowerCase();
+  const shown = query ? EMOJI.filter((entry) => entry.name.includes(query)) : EMOJI;
+  return (
+    <div
+      class="emoji-picker"
+      ref={root}
+      role="dialog"
+      aria-label={label}
+      onKeyDown={(event) => {
+        if (event.key === 'Escape') {
+          event.stopPropagation();
+          onClose();
+        }
+      }}
+    >
+      <input ref={input} class="emoji-filter" type="search" placeholder="Search emoji" aria-label="Search emoji" value={filter} onInput={(event) => setFilter(event.currentTarget.value)} />
+      <div class="emoji-grid">
+        {shown.map((entry) => (
+          <button key={entry.emoji} type="button" class="emoji-cell" title={entry.name} aria-label={entry.name.split(' ')[0]} onClick={() => onPick(entry.emoji)}>
+            {entry.emoji}
+          </button>
+        ))}
+        {shown.length === 0 && <p class="muted emoji-none">No emoji found</p>}
+      </div>
+    </div>
+  );
+}

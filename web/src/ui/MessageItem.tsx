@@ -1,0 +1,339 @@
+//! One message in a list: author line (unless grouped with the previous
+//! one), Markdown text, attachments, reactions, thread summary, and the
+//! actions the viewer may take on it.
+
+import { createPortal, memo } from 'preact/compat';
+import { useRef, useState } from 'preact/hooks';
+import type { Message, User } from '../api/types';
+import { isEmojiOnly, Markdown } from '../markdown/render';
+import type { PendingSend } from '../state/messages';
+import { formatTime } from '../util/format';
+import { AttachmentList } from './Attachments';
+import { ConfirmDialog } from './Dialogs';
+import { Avatar } from './Avatar';
+import { useApp } from './context';
+import { EmojiPicker } from './EmojiPicker';
+import { QUICK_REACTIONS } from './emoji';
+import { Icon } from './icons';
+
+interface MessageItemProps {
+  message: Message;
+  author: User | undefined;
+  grouped: boolean;
+  /** Shown inside the thread panel: no "reply in thread" action. */
+  inThread?: boolean;
+  meId: number;
+  /** Changes when users load, so mentions re-resolve. */
+  usersVersion: number;
+}
+
+export const MessageItem = memo(function MessageItem({ message, author, grouped, inThread, meId }: MessageItemProps) {
+  const app = useApp();
+  const [editing, setEditing] = useState(false);
+  const [picker, setPicker] = useState(false);
+  const [menu, setMenu] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const deleted = message.deleted_at !== null;
+  const mine = message.author_id === meId;
+  const isAdmin = app.me?.role === 'owner' || app.me?.role === 'admin';
+  const mentionsMe = message.mentions.includes(meId);
+  const resolveMention = (handle: string) => {
+    const user = app.userByHandle(handle);
+    return user ? { name: user.name, isMe: user.id === meId } : null;
+  };
+  const time = new Date(message.created_at);
+  const authorName = author?.name ?? 'Unknown user';
+
+  return (
+    <article
+      class={`message${grouped ? ' grouped' : ''}${mentionsMe && !deleted ? ' mentions-me' : ''}${menu || picker ? ' active' : ''}`}
+      data-message-id={message.id}
+      aria-label={`${authorName}, ${formatTime(message.created_at)}`}
+    >
+      <div class="message-gutter">
+        {grouped ? (
+          <time class="hover-time" dateTime={time.toISOString()}>
+            {formatTime(message.created_at)}
+          </time>
+        ) : (
+          <button class="avatar-button" type="button" aria-label={`Profile of ${authorName}`} onClick={() => app.setPanel({ kind: 'profile', userId: message.author_id })}>
+            <Avatar user={author} size={36} presence={app.presence.get(message.author_id)} />
+          </button>
+        )}
+      </div>
+      <div class="message-body">
+        {!grouped && (
+          <header class="message-header">
+            <span class="message-author">{authorName}</span>
+            <time class="message-time" dateTime={time.toISOString()} title={time.toLocaleString()}>
+              {formatTime(message.created_at)}
+            </time>
+            {message.pinned && (
+              <span class="pinned-flag">
+                <Icon name="pin" size={12} /> Pinned
+              </span>
+            )}
+          </header>
+        )}
+        {deleted ? (
+          <p class="message-deleted">This message was deleted.</p>
+        ) : editing ? (
+          <EditBox
+            initial={message.text}
+            onCancel={() => setEditing(false)}
+            onSave={async (text) => {
+              if (text.trim() === message.text.trim() || (await app.edit(message.id, text))) setEditing(false);
+            }}
+          />
+        ) : (
+          <>
+            {message.text && (
+              <div class={`message-text${isEmojiOnly(message.text) ? ' jumbo' : ''}`}>
+                <Markdown text={message.text} resolveMention={resolveMention} />
+                {message.edited_at !== null && <span class="edited">(edited)</span>}
+              </div>
+            )}
+            {grouped && message.pinned && (
+              <span class="pinned-flag">
+                <Icon name="pin" size={12} /> Pinned
+              </span>
+            )}
+            {message.attachments.length > 0 && <AttachmentList attachments={message.attachments} />}
+          </>
+        )}
+        {!deleted && message.reactions.length > 0 && (
+          <div class="reactions">
+            {message.reactions.map((reaction) => {
+              const reacted = reaction.user_ids.includes(meId);
+              const names = reaction.user_ids.map((id) => (id === meId ? 'You' : (app.user(id)?.name ?? 'Someone'))).join(', ');
+              return (
+                <button
+                  key={reaction.emoji}
+                  type="button"
+                  class={`reaction${reacted ? ' mine' : ''}`}
+                  aria-pressed={reacted}
+                  aria-label={`${reaction.emoji} ${reaction.user_ids.length}, reacted by ${names}`}
+                  title={`${names} reacted with ${reaction.emoji}`}
+                  onClick={() => void app.toggleReaction(message, reaction.emoji)}
+                >
+                  <span class="reaction-emoji">{reaction.emoji}</span>
+                  <span class="reaction-count">{reaction.user_ids.length}</span>
+                </button>
+              );
+            })}
+            <button type="button" class="reaction add-reaction" aria-label="Add reaction" onClick={() => setPicker(true)}>
+              <Icon name="smile" size={16} />
+            </button>
+          </div>
+        )}
+        {!inThread && message.reply_count > 0 && !deleted && (
+          <button type="button" class="thread-summary" onClick={() => app.setPanel({ kind: 'thread', rootId: message.id })}>
+            <Icon name="thread" size={16} />
+            <span>
+              {message.reply_count} {message.reply_count === 1 ? 'reply' : 'replies'}
+            </span>
+            {message.last_reply_at && <span class="muted">Last reply {formatTime(message.last_reply_at)}</span>}
+          </button>
+        )}
+      </div>
+      {!deleted && !editing && (
+        <div class="message-actions" role="toolbar" aria-label="Message actions">
+          {QUICK_REACTIONS.slice(0, 3).map((emoji) => (
+            <button key={emoji} type="button" class="action emoji-action" aria-label={`React with ${emoji}`} onClick={() => void app.toggleReaction(message, emoji)}>
+              {emoji}
+            </button>
+          ))}
+          <button type="button" class="action" aria-label="Add reaction" title="Add reaction" onClick={() => setPicker(!picker)}>
+            <Icon name="smile" size={18} />
+          </button>
+          {!inThread && (
+            <button type="button" class="action" aria-label="Reply in thread" title="Reply in thread" onClick={() => app.setPanel({ kind: 'thread', rootId: message.id })}>
+              <Icon name="thread" size={18} />
+            </button>
+          )}
+          <button type="button" class="action" aria-label="More actions" title="More actions" aria-haspopup="menu" aria-expanded={menu} onClick={() => setMenu(!menu)}>
+            <Icon name="more" size={18} />
+          </button>
+          {menu && (
+            <MessageMenu
+              onClose={() => setMenu(false)}
+              items={[
+                { label: message.pinned ? 'Unpin message' : 'Pin message', icon: 'pin', run: () => void app.togglePin(message) },
+                { label: 'Copy text', icon: 'file', run: () => void navigator.clipboard?.writeText(message.text).catch(() => undefined) },
+                ...(mine ? [{ label: 'Edit message', icon: 'edit' as const, run: () => setEditing(true) }] : []),
+                ...(mine || isAdmin
+                  ? [
+                      {
+                        label: 'Delete message',
+                        icon: 'trash' as const,
+                        danger: true,
+                        run: () => setConfirmDelete(true),
+                      },
+                    ]
+                  : []),
+              ]}
+            />
+          )}
+        </div>
+      )}
+      {confirmDelete &&
+        createPortal(
+        <ConfirmDialog
+          title="Delete message?"
+          body="It will disappear for everyone in the conversation. This cannot be undone."
+          confirmLabel="Delete"
+          onCancel={() => setConfirmDelete(false)}
+          onConfirm={() => {
+            setConfirmDelete(false);
+            void app.remove(message);
+          }}
+        />,
+          document.body,
+        )}
+      {picker && (
+        <div class="picker-anchor">
+          <EmojiPicker
+            label="Add reaction"
+            onClose={() => setPicker(false)}
+            onPick={(emoji) => {
+              setPicker(false);
+              void app.toggleReaction(message, emoji);
+            }}
+          />
+        </div>
+      )}
+    </article>
+  );
+});
+
+interface MenuItem {
+  label: string;
+  icon: 'pin' | 'edit' | 'trash' | 'file';
+  danger?: boolean;
+  run: () => void;
+}
+
+function MessageMenu({ items, onClose }: { items: MenuItem[]; onClose: () => void }) {
+  const first = useRef<HTMLButtonElement>(null);
+  return (
+    <div
+      class="menu message-menu"
+      role="menu"
+      ref={(element) => {
+        if (element) setTimeout(() => first.current?.focus(), 0);
+      }}
+      onKeyDown={(event) => {
+        if (event.key === 'Escape') onClose();
+        if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+          event.preventDefault();
+          const buttons = [...(event.currentTarget as HTMLElement).querySelectorAll('button')];
+          const index = buttons.indexOf(document.activeElement as HTMLButtonElement);
+          const next = buttons[(index + (event.key === 'ArrowDown' ? 1 : -1) + buttons.length) % buttons.length];
+          next?.focus();
+        }
+      }}
+      onFocusOut={(event) => {
+        if (!(event.currentTarget as HTMLElement).contains(event.relatedTarget as Node)) onClose();
+      }}
+    >
+      {items.map((item, index) => (
+        <button
+          key={item.label}
+          ref={index === 0 ? first : undefined}
+          role="menuitem"
+          type="button"
+          class={item.danger ? 'danger' : undefined}
+          onMouseDown={(event) => event.preventDefault()}
+          onClick={() => {
+            onClose();
+            item.run();
+          }}
+        >
+          <Icon name={item.icon} size={16} /> {item.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (text: string) => void; onCancel: () => void }) {
+  const [text, setText] = useState(initial);
+  return (
+    <form
+      class="edit-box"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (text.trim()) onSave(text);
+      }}
+    >
+      <textarea
+        aria-label="Edit message"
+        value={text}
+        rows={Math.min(8, text.split('\n').length + 1)}
+        ref={(element) => {
+          if (element && document.activeElement !== element && !element.dataset.focused) {
+            element.dataset.focused = '1';
+            element.focus();
+            element.setSelectionRange(element.value.length, element.value.length);
+          }
+        }}
+        onInput={(event) => setText(event.currentTarget.value)}
+        onKeyDown={(event) => {
+          if (event.key === 'Escape') onCancel();
+          if (event.key === 'Enter' && !event.shiftKey) {
+            event.preventDefault();
+            if (text.trim()) onSave(text);
+          }
+        }}
+      />
+      <div class="edit-actions">
+        <span class="muted">Escape to cancel · Enter to save</span>
+        <button type="button" class="button" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" class="button primary">
+          Save
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function PendingItem({ pending, author, grouped }: { pending: PendingSend; author: User | undefined; grouped: boolean }) {
+  const app = useApp();
+  return (
+    <article class={`message pending${grouped ? ' grouped' : ''}${pending.status === 'failed' ? ' failed' : ''}`} data-client-id={pending.clientId} aria-label={`${author?.name ?? 'You'}, ${pending.status === 'failed' ? 'not sent' : 'sending'}`}>
+      <div class="message-gutter">{!grouped && <Avatar user={author} size={36} />}</div>
+      <div class="message-body">
+        {!grouped && (
+          <header class="message-header">
+            <span class="message-author">{author?.name ?? 'You'}</span>
+          </header>
+        )}
+        {pending.text && (
+          <div class="message-text">
+            <Markdown text={pending.text} resolveMention={(handle) => {
+              const user = app.userByHandle(handle);
+              return user ? { name: user.name, isMe: user.id === app.me?.id } : null;
+            }} />
+          </div>
+        )}
+        {pending.attachments.length > 0 && <AttachmentList attachments={pending.attachments} />}
+        {pending.status === 'failed' ? (
+          <div class="send-failed" role="alert">
+            <Icon name="alert" size={16} />
+            <span>Not sent{pending.error ? `: ${pending.error}` : ''}</span>
+            <button type="button" class="link-button" onClick={() => app.retry(pending.clientId)}>
+              <Icon name="retry" size={14} /> Retry
+            </button>
+            <button type="button" class="link-button" onClick={() => app.messages.discardPending(pending.clientId)}>
+              Discard
+            </button>
+          </div>
+        ) : (
+          <span class="sending">Sending…</span>
+        )}
+      </div>
+    </article>
+  );
+}

@@ -1,0 +1,83 @@
+//! The sign-in screen: email and password, then a one-time code when the
+//! server answers `mfa_required`. Room is left for an SSO button.
+
+import { useRef, useState } from 'preact/hooks';
+import { ApiError } from '../api/client';
+import { errorText } from '../state/app';
+import { useApp } from './context';
+import { Logo } from './icons';
+
+export function SignIn() {
+  const app = useApp();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [totp, setTotp] = useState('');
+  const [needsCode, setNeedsCode] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const codeInput = useRef<HTMLInputElement>(null);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await app.signIn(email.trim(), password, needsCode ? totp.trim() : undefined);
+    } catch (failure) {
+      if (failure instanceof ApiError && (failure.code === 'mfa_required' || failure.code === 'totp_required')) {
+        setNeedsCode(true);
+        setTimeout(() => codeInput.current?.focus(), 0);
+      } else if (failure instanceof ApiError && failure.code === 'invalid_credentials') {
+        setError('That email and password do not match.');
+      } else {
+        setError(errorText(failure));
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main class="signin">
+      <form class="signin-card" onSubmit={submit} aria-labelledby="signin-title">
+        <div class="signin-brand">
+          <Logo size={48} />
+          <h1 id="signin-title">Sign in to Conclave</h1>
+          <p class="muted">Your team's messages, kept safe.</p>
+        </div>
+        <label class="field">
+          <span>Email</span>
+          <input type="email" name="email" autoComplete="username" required value={email} onInput={(event) => setEmail(event.currentTarget.value)} autoFocus />
+        </label>
+        <label class="field">
+          <span>Password</span>
+          <input type="password" name="password" autoComplete="current-password" required value={password} onInput={(event) => setPassword(event.currentTarget.value)} />
+        </label>
+        {needsCode && (
+          <label class="field">
+            <span>Authentication code</span>
+            <input
+              ref={codeInput}
+              name="totp"
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              pattern="[0-9 ]{6,8}"
+              required
+              value={totp}
+              onInput={(event) => setTotp(event.currentTarget.value)}
+            />
+            <small class="muted">Enter the 6-digit code from your authenticator app.</small>
+          </label>
+        )}
+        {error && (
+          <p class="form-error" role="alert">
+            {error}
+          </p>
+        )}
+        <button class="button primary wide" type="submit" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,60 @@
+//! Formatting of times, sizes and names for display.
+
+import type { ChannelSummary, User, UserId } from '../api/types';
+
+export function formatTime(millis: number): string {
+  return new Date(millis).toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' });
+}
+
+export function formatDay(millis: number, now = Date.now()): string {
+  const date = new Date(millis);
+  const today = new Date(now);
+  const yesterday = new Date(now - 86_400_000);
+  if (sameDay(date, today)) return 'Today';
+  if (sameDay(date, yesterday)) return 'Yesterday';
+  const options: Intl.DateTimeFormatOptions = { weekday: 'long', month: 'long', day: 'numeric' };
+  if (date.getFullYear() !== today.getFullYear()) options.year = 'numeric';
+  return date.toLocaleDateString(undefined, options);
+}
+
+export function sameDay(a: Date, b: Date): boolean {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+export function formatBytes(size: number): string {
+  if (size < 1024) return `${size} B`;
+  const units = ['KB', 'MB', 'GB'];
+  let value = size / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '0:00';
+  const whole = Math.floor(seconds);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, '0')}`;
+}
+
+export function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  const letters = parts.length > 1 ? [parts[0]![0], parts[parts.length - 1]![0]] : [parts[0]?.[0], parts[0]?.[1]];
+  return letters.filter(Boolean).join('').toUpperCase() || '?';
+}
+
+/** A stable hue per user so avatars are told apart at a glance. */
+export function avatarHue(id: number): number {
+  return (id * 137) % 360;
+}
+
+/** The name a conversation shows: the channel's name, or the other people in it. */
+export function channelTitle(summary: ChannelSummary, me: UserId, user: (id: UserId) => User | undefined): string {
+  const channel = summary.channel;
+  if (channel.kind === 'public' || channel.kind === 'private') return channel.name;
+  const others = summary.member_ids.filter((id) => id !== me);
+  if (others.length === 0) return `${user(me)?.name ?? 'You'} (you)`;
+  return others.map((id) => user(id)?.name ?? '…').join(', ');
+}
