@@ -13,6 +13,12 @@ mod store;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "conformance")]
+pub mod conformance_compliance;
+#[cfg(feature = "conformance")]
+pub mod conformance_external;
+#[cfg(feature = "conformance")]
+pub mod conformance_identity;
 
 pub use error::{StoreError, StoreResult};
 pub use group_commit::{EventSink, GroupCommitter, GroupCommitterConfig, NoEvents};

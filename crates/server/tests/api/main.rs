@@ -18,6 +18,11 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+mod compliance;
+mod connectors;
+mod identity;
+mod scim;
+
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 struct Server {

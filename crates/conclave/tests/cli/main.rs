@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod compliance;
+mod identity;
+mod whatsapp;
+
 const BINARY: &str = env!("CARGO_BIN_EXE_conclave");
 
 fn temp_dir(name: &str) -> PathBuf {
