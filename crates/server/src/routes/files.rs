@@ -175,7 +175,14 @@ fn make_thumbnail(path: &std::path::Path) -> Result<(Vec<u8>, i64, i64), image::
     reader.limits(limits);
     let image = reader.decode()?;
     let (width, height) = (i64::from(image.width()), i64::from(image.height()));
-    let small = image.thumbnail(THUMBNAIL_EDGE, THUMBNAIL_EDGE).to_rgb8();
+    // JPEG has no transparency: lay transparent pixels over white, as
+    // messengers do, rather than letting them turn black.
+    let small = image.thumbnail(THUMBNAIL_EDGE, THUMBNAIL_EDGE).to_rgba8();
+    let small = image::RgbImage::from_fn(small.width(), small.height(), |x, y| {
+        let [r, g, b, a] = small.get_pixel(x, y).0;
+        let over_white = |channel: u8| ((u16::from(channel) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
+        image::Rgb([over_white(r), over_white(g), over_white(b)])
+    });
     let mut bytes = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 80).encode_image(&small)?;
     Ok((bytes, width, height))
@@ -267,7 +274,19 @@ async fn serve(state: &AppState, key: &str, content_type: &str, name: Option<(&s
 
 #[cfg(test)]
 mod tests {
-    use super::sniff;
+    use super::{make_thumbnail, sniff};
+
+    #[test]
+    fn transparent_images_get_white_thumbnails_not_black() {
+        let path = std::env::temp_dir().join(format!("conclave-thumb-{}.png", std::process::id()));
+        image::RgbaImage::from_pixel(40, 30, image::Rgba([0, 0, 0, 0])).save(&path).unwrap();
+        let (jpeg, width, height) = make_thumbnail(&path).unwrap();
+        assert_eq!((width, height), (40, 30));
+        let decoded = image::load_from_memory(&jpeg).unwrap().to_rgb8();
+        let pixel = decoded.get_pixel(5, 5).0;
+        assert!(pixel.iter().all(|channel| *channel > 245), "{pixel:?}");
+        std::fs::remove_file(path).unwrap();
+    }
 
     #[test]
     fn sniffs_from_bytes() {
