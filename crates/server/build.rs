@@ -24,18 +24,28 @@ fn main() {
              Build it with <code>npm --prefix web ci &amp;&amp; npm --prefix web run build</code>, \
              then rebuild the server (or use <code>./scripts/run</code>).</p>",
         );
-        let _ = writeln!(code, "    (\"index.html\", include_bytes!({:?})),", placeholder.display().to_string());
+        let _ = writeln!(
+            code,
+            "    (\"index.html\", include_bytes!({:?})),",
+            placeholder.display().to_string()
+        );
     }
     for (relative, absolute) in &files {
         println!("cargo:rerun-if-changed={}", absolute.display());
-        let _ = writeln!(code, "    ({relative:?}, include_bytes!({:?})),", absolute.display().to_string());
+        let _ = writeln!(
+            code,
+            "    ({relative:?}, include_bytes!({:?})),",
+            absolute.display().to_string()
+        );
     }
     code.push_str("];\n");
     let _ = std::fs::write(out.join("web_assets.rs"), code);
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.flatten().collect();
     entries.sort_by_key(|entry| entry.path());
     for entry in entries {

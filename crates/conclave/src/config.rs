@@ -19,12 +19,19 @@ pub struct Overrides {
     pub listen: Option<String>,
 }
 
-pub fn load(overrides: &Overrides, environment: impl Iterator<Item = (String, String)>) -> anyhow::Result<ServerConfig> {
+pub fn load(
+    overrides: &Overrides,
+    environment: impl Iterator<Item = (String, String)>,
+) -> anyhow::Result<ServerConfig> {
     let environment: Vec<(String, String)> = environment.collect();
-    let mut merged = serde_json::to_value(ServerConfig::default()).context("serialising defaults")?;
+    let mut merged =
+        serde_json::to_value(ServerConfig::default()).context("serialising defaults")?;
 
     // The file: --config, else conclave.toml in the data directory.
-    let env_data_dir = environment.iter().find(|(key, _)| key == "CONCLAVE_DATA_DIR").map(|(_, v)| PathBuf::from(v));
+    let env_data_dir = environment
+        .iter()
+        .find(|(key, _)| key == "CONCLAVE_DATA_DIR")
+        .map(|(_, v)| PathBuf::from(v));
     let data_dir = overrides
         .data_dir
         .clone()
@@ -35,14 +42,18 @@ pub fn load(overrides: &Overrides, environment: impl Iterator<Item = (String, St
         None => Some(data_dir.join("conclave.toml")).filter(|path| path.is_file()),
     };
     if let Some(path) = &file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let table: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let table: toml::Table =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         let value = serde_json::to_value(table).context("converting the TOML file")?;
         merge(&mut merged, value);
     }
 
     for (key, value) in &environment {
-        let Some(path) = key.strip_prefix("CONCLAVE_") else { continue };
+        let Some(path) = key.strip_prefix("CONCLAVE_") else {
+            continue;
+        };
         let path: Vec<String> = path.split("__").map(str::to_lowercase).collect();
         // Only known settings: CONCLAVE_TEST_* and the like are not ours.
         if !has_path(&merged, &path) {
@@ -54,7 +65,9 @@ pub fn load(overrides: &Overrides, environment: impl Iterator<Item = (String, St
     let mut config: ServerConfig = serde_json::from_value(merged).map_err(|error| {
         anyhow::anyhow!(
             "invalid configuration{}: {error}",
-            file.as_ref().map(|p| format!(" (file {})", p.display())).unwrap_or_default()
+            file.as_ref()
+                .map(|p| format!(" (file {})", p.display()))
+                .unwrap_or_default()
         )
     })?;
     if let Some(dir) = &overrides.data_dir {
@@ -94,7 +107,9 @@ fn merge(base: &mut Value, overlay: Value) {
         (Value::Object(base), Value::Object(overlay)) => {
             for (key, value) in overlay {
                 match base.get_mut(&key) {
-                    Some(existing) if existing.is_object() && value.is_object() => merge(existing, value),
+                    Some(existing) if existing.is_object() && value.is_object() => {
+                        merge(existing, value)
+                    }
                     _ => {
                         base.insert(key, value);
                     }
@@ -160,7 +175,11 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>().into_iter()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     #[test]
@@ -168,18 +187,53 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("conclave-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("conclave.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[limits]\nmax_upload_bytes = 1000\nmessages_burst = 5.0\n").unwrap();
-        let overrides = Overrides { config_file: Some(file.clone()), ..Overrides::default() };
-        let config = load(&overrides, env(&[("CONCLAVE_LIMITS__MAX_UPLOAD_BYTES", "2000"), ("CONCLAVE_TEST_DATABASE_URL", "x")])).unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\n[limits]\nmax_upload_bytes = 1000\nmessages_burst = 5.0\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            config_file: Some(file.clone()),
+            ..Overrides::default()
+        };
+        let config = load(
+            &overrides,
+            env(&[
+                ("CONCLAVE_LIMITS__MAX_UPLOAD_BYTES", "2000"),
+                ("CONCLAVE_TEST_DATABASE_URL", "x"),
+            ]),
+        )
+        .unwrap();
         assert_eq!(config.listen, "0.0.0.0:9000", "from the file");
-        assert_eq!(config.limits.max_upload_bytes, 2000, "the environment beats the file");
+        assert_eq!(
+            config.limits.max_upload_bytes, 2000,
+            "the environment beats the file"
+        );
         assert_eq!(config.limits.messages_burst, 5.0);
         assert_eq!(config.limits.requests_per_second, 50.0, "default kept");
 
-        let overrides = Overrides { config_file: Some(file.clone()), listen: Some("127.0.0.1:1".into()), ..Overrides::default() };
-        assert_eq!(load(&overrides, env(&[("CONCLAVE_LISTEN", "127.0.0.1:2")])).unwrap().listen, "127.0.0.1:1", "flags win");
+        let overrides = Overrides {
+            config_file: Some(file.clone()),
+            listen: Some("127.0.0.1:1".into()),
+            ..Overrides::default()
+        };
         assert_eq!(
-            load(&Overrides { config_file: Some(file.clone()), ..Overrides::default() }, env(&[("CONCLAVE_LISTEN", "127.0.0.1:2")])).unwrap().listen,
+            load(&overrides, env(&[("CONCLAVE_LISTEN", "127.0.0.1:2")]))
+                .unwrap()
+                .listen,
+            "127.0.0.1:1",
+            "flags win"
+        );
+        assert_eq!(
+            load(
+                &Overrides {
+                    config_file: Some(file.clone()),
+                    ..Overrides::default()
+                },
+                env(&[("CONCLAVE_LISTEN", "127.0.0.1:2")])
+            )
+            .unwrap()
+            .listen,
             "127.0.0.1:2"
         );
         std::fs::remove_dir_all(&dir).unwrap();
@@ -191,7 +245,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("conclave.toml");
         std::fs::write(&file, "lisen = \"typo\"\n").unwrap();
-        let overrides = Overrides { config_file: Some(file.clone()), ..Overrides::default() };
+        let overrides = Overrides {
+            config_file: Some(file.clone()),
+            ..Overrides::default()
+        };
         let error = load(&overrides, env(&[])).unwrap_err().to_string();
         assert!(error.contains("lisen"), "{error}");
         std::fs::write(&file, "[limits]\nmax_upload_bytes = 0\n").unwrap();
@@ -203,9 +260,16 @@ mod tests {
     fn the_example_file_in_the_repository_is_current() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conclave.example.toml");
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(committed, example().unwrap(), "run `conclave config example > conclave.example.toml`");
+        assert_eq!(
+            committed,
+            example().unwrap(),
+            "run `conclave config example > conclave.example.toml`"
+        );
         // And it parses back to the defaults.
-        let overrides = Overrides { config_file: Some(path), ..Overrides::default() };
+        let overrides = Overrides {
+            config_file: Some(path),
+            ..Overrides::default()
+        };
         assert_eq!(load(&overrides, env(&[])).unwrap(), ServerConfig::default());
     }
 }

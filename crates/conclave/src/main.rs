@@ -1,7 +1,11 @@
 //! The `conclave` binary: the server and the administration commands.
 //! Command names and flags are a fixed contract (see PRODUCT.md).
 
+mod auth_cli;
+mod compliance;
 mod config;
+mod identity;
+mod whatsapp;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -16,13 +20,22 @@ use conclave_server::config::ServerConfig;
 use conclave_store::Store;
 
 #[derive(Debug, Parser)]
-#[command(name = "conclave", version, about = "Self-hosted, compliance-first team messaging")]
+#[command(
+    name = "conclave",
+    version,
+    about = "Self-hosted, compliance-first team messaging"
+)]
 struct Cli {
     /// Where Conclave keeps its database, files and keys.
     #[arg(long, global = true, env = "CONCLAVE_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// PostgreSQL URL; without it, SQLite inside the data directory.
-    #[arg(long, global = true, env = "CONCLAVE_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CONCLAVE_DATABASE_URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
     /// A configuration file (default: DATA_DIR/conclave.toml when present).
     #[arg(long, global = true, env = "CONCLAVE_CONFIG")]
@@ -49,6 +62,40 @@ enum Command {
         #[command(subcommand)]
         command: JournalCommand,
     },
+    /// Imports outside conversations into the archive.
+    Import {
+        #[command(subcommand)]
+        command: whatsapp::ImportCommand,
+    },
+    /// eDiscovery export with manifest.json.
+    Export(compliance::ExportArgs),
+    /// Retention policies.
+    Retention {
+        #[command(subcommand)]
+        command: compliance::RetentionCommand,
+    },
+    /// Legal holds.
+    Hold {
+        #[command(subcommand)]
+        command: compliance::HoldCommand,
+    },
+    /// Right to erasure for one person.
+    Erase(compliance::EraseArgs),
+    /// SCIM provisioning.
+    Scim {
+        #[command(subcommand)]
+        command: identity::ScimCommand,
+    },
+    /// The acceptable-use policy.
+    Policy {
+        #[command(subcommand)]
+        command: auth_cli::PolicyCommand,
+    },
+    /// Two-factor authentication: resets and the "MFA required" switch.
+    Mfa {
+        #[command(subcommand)]
+        command: auth_cli::MfaCommand,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -74,12 +121,18 @@ enum UserCommand {
     },
     /// Deprovisions a user at once: sessions, sockets and tokens cut off.
     Deactivate { email: String },
+    /// Changes a user's role (owner, admin, compliance, member or guest).
+    Role { email: String, role: String },
+    /// Lets a deactivated user sign in again.
+    Reactivate { email: String },
 }
 
 #[derive(Debug, Subcommand)]
 enum JournalCommand {
     /// Exits 0 when the hash chain is intact, 1 naming the first broken event.
     Verify,
+    /// Prints the chain head with the time, for an outside party to keep.
+    Checkpoint(compliance::CheckpointArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,7 +144,10 @@ enum ConfigCommand {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the runtime: {error}");
@@ -110,7 +166,9 @@ fn main() -> std::process::ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONCLAVE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("CONCLAVE_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();
     } else {
@@ -131,7 +189,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     };
     let settings = config::load(&overrides, std::env::vars())?;
     match cli.command {
-        Command::Config { command: ConfigCommand::Example } => {
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => {
             print!("{}", config::example()?);
             Ok(std::process::ExitCode::SUCCESS)
         }
@@ -140,7 +200,30 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let store = open_store(&settings).await?;
             user_command(&*store, command).await
         }
-        Command::Journal { command: JournalCommand::Verify } => {
+        Command::Scim { command } => identity::scim(&*open_store(&settings).await?, command).await,
+        Command::Policy { command } => {
+            auth_cli::policy(&*open_store(&settings).await?, command).await
+        }
+        Command::Mfa { command } => auth_cli::mfa(&*open_store(&settings).await?, command).await,
+        Command::Import { command } => {
+            whatsapp::run(&*open_store(&settings).await?, &settings, command).await
+        }
+        Command::Export(args) => {
+            compliance::export(open_store(&settings).await?, &settings, args).await
+        }
+        Command::Retention { command } => {
+            compliance::retention(open_store(&settings).await?, &settings, command).await
+        }
+        Command::Hold { command } => compliance::hold(open_store(&settings).await?, command).await,
+        Command::Erase(args) => {
+            compliance::erase(open_store(&settings).await?, &settings, args).await
+        }
+        Command::Journal {
+            command: JournalCommand::Checkpoint(args),
+        } => compliance::checkpoint(open_store(&settings).await?, args).await,
+        Command::Journal {
+            command: JournalCommand::Verify,
+        } => {
             let store = open_store(&settings).await?;
             match store.verify_journal().await? {
                 Ok(count) => {
@@ -157,8 +240,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 }
 
 async fn open_store(settings: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "creating the data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
     Ok(match &settings.database_url {
         Some(url) => Arc::new(
             conclave_store_postgres::PostgresStore::connect(url)
@@ -167,19 +254,33 @@ async fn open_store(settings: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
         ),
         None => {
             let path = config::sqlite_path(&settings.data_dir);
-            Arc::new(conclave_store_sqlite::SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?)
+            Arc::new(
+                conclave_store_sqlite::SqliteStore::open(&path)
+                    .with_context(|| format!("opening {}", path.display()))?,
+            )
         }
     })
 }
 
-async fn user_command(store: &dyn Store, command: UserCommand) -> anyhow::Result<std::process::ExitCode> {
+async fn user_command(
+    store: &dyn Store,
+    command: UserCommand,
+) -> anyhow::Result<std::process::ExitCode> {
     match command {
-        UserCommand::Create { email, name, role, password_stdin } => {
-            let role = Role::parse(&role)
-                .with_context(|| format!("unknown role {role:?}; use owner, admin, compliance, member or guest"))?;
+        UserCommand::Create {
+            email,
+            name,
+            role,
+            password_stdin,
+        } => {
+            let role = Role::parse(&role).with_context(|| {
+                format!("unknown role {role:?}; use owner, admin, compliance, member or guest")
+            })?;
             let password = if password_stdin {
                 let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text).context("reading the password")?;
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("reading the password")?;
                 let password = text.trim_end_matches(['\r', '\n']).to_string();
                 if password.is_empty() {
                     bail!("--password-stdin was given but standard input was empty");
@@ -188,27 +289,53 @@ async fn user_command(store: &dyn Store, command: UserCommand) -> anyhow::Result
             } else {
                 None
             };
-            let user = conclave_server::routes::users::create_user_in(store, &email, &name, role, password.as_deref())
-                .await
-                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            let user = conclave_server::routes::users::create_user_in(
+                store,
+                &email,
+                &name,
+                role,
+                password.as_deref(),
+            )
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
             let summary = serde_json::json!({"id": user.id, "email": user.email, "handle": user.handle, "name": user.name, "role": user.role.as_str()});
-            audit(store, Change::new("user.create", "user", user.id).after(&summary)).await?;
+            audit(
+                store,
+                Change::new("user.create", "user", user.id).after(&summary),
+            )
+            .await?;
             println!("{summary}");
             Ok(std::process::ExitCode::SUCCESS)
         }
+        UserCommand::Role { email, role } => identity::set_role(store, &email, &role).await,
+        UserCommand::Reactivate { email } => identity::reactivate(store, &email).await,
         UserCommand::Deactivate { email } => {
             let email = conclave_domain::validate::normalize_email(&email);
-            let user = store.user_by_email(&email).await?.with_context(|| format!("no user with email {email}"))?;
+            let user = store
+                .user_by_email(&email)
+                .await?
+                .with_context(|| format!("no user with email {email}"))?;
             let outcome = store
-                .apply(vec![StoreCommand::DeactivateUser { user_id: user.id, at: conclave_server::now_millis() }])
+                .apply(vec![StoreCommand::DeactivateUser {
+                    user_id: user.id,
+                    at: conclave_server::now_millis(),
+                }])
                 .await?
                 .pop()
                 .context("no outcome")??;
-            audit(store, Change::new("user.deactivate", "user", user.id).before(&serde_json::json!({"active": user.active})).after(&serde_json::json!({"active": false}))).await?;
+            audit(
+                store,
+                Change::new("user.deactivate", "user", user.id)
+                    .before(&serde_json::json!({"active": user.active}))
+                    .after(&serde_json::json!({"active": false})),
+            )
+            .await?;
             if outcome.events.is_empty() {
                 println!("{email} was already deactivated; any remaining sessions are revoked");
             } else {
-                println!("{email} deactivated: sessions revoked, open connections are being closed");
+                println!(
+                    "{email} deactivated: sessions revoked, open connections are being closed"
+                );
             }
             Ok(std::process::ExitCode::SUCCESS)
         }
@@ -217,7 +344,9 @@ async fn user_command(store: &dyn Store, command: UserCommand) -> anyhow::Result
 
 /// Records an action taken from the command line in the audit log.
 async fn audit(store: &dyn Store, change: Change<'_>) -> anyhow::Result<()> {
-    let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).ok();
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .ok();
     let label = match user {
         Some(user) => format!("cli:{user}"),
         None => "cli".to_string(),
@@ -230,16 +359,23 @@ async fn audit(store: &dyn Store, change: Change<'_>) -> anyhow::Result<()> {
 async fn serve(settings: ServerConfig) -> anyhow::Result<std::process::ExitCode> {
     let started = std::time::Instant::now();
     let store = open_store(&settings).await?;
-    let blobs = Arc::new(LocalBlobStore::new(settings.data_dir.join("blobs")).context("preparing the blob store")?);
+    let blobs = Arc::new(
+        LocalBlobStore::new(settings.data_dir.join("blobs")).context("preparing the blob store")?,
+    );
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let address = listener.local_addr()?;
     let users = store.count_users().await?;
     let data_dir = settings.data_dir.clone();
-    let backend = if settings.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    let backend = if settings.database_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     let state = conclave_server::AppState::new(store, blobs, settings);
     tracing::info!(%address, backend, data_dir = %data_dir.display(), startup_ms = started.elapsed().as_millis() as u64, "Conclave is ready");
+    let shutdown = shutdown_signal();
     println!("Conclave is running at http://{address}/");
     if users == 0 {
         println!(
@@ -247,29 +383,35 @@ async fn serve(settings: ServerConfig) -> anyhow::Result<std::process::ExitCode>
             data_dir.display()
         );
     }
-    conclave_server::run(listener, state, shutdown_signal()).await?;
+    conclave_server::run(listener, state, shutdown).await?;
     tracing::info!("stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Listens for SIGTERM from the moment it is called (not from the first
+/// poll), so a signal sent right after the "running" line is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            match terminate {
+                Some(mut terminate) => {
+                    tokio::select! {
+                        _ = interrupt => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                None => {
+                    let _ = interrupt.await;
                 }
             }
-            Err(_) => {
-                let _ = interrupt.await;
-            }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+        #[cfg(not(unix))]
+        {
+            let _ = interrupt.await;
+        }
     }
 }

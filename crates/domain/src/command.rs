@@ -78,10 +78,7 @@ pub enum Command {
         at: Millis,
     },
     /// Deactivates a user and revokes every session they hold, in one step.
-    DeactivateUser {
-        user_id: UserId,
-        at: Millis,
-    },
+    DeactivateUser { user_id: UserId, at: Millis },
 }
 
 /// What one applied command produced.

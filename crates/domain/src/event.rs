@@ -3,9 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{
-    Channel, ChannelId, Message, MessageId, Millis, Position, User, UserId,
-};
+use crate::model::{Channel, ChannelId, Message, MessageId, Millis, Position, User, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
@@ -94,6 +92,12 @@ pub enum EventPayload {
     UserDeactivated {
         user: User,
     },
+    /// A compliance action (legal hold, retention, purge, erasure), as
+    /// metadata only; seen by no client.
+    Compliance {
+        action: String,
+        details: serde_json::Value,
+    },
 }
 
 impl EventPayload {
@@ -112,6 +116,7 @@ impl EventPayload {
             EventPayload::MemberLeft { .. } => "member_left",
             EventPayload::ReadMarker { .. } => "read_marker",
             EventPayload::UserDeactivated { .. } => "user_deactivated",
+            EventPayload::Compliance { .. } => "compliance",
         }
     }
 
@@ -129,7 +134,11 @@ impl EventPayload {
                 let deleted = message.deleted_at.is_some();
                 EventPayload::MessageEdited {
                     message: message.redacted_for_members(),
-                    previous_text: if deleted { String::new() } else { previous_text },
+                    previous_text: if deleted {
+                        String::new()
+                    } else {
+                        previous_text
+                    },
                 }
             }
             other => other,

@@ -6,8 +6,12 @@
 //! function, so the rules can be tested exhaustively and reused by every
 //! backend and transport.
 
+pub mod auth;
 pub mod command;
+pub mod compliance;
+pub mod directory;
 pub mod event;
+pub mod external;
 pub mod model;
 pub mod permissions;
 pub mod text;

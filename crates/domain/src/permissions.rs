@@ -23,7 +23,10 @@ pub fn can_post(user: &User, channel: &Channel, membership: Option<&Membership>)
 }
 
 pub fn can_join(user: &User, channel: &Channel) -> bool {
-    user.active && channel.kind == ChannelKind::Public && user.role != Role::Guest && !channel.archived
+    user.active
+        && channel.kind == ChannelKind::Public
+        && user.role != Role::Guest
+        && !channel.archived
 }
 
 /// Whether `user` may add someone else to `channel`.
@@ -66,7 +69,9 @@ pub fn can_edit_message(user: &User, message: &Message) -> bool {
 
 /// Authors delete their own messages; admins delete anyone's.
 pub fn can_delete_message(user: &User, message: &Message) -> bool {
-    user.active && message.deleted_at.is_none() && (message.author_id == user.id || user.role.is_admin())
+    user.active
+        && message.deleted_at.is_none()
+        && (message.author_id == user.id || user.role.is_admin())
 }
 
 /// Reacting, pinning and marking read need read access and membership.
@@ -77,12 +82,47 @@ pub fn can_interact(user: &User, channel: &Channel, membership: Option<&Membersh
 /// Whether `user` may see every version of a message (its edit history and
 /// deleted text): its author, and compliance officers.
 pub fn can_see_history(user: &User, message: &Message) -> bool {
-    user.active && (message.author_id == user.id || matches!(user.role, Role::Compliance | Role::Owner))
+    user.active
+        && (message.author_id == user.id || matches!(user.role, Role::Compliance | Role::Owner))
 }
 
 /// Whether `user` may create other users from the API.
 pub fn can_manage_users(user: &User) -> bool {
     user.active && user.role.is_admin()
+}
+
+/// Whether `actor` may give `target` the role `new_role`. Admins manage
+/// members, compliance officers and guests; only owners grant or take away
+/// the owner and admin roles. Nobody changes their own role, so an owner
+/// cannot lock the workspace out by accident.
+pub fn can_change_role(actor: &User, target: &User, new_role: Role) -> bool {
+    if !actor.active || !actor.role.is_admin() || actor.id == target.id {
+        return false;
+    }
+    let touches_administrators = target.role.is_admin() || new_role.is_admin();
+    !touches_administrators || actor.role == Role::Owner
+}
+
+/// Whether `actor` may deactivate or reactivate `target`: admins may, for
+/// anyone but owners and admins, whom only owners (de)activate. Nobody
+/// deactivates themselves.
+pub fn can_set_active(actor: &User, target: &User) -> bool {
+    if !actor.active || !actor.role.is_admin() || actor.id == target.id {
+        return false;
+    }
+    !target.role.is_admin() || actor.role == Role::Owner
+}
+
+/// Whether `user` may shape the directory: departments, teams,
+/// auto-membership rules, guests and SCIM tokens.
+pub fn can_manage_directory(user: &User) -> bool {
+    user.active && user.role.is_admin()
+}
+
+/// Whether `user` may list every account, deactivated ones included
+/// (administrators, and compliance officers who look for custodians).
+pub fn can_list_all_users(user: &User) -> bool {
+    user.active && matches!(user.role, Role::Owner | Role::Admin | Role::Compliance)
 }
 
 #[cfg(test)]

@@ -33,7 +33,10 @@ pub fn message_text(text: &str, has_attachments: bool) -> Result<(), ValidationE
     if text.len() > MAX_MESSAGE_BYTES {
         return Err(invalid(
             "text",
-            format!("is {} bytes; at most {MAX_MESSAGE_BYTES} are allowed", text.len()),
+            format!(
+                "is {} bytes; at most {MAX_MESSAGE_BYTES} are allowed",
+                text.len()
+            ),
         ));
     }
     if text.trim().is_empty() && !has_attachments {
@@ -78,7 +81,10 @@ pub fn normalize_channel_name(name: &str) -> String {
             out.push(if c == '_' { '_' } else { '-' });
         }
     }
-    out.trim_matches('-').chars().take(MAX_CHANNEL_NAME_CHARS).collect()
+    out.trim_matches('-')
+        .chars()
+        .take(MAX_CHANNEL_NAME_CHARS)
+        .collect()
 }
 
 pub fn topic(topic: &str) -> Result<(), ValidationError> {
@@ -153,7 +159,10 @@ pub fn password(password: &str) -> Result<(), ValidationError> {
 pub fn emoji(emoji: &str) -> Result<(), ValidationError> {
     let count = emoji.chars().count();
     if count == 0 || count > MAX_EMOJI_CHARS {
-        return Err(invalid("emoji", format!("must be 1 to {MAX_EMOJI_CHARS} characters")));
+        return Err(invalid(
+            "emoji",
+            format!("must be 1 to {MAX_EMOJI_CHARS} characters"),
+        ));
     }
     if emoji.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("emoji", "must not contain spaces"));
@@ -170,7 +179,11 @@ pub fn sanitize_file_name(name: &str) -> String {
         .take(MAX_FILE_NAME_CHARS)
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').to_string();
-    if cleaned.is_empty() { "file".to_string() } else { cleaned }
+    if cleaned.is_empty() {
+        "file".to_string()
+    } else {
+        cleaned
+    }
 }
 
 #[cfg(test)]
@@ -205,7 +218,9 @@ mod tests {
         for ok in ["a@b.co", "first.last+tag@example.com"] {
             assert!(email(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a", "a@b", "@b.co", "a@@b.co", "a b@c.de", "a@.com", "a@b.com."] {
+        for bad in [
+            "", "a", "a@b", "@b.co", "a@@b.co", "a b@c.de", "a@.com", "a@b.com.",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }

@@ -109,6 +109,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<String> {
     let settle_started = Instant::now();
     socket::wait_until_quiet(
         &frames,
+        quiet_threshold(readers.len()),
         Duration::from_millis(500),
         Duration::from_secs(180),
     )
@@ -372,4 +373,10 @@ async fn member_reader(
     })
     .await;
     (times, end)
+}
+
+/// Frames per half second that count as quiet: heartbeat pings (one per
+/// connection every 25 s by default) with a wide margin.
+fn quiet_threshold(connections: usize) -> u64 {
+    (connections as u64 / 10).max(5)
 }

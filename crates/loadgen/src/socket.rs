@@ -119,17 +119,38 @@ pub async fn read_until_stopped(
     }
 }
 
-/// Waits until no socket has received a frame for `quiet`, or `limit`
-/// passed; used to let connection-time bursts (presence) drain before
-/// measuring.
-pub async fn wait_until_quiet(frames: &AtomicU64, quiet: Duration, limit: Duration) {
-    let deadline = tokio::time::Instant::now() + limit;
+/// Waits until the sockets together receive at most `background` frames
+/// per `quiet` interval (heartbeats never stop), or `limit` passed; used to
+/// let connection-time bursts (presence) drain before measuring.
+pub async fn wait_until_quiet(
+    frames: &AtomicU64,
+    background: u64,
+    quiet: Duration,
+    limit: Duration,
+) {
+    let started = tokio::time::Instant::now();
+    let deadline = started + limit;
     let mut last = frames.load(Ordering::Relaxed);
+    let mut reported = started;
     loop {
         tokio::time::sleep(quiet).await;
         let now = frames.load(Ordering::Relaxed);
-        if now == last || tokio::time::Instant::now() >= deadline {
+        if now - last <= background {
             return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            eprintln!(
+                "settle: frames still arriving after {} s; going on",
+                limit.as_secs()
+            );
+            return;
+        }
+        if reported.elapsed() >= Duration::from_secs(10) {
+            eprintln!(
+                "settle: {now} frames received so far, {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            reported = tokio::time::Instant::now();
         }
         last = now;
     }

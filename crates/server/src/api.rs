@@ -189,7 +189,11 @@ impl From<&Message> for MessageDto {
             reply_count: message.reply_count,
             last_reply_at: message.last_reply_at,
             reactions: message.reactions.iter().map(ReactionDto::from).collect(),
-            attachments: message.attachments.iter().map(AttachmentDto::from).collect(),
+            attachments: message
+                .attachments
+                .iter()
+                .map(AttachmentDto::from)
+                .collect(),
             client_id: message.client_id.clone(),
         }
     }
@@ -249,6 +253,14 @@ pub struct LoginRequest {
 pub struct LoginResponse {
     pub token: String,
     pub user: UserDto,
+    /// The organisation requires MFA and this account has none: until it
+    /// enrols (POST /api/v1/me/mfa/totp), other endpoints answer 403
+    /// `mfa_enrolment_required`.
+    pub mfa_enrolment_required: bool,
+    /// The current acceptable-use policy is not accepted yet: until it is
+    /// (POST /api/v1/policy/accept), other endpoints answer 403
+    /// `policy_acceptance_required`.
+    pub policy_acceptance_required: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

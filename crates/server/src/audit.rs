@@ -10,18 +10,30 @@ use crate::error::ApiResult;
 /// Who performed an audited action.
 #[derive(Debug, Clone)]
 pub enum Actor {
-    User { id: i64, address: Option<String> },
+    User {
+        id: i64,
+        address: Option<String>,
+    },
     /// A non-person actor: "cli", "scim", "system", or an unknown caller.
-    Label { label: String, address: Option<String> },
+    Label {
+        label: String,
+        address: Option<String>,
+    },
 }
 
 impl Actor {
     pub fn user(user: &User, address: Option<String>) -> Actor {
-        Actor::User { id: user.id, address }
+        Actor::User {
+            id: user.id,
+            address,
+        }
     }
 
     pub fn label(label: &str, address: Option<String>) -> Actor {
-        Actor::Label { label: label.to_string(), address }
+        Actor::Label {
+            label: label.to_string(),
+            address,
+        }
     }
 }
 

@@ -15,6 +15,9 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn open(&self, key: &str) -> std::io::Result<tokio::fs::File>;
     /// A path for a temporary file on the same filesystem as the store.
     fn temporary_path(&self) -> PathBuf;
+    /// Removes a blob for good (retention, erasure); a missing blob is not
+    /// an error.
+    async fn delete(&self, key: &str) -> std::io::Result<()>;
 }
 
 pub struct LocalBlobStore {
@@ -37,7 +40,10 @@ impl LocalBlobStore {
             && digest.len() >= 4
             && digest.chars().all(|c| c.is_ascii_hexdigit());
         if !valid {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad blob key"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "bad blob key",
+            ));
         }
         Ok(self.root.join(kind).join(&digest[..2]).join(digest))
     }
@@ -68,6 +74,13 @@ impl BlobStore for LocalBlobStore {
     fn temporary_path(&self) -> PathBuf {
         self.root.join("tmp").join(crate::auth::new_token())
     }
+
+    async fn delete(&self, key: &str) -> std::io::Result<()> {
+        match tokio::fs::remove_file(self.path_for(key)?).await {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -78,13 +91,24 @@ mod tests {
     async fn keys_cannot_escape_the_store() {
         let dir = std::env::temp_dir().join(format!("conclave-blobs-{}", std::process::id()));
         let store = LocalBlobStore::new(dir.clone()).unwrap();
-        for bad in ["../../etc/passwd", "sha256/../../x", "sha256/zz", "other/abcd", "sha256"] {
+        for bad in [
+            "../../etc/passwd",
+            "sha256/../../x",
+            "sha256/zz",
+            "other/abcd",
+            "sha256",
+        ] {
             assert!(store.path_for(bad).is_err(), "{bad}");
         }
-        store.put_bytes("sha256/abcdef", b"hello".to_vec()).await.unwrap();
+        store
+            .put_bytes("sha256/abcdef", b"hello".to_vec())
+            .await
+            .unwrap();
         let mut file = store.open("sha256/abcdef").await.unwrap();
         let mut text = String::new();
-        tokio::io::AsyncReadExt::read_to_string(&mut file, &mut text).await.unwrap();
+        tokio::io::AsyncReadExt::read_to_string(&mut file, &mut text)
+            .await
+            .unwrap();
         assert_eq!(text, "hello");
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -20,6 +20,14 @@ pub struct ServerConfig {
     pub limits: Limits,
     pub sessions: SessionConfig,
     pub websocket: WebSocketConfig,
+    /// Sign-in policy: lockout, MFA required.
+    pub auth: crate::auth_policy::AuthPolicyConfig,
+    /// OpenID Connect single sign-on.
+    pub sso: crate::oidc::SsoConfig,
+    /// Retention schedule and export settings.
+    pub compliance: crate::compliance::ComplianceConfig,
+    /// The WhatsApp Cloud API connector (secrets redacted in Debug).
+    pub whatsapp: crate::whatsapp::WhatsAppConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -66,6 +74,10 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             sessions: SessionConfig::default(),
             websocket: WebSocketConfig::default(),
+            auth: Default::default(),
+            sso: Default::default(),
+            compliance: Default::default(),
+            whatsapp: Default::default(),
         }
     }
 }
@@ -86,7 +98,9 @@ impl Default for Limits {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        SessionConfig { lifetime_hours: 24 * 30 }
+        SessionConfig {
+            lifetime_hours: 24 * 30,
+        }
     }
 }
 
@@ -105,11 +119,18 @@ impl fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
             .field("public_url", &self.public_url)
             .field("limits", &self.limits)
             .field("sessions", &self.sessions)
             .field("websocket", &self.websocket)
+            .field("auth", &self.auth)
+            .field("sso", &self.sso)
+            .field("compliance", &self.compliance)
+            .field("whatsapp", &self.whatsapp)
             .finish()
     }
 }

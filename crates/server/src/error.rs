@@ -36,6 +36,20 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
+    #[error("this account has two-factor authentication: send the current code as `totp`")]
+    MfaRequired,
+    #[error("the two-factor code is wrong, expired or already used")]
+    InvalidTotp,
+    #[error("too many failed sign-ins: this account is locked; retry in {retry_after_secs} s")]
+    AccountLocked { retry_after_secs: u64 },
+    #[error("set up two-factor authentication first (POST /api/v1/me/mfa/totp)")]
+    MfaEnrolmentRequired,
+    #[error("accept the acceptable-use policy first (GET /api/v1/policy)")]
+    PolicyAcceptanceRequired,
+    #[error("{0}")]
+    WhatsAppWindowClosed(String),
+    #[error("the request is not signed with the configured secret")]
+    InvalidSignature,
 }
 
 /// The JSON body of every error response.
@@ -66,6 +80,17 @@ impl ApiError {
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::MfaRequired => (StatusCode::UNAUTHORIZED, "mfa_required"),
+            ApiError::InvalidTotp => (StatusCode::UNAUTHORIZED, "invalid_totp"),
+            // 423 Locked: the account, not the caller's request rate, is the
+            // reason; Retry-After says when the lock ends.
+            ApiError::AccountLocked { .. } => (StatusCode::LOCKED, "account_locked"),
+            ApiError::MfaEnrolmentRequired => (StatusCode::FORBIDDEN, "mfa_enrolment_required"),
+            ApiError::PolicyAcceptanceRequired => {
+                (StatusCode::FORBIDDEN, "policy_acceptance_required")
+            }
+            ApiError::WhatsAppWindowClosed(_) => (StatusCode::CONFLICT, "whatsapp_window_closed"),
+            ApiError::InvalidSignature => (StatusCode::UNAUTHORIZED, "invalid_signature"),
         }
     }
 
@@ -103,11 +128,14 @@ impl IntoResponse for ApiError {
             tracing::debug!(code, error = %self, "request refused");
         }
         let retry_after = match &self {
-            ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::RateLimited { retry_after_secs }
+            | ApiError::AccountLocked { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let Some(value) = retry_after.and_then(|seconds| HeaderValue::from_str(&seconds.to_string()).ok()) {
+        if let Some(value) =
+            retry_after.and_then(|seconds| HeaderValue::from_str(&seconds.to_string()).ok())
+        {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
@@ -124,7 +152,10 @@ mod tests {
     fn every_code_is_stable_snake_case_with_a_fitting_status() {
         let all = [
             ApiError::InvalidRequest(String::new()),
-            ApiError::Validation(ValidationError { field: "f", problem: "p".into() }),
+            ApiError::Validation(ValidationError {
+                field: "f",
+                problem: "p".into(),
+            }),
             ApiError::Unauthenticated,
             ApiError::InvalidCredentials,
             ApiError::Forbidden(String::new()),
@@ -133,15 +164,29 @@ mod tests {
             ApiError::Conflict(String::new()),
             ApiError::PayloadTooLarge(String::new()),
             ApiError::UnsupportedMediaType(String::new()),
-            ApiError::RateLimited { retry_after_secs: 1 },
+            ApiError::RateLimited {
+                retry_after_secs: 1,
+            },
             ApiError::Unavailable(String::new()),
             ApiError::Internal(String::new()),
+            ApiError::MfaRequired,
+            ApiError::InvalidTotp,
+            ApiError::AccountLocked {
+                retry_after_secs: 1,
+            },
+            ApiError::MfaEnrolmentRequired,
+            ApiError::PolicyAcceptanceRequired,
+            ApiError::WhatsAppWindowClosed(String::new()),
+            ApiError::InvalidSignature,
         ];
         let mut codes = std::collections::HashSet::new();
         for error in &all {
             let (status, code) = error.status_and_code();
             assert!(status.is_client_error() || status.is_server_error());
-            assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
+            assert!(
+                code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{code}"
+            );
             assert!(codes.insert(code), "duplicate code {code}");
         }
     }

@@ -45,7 +45,11 @@ pub struct CloseSignal {
 
 impl CloseSignal {
     pub fn close(&self, code: u16) {
-        if self.code.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if self
+            .code
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             self.notify.notify_one();
         }
     }
@@ -84,6 +88,10 @@ pub struct Registration {
 
 pub struct Hub {
     connections: Mutex<HashMap<UserId, Vec<Connection>>>,
+    /// Who asked to hear a user's presence: watched user → (connection id →
+    /// watching user). Presence goes to conversation partners and to these,
+    /// never to everyone, so connecting is not quadratic in the workspace.
+    watchers: Mutex<HashMap<UserId, HashMap<u64, UserId>>>,
     members: Mutex<HashMap<ChannelId, Arc<HashSet<UserId>>>>,
     next_id: AtomicU64,
     queue_frames: usize,
@@ -95,6 +103,7 @@ impl Hub {
     pub fn new(queue_frames: usize) -> Hub {
         Hub {
             connections: Mutex::new(HashMap::new()),
+            watchers: Mutex::new(HashMap::new()),
             members: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             queue_frames: queue_frames.max(16),
@@ -120,8 +129,52 @@ impl Hub {
         (Registration { id, frames, close }, first)
     }
 
+    /// Replaces what `connection_id` (of `watcher`) watches with `users`.
+    pub fn watch_presence(&self, connection_id: u64, watcher: UserId, users: &[UserId]) {
+        let mut watchers = lock(&self.watchers);
+        watchers.retain(|_, by| {
+            by.remove(&connection_id);
+            !by.is_empty()
+        });
+        for user in users {
+            watchers
+                .entry(*user)
+                .or_default()
+                .insert(connection_id, watcher);
+        }
+    }
+
+    /// Queues a presence frame for `user_id`'s conversation `partners` and
+    /// for every connection watching them.
+    pub fn announce_presence(&self, user_id: UserId, partners: &[UserId], frame: &Frame) {
+        self.deliver(partners.iter(), Some(user_id), frame);
+        let watching: Vec<(u64, UserId)> = lock(&self.watchers)
+            .get(&user_id)
+            .map(|by| {
+                by.iter()
+                    .map(|(connection, watcher)| (*connection, *watcher))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if watching.is_empty() {
+            return;
+        }
+        let connections = lock(&self.connections);
+        for (connection_id, watcher) in watching {
+            if partners.contains(&watcher) {
+                continue;
+            }
+            for connection in connections.get(&watcher).into_iter().flatten() {
+                if connection.id == connection_id {
+                    let _ = connection.queue.try_send(frame.clone());
+                }
+            }
+        }
+    }
+
     /// Removes a connection. Answers whether it was the user's last.
     pub fn unregister(&self, user_id: UserId, connection_id: u64) -> bool {
+        self.watch_presence(connection_id, user_id, &[]);
         let mut connections = lock(&self.connections);
         let Some(list) = connections.get_mut(&user_id) else {
             return false;
@@ -176,7 +229,12 @@ impl Hub {
 
     /// Queues `frame` for every connection of each user in `recipients`,
     /// except `skip`.
-    pub fn deliver<'a>(&self, recipients: impl IntoIterator<Item = &'a UserId>, skip: Option<UserId>, frame: &Frame) {
+    pub fn deliver<'a>(
+        &self,
+        recipients: impl IntoIterator<Item = &'a UserId>,
+        skip: Option<UserId>,
+        frame: &Frame,
+    ) {
         let connections = lock(&self.connections);
         let mut count = 0u64;
         for user_id in recipients {
@@ -189,7 +247,9 @@ impl Hub {
             for connection in list {
                 match connection.queue.try_send(frame.clone()) {
                     Ok(()) => count += 1,
-                    Err(mpsc::error::TrySendError::Full(_)) => connection.close.close(close_code::TOO_SLOW),
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        connection.close.close(close_code::TOO_SLOW)
+                    }
                     Err(mpsc::error::TrySendError::Closed(_)) => {}
                 }
             }
@@ -208,7 +268,11 @@ impl Hub {
         lock(&self.members).get(&channel_id).cloned()
     }
 
-    fn cache_members(&self, channel_id: ChannelId, members: HashSet<UserId>) -> Arc<HashSet<UserId>> {
+    fn cache_members(
+        &self,
+        channel_id: ChannelId,
+        members: HashSet<UserId>,
+    ) -> Arc<HashSet<UserId>> {
         let members = Arc::new(members);
         lock(&self.members).insert(channel_id, Arc::clone(&members));
         members
@@ -218,15 +282,26 @@ impl Hub {
     fn update_members(&self, event: &Event) {
         let mut members = lock(&self.members);
         match &event.payload {
-            EventPayload::ChannelCreated { channel, member_ids } => {
+            EventPayload::ChannelCreated {
+                channel,
+                member_ids,
+            } => {
                 members.insert(channel.id, Arc::new(member_ids.iter().copied().collect()));
             }
-            EventPayload::MemberJoined { channel_id, user_id, .. } => {
+            EventPayload::MemberJoined {
+                channel_id,
+                user_id,
+                ..
+            } => {
                 if let Some(set) = members.get_mut(channel_id) {
                     Arc::make_mut(set).insert(*user_id);
                 }
             }
-            EventPayload::MemberLeft { channel_id, user_id, .. } => {
+            EventPayload::MemberLeft {
+                channel_id,
+                user_id,
+                ..
+            } => {
                 if let Some(set) = members.get_mut(channel_id) {
                     Arc::make_mut(set).remove(user_id);
                 }
@@ -238,7 +313,9 @@ impl Hub {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain maps behind; keep serving.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The JSON frame for an event, as members see it.
@@ -281,7 +358,9 @@ impl EventSink for HubSink {
                 let members = match self.hub.cached_members(channel_id) {
                     Some(members) => members,
                     None => match self.store.channel_member_ids(channel_id).await {
-                        Ok(ids) => self.hub.cache_members(channel_id, ids.into_iter().collect()),
+                        Ok(ids) => self
+                            .hub
+                            .cache_members(channel_id, ids.into_iter().collect()),
                         Err(error) => {
                             // Clients recover the event on their next resume.
                             tracing::error!(%error, channel_id, "cannot load channel members for delivery");
@@ -291,7 +370,10 @@ impl EventSink for HubSink {
                 };
                 self.hub.deliver(members.iter(), None, &frame);
                 // A subject who is not (or no longer) a member still hears of it.
-                if let Some(subject) = event.subject_user_id.filter(|subject| !members.contains(subject)) {
+                if let Some(subject) = event
+                    .subject_user_id
+                    .filter(|subject| !members.contains(subject))
+                {
                     self.hub.deliver([subject].iter(), None, &frame);
                 }
             } else if let Some(subject) = event.subject_user_id {
@@ -341,6 +423,28 @@ mod tests {
         }
         assert_eq!(registration.close.code(), Some(close_code::TOO_SLOW));
         assert_eq!(registration.close.closed().await, close_code::TOO_SLOW);
+    }
+
+    #[tokio::test]
+    async fn presence_reaches_partners_and_watchers_only() {
+        let hub = Hub::new(16);
+        let (mut partner, _) = hub.register(2, 1);
+        let (mut watcher, _) = hub.register(3, 2);
+        let (mut stranger, _) = hub.register(4, 3);
+        hub.watch_presence(watcher.id, 3, &[1, 9]);
+        hub.announce_presence(1, &[2], &frame(0));
+        assert!(partner.frames.try_recv().is_ok());
+        assert!(watcher.frames.try_recv().is_ok());
+        assert!(stranger.frames.try_recv().is_err(), "nobody else hears it");
+        hub.watch_presence(watcher.id, 3, &[9]);
+        hub.announce_presence(1, &[2], &frame(0));
+        assert!(watcher.frames.try_recv().is_err(), "no longer watching");
+        assert!(hub.unregister(3, watcher.id));
+        assert!(
+            lock(&hub.watchers)
+                .values()
+                .all(|by| !by.contains_key(&watcher.id))
+        );
     }
 
     #[test]

@@ -8,15 +8,21 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod auth_policy;
 pub mod blobs;
+pub mod compliance;
 pub mod config;
 pub mod error;
 pub mod hub;
+pub mod mfa;
+pub mod oidc;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod scim;
 pub mod state;
 mod web;
+pub mod whatsapp;
 pub mod ws;
 
 use std::future::Future;
@@ -31,7 +37,9 @@ pub use state::AppState;
 use tokio::net::TcpListener;
 
 use crate::hub::close_code;
-use crate::routes::{audit as audit_routes, auth as auth_routes, channels, files, messages, system, users};
+use crate::routes::{
+    audit as audit_routes, auth as auth_routes, channels, files, messages, system, users,
+};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_millis() -> i64 {
@@ -59,15 +67,35 @@ pub fn router(state: AppState) -> Router {
         .route("/channels/{id}", get(channels::get).patch(channels::update))
         .route("/channels/{id}/join", post(channels::join))
         .route("/channels/{id}/leave", post(channels::leave))
-        .route("/channels/{id}/members", get(channels::members).post(channels::add_member))
-        .route("/channels/{id}/members/{user_id}", delete(channels::remove_member))
+        .route(
+            "/channels/{id}/members",
+            get(channels::members).post(channels::add_member),
+        )
+        .route(
+            "/channels/{id}/members/{user_id}",
+            delete(channels::remove_member),
+        )
         .route("/channels/{id}/read", post(channels::mark_read))
         .route("/channels/{id}/pins", get(channels::pins))
-        .route("/channels/{id}/messages", get(messages::history).post(messages::post))
-        .route("/messages/{id}", get(messages::get).patch(messages::edit).delete(messages::delete))
+        .route(
+            "/channels/{id}/messages",
+            get(messages::history).post(messages::post),
+        )
+        .route(
+            "/messages/{id}",
+            get(messages::get)
+                .patch(messages::edit)
+                .delete(messages::delete),
+        )
         .route("/messages/{id}/versions", get(messages::versions))
-        .route("/messages/{id}/reactions/{emoji}", put(messages::add_reaction).delete(messages::remove_reaction))
-        .route("/messages/{id}/pin", put(messages::add_pin).delete(messages::remove_pin))
+        .route(
+            "/messages/{id}/reactions/{emoji}",
+            put(messages::add_reaction).delete(messages::remove_reaction),
+        )
+        .route(
+            "/messages/{id}/pin",
+            put(messages::add_pin).delete(messages::remove_pin),
+        )
         .route("/files/{id}", get(files::download))
         .route("/files/{id}/thumbnail", get(files::thumbnail_download))
         .route("/audit", get(audit_routes::list))
@@ -81,23 +109,45 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(upload_limit)),
         )
         .merge(routes::compliance::router())
+        .merge(routes::connectors::api_router())
+        .merge(routes::admin::router())
+        .merge(routes::identity::router())
         .fallback(|| async { error::ApiError::NotFound("route") });
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .nest("/api/v1", api)
-        .nest("/scim/v2", routes::scim::router().layer(DefaultBodyLimit::max(json_limit)))
-        .nest("/connectors", routes::connectors::router().layer(DefaultBodyLimit::max(json_limit)))
+        .nest(
+            "/scim/v2",
+            routes::scim::router().layer(DefaultBodyLimit::max(json_limit)),
+        )
+        .nest(
+            "/connectors",
+            routes::connectors::router().layer(DefaultBodyLimit::max(json_limit)),
+        )
         .fallback(web::serve)
         .with_state(state)
 }
 
 /// Serves until `shutdown` completes, then closes every socket with 1001
 /// ("going away") and lets in-flight requests finish.
-pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_deactivations(state.clone()));
+    let expiry = tokio::spawn(scim::directory::sweep_expired_accounts(state.clone()));
+    let retention = tokio::spawn(compliance::schedule(state.clone()));
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let closing = state.clone();
+    // Small frames (acks, events) must not wait for the peer's delayed ACK.
+    let listener =
+        axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -107,6 +157,8 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         })
         .await;
     sweeper.abort();
+    expiry.abort();
+    retention.abort();
     result
 }
 

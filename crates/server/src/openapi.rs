@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{audit, auth, channels, compliance, connectors, files, messages, scim, system, users};
+use crate::routes::{
+    audit, auth, channels, compliance, connectors, files, messages, scim, system, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +34,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     document.merge(compliance::Doc::openapi());
     document.merge(connectors::Doc::openapi());
     document.merge(scim::Doc::openapi());
+    document.merge(crate::routes::admin::Doc::openapi());
+    document.merge(crate::routes::identity::Doc::openapi());
     document
 }
 

@@ -34,7 +34,9 @@ impl Bucket {
             // Forget full buckets so a flood of keys cannot grow memory.
             let burst = self.burst;
             let rate = self.rate;
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
         }
         let (tokens, at) = buckets.entry(key.to_string()).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
@@ -97,7 +99,14 @@ mod tests {
         }
         assert_eq!(bucket.take("k", start), Err(1));
         assert!(bucket.take("other", start).is_ok(), "keys are independent");
-        assert!(bucket.take("k", start + Duration::from_millis(500)).is_ok(), "one token after 0.5 s at 2/s");
-        assert!(bucket.take("k", start + Duration::from_millis(500)).is_err());
+        assert!(
+            bucket.take("k", start + Duration::from_millis(500)).is_ok(),
+            "one token after 0.5 s at 2/s"
+        );
+        assert!(
+            bucket
+                .take("k", start + Duration::from_millis(500))
+                .is_err()
+        );
     }
 }

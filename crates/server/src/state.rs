@@ -19,6 +19,10 @@ pub struct AppState {
     pub blobs: Arc<dyn BlobStore>,
     pub config: Arc<ServerConfig>,
     pub limits: Arc<RateLimits>,
+    /// The MFA/policy access gate and the single sign-on client.
+    pub auth: Arc<crate::auth_policy::AuthServices>,
+    /// The WhatsApp Cloud API connector's HTTP client.
+    pub connector: Arc<crate::whatsapp::Connector>,
     /// Set once shutdown began; readiness then fails.
     pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -32,13 +36,16 @@ impl AppState {
             hub: Arc::clone(&hub),
             store: Arc::clone(&store),
         });
-        let writer = GroupCommitter::start(Arc::clone(&store), GroupCommitterConfig::default(), sink);
+        let writer =
+            GroupCommitter::start(Arc::clone(&store), GroupCommitterConfig::default(), sink);
         AppState {
             store,
             writer,
             hub,
             blobs,
             limits: Arc::new(RateLimits::new(&config.limits)),
+            auth: Arc::new(crate::auth_policy::AuthServices::default()),
+            connector: Arc::new(crate::whatsapp::Connector::new()),
             config: Arc::new(config),
             shutting_down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }

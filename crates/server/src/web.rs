@@ -26,7 +26,10 @@ fn content_type(path: &str) -> &'static str {
 }
 
 fn find(path: &str) -> Option<&'static [u8]> {
-    assets::ASSETS.iter().find(|(name, _)| *name == path).map(|(_, bytes)| *bytes)
+    assets::ASSETS
+        .iter()
+        .find(|(name, _)| *name == path)
+        .map(|(_, bytes)| *bytes)
 }
 
 pub async fn serve(uri: Uri) -> Response {
@@ -43,11 +46,21 @@ pub async fn serve(uri: Uri) -> Response {
     };
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(path)),
+    );
     // Hashed asset names never change; the shell and service worker must.
-    let cache = if path.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let cache = if path.starts_with("assets/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if path == "index.html" {
         // No third-party loads, ever: everything comes from this server.
         headers.insert(

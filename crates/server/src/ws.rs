@@ -7,12 +7,14 @@
 //! nothing is sent twice. The single group-commit writer publishes in
 //! position order, so live frames arrive in order too.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use conclave_domain::{Position, User, permissions};
+use futures_util::SinkExt;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -50,6 +52,11 @@ enum ClientFrame {
         channel_id: i64,
         thread_id: Option<i64>,
     },
+    /// Replaces the set of users whose presence this connection hears
+    /// (beyond conversation partners, which it always hears).
+    PresenceSubscribe {
+        user_ids: Vec<i64>,
+    },
     Ping,
     Pong,
 }
@@ -67,9 +74,15 @@ pub async fn connect(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::to_string);
-    let token = query.token.or(header_token).ok_or(ApiError::Unauthenticated)?;
+    let token = query
+        .token
+        .or(header_token)
+        .ok_or(ApiError::Unauthenticated)?;
     let authed = Authed::from_token(&state, &token).await?;
-    if state.shutting_down.load(std::sync::atomic::Ordering::Acquire) {
+    if state
+        .shutting_down
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
         return Err(ApiError::Unavailable("the server is shutting down".into()));
     }
     let since = query.since;
@@ -85,11 +98,28 @@ pub async fn connect(
 
 async fn run(state: AppState, authed: Authed, since: Option<Position>, mut socket: WebSocket) {
     let user = authed.user;
+    // Presence goes to conversation partners (and explicit watchers), not to
+    // everyone: announcing to the whole workspace is quadratic.
+    let partners = state
+        .store
+        .conversation_partner_ids(user.id)
+        .await
+        .unwrap_or_default();
     let (mut registration, first) = state.hub.register(user.id, authed.session.id);
     if first {
-        state.hub.broadcast(&presence_frame(user.id, "online"));
+        state
+            .hub
+            .announce_presence(user.id, &partners, &presence_frame(user.id, "online"));
     }
-    let outcome = serve(&state, &user, since, &mut socket, &mut registration).await;
+    let outcome = serve(
+        &state,
+        &user,
+        &partners,
+        since,
+        &mut socket,
+        &mut registration,
+    )
+    .await;
     let code = match outcome {
         Ok(code) => code,
         Err(error) => {
@@ -106,14 +136,18 @@ async fn run(state: AppState, authed: Authed, since: Option<Position>, mut socke
             .await;
     }
     if state.hub.unregister(user.id, registration.id) {
-        state.hub.broadcast(&presence_frame(user.id, "offline"));
+        state
+            .hub
+            .announce_presence(user.id, &partners, &presence_frame(user.id, "offline"));
     }
 }
 
 fn presence_frame(user_id: i64, status: &str) -> Frame {
     Frame {
         position: 0,
-        text: json!({"type": "presence", "user_id": user_id, "status": status}).to_string().into(),
+        text: json!({"type": "presence", "user_id": user_id, "status": status})
+            .to_string()
+            .into(),
     }
 }
 
@@ -123,20 +157,32 @@ async fn send_text(socket: &mut WebSocket, text: &str) -> Result<(), axum::Error
 
 type CloseReason = Option<(u16, &'static str)>;
 
+/// Sends over one socket that may be in flight at once; more wait, which
+/// pushes back on a client that floods.
+const MAX_SENDS_IN_FLIGHT: usize = 64;
+/// Frames written before one flush when a backlog has built up.
+const MAX_FRAMES_PER_FLUSH: usize = 256;
+
 async fn serve(
     state: &AppState,
     user: &User,
+    partners: &[i64],
     since: Option<Position>,
     socket: &mut WebSocket,
     registration: &mut crate::hub::Registration,
 ) -> Result<CloseReason, axum::Error> {
     let head = state.store.head_position().await.unwrap_or(0);
+    let online: Vec<i64> = partners
+        .iter()
+        .copied()
+        .filter(|id| state.hub.is_online(*id))
+        .collect();
     let hello = json!({
         "type": "hello",
         "user": UserDto::from(user),
         "position": head,
         "heartbeat_ms": state.config.websocket.heartbeat_secs * 1000,
-        "online_user_ids": state.hub.online_users(),
+        "online_user_ids": online,
     });
     send_text(socket, &hello.to_string()).await?;
 
@@ -144,7 +190,11 @@ async fn serve(
     let mut last_sent = since.unwrap_or(head);
     if since.is_some() {
         loop {
-            let page = match state.store.events_for_user(user.id, last_sent, BACKLOG_PAGE).await {
+            let page = match state
+                .store
+                .events_for_user(user.id, last_sent, BACKLOG_PAGE)
+                .await
+            {
                 Ok(page) => page,
                 Err(error) => {
                     tracing::error!(%error, "reading the backlog failed");
@@ -153,16 +203,27 @@ async fn serve(
             };
             let full = page.len() as i64 == BACKLOG_PAGE;
             for event in &page {
-                send_text(socket, &event_frame(event).text).await?;
+                socket
+                    .feed(WsMessage::Text(Utf8Bytes::from(&*event_frame(event).text)))
+                    .await?;
                 last_sent = event.position;
             }
+            socket.flush().await?;
             if !full {
                 break;
             }
         }
     }
-    send_text(socket, &json!({"type": "caught_up", "position": last_sent}).to_string()).await?;
+    send_text(
+        socket,
+        &json!({"type": "caught_up", "position": last_sent}).to_string(),
+    )
+    .await?;
 
+    // Replies to sends come back here from their own tasks, so one socket
+    // pipelines many sends and the idle connection stays small.
+    let (replies, mut reply_queue) = tokio::sync::mpsc::channel::<String>(MAX_SENDS_IN_FLIGHT);
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_SENDS_IN_FLIGHT));
     let heartbeat = Duration::from_secs(state.config.websocket.heartbeat_secs.max(1));
     let mut ticker = tokio::time::interval(heartbeat);
     ticker.tick().await;
@@ -179,12 +240,26 @@ async fn serve(
             }
             frame = registration.frames.recv() => {
                 let Some(frame) = frame else { return Ok(None) };
-                if frame.position != 0 && frame.position <= last_sent {
-                    continue;
+                // Write whatever has queued up, then flush once.
+                let mut next = Some(frame);
+                let mut written = 0;
+                while let Some(frame) = next.take() {
+                    if frame.position == 0 || frame.position > last_sent {
+                        socket.feed(WsMessage::Text(Utf8Bytes::from(&*frame.text))).await?;
+                        if frame.position != 0 {
+                            last_sent = frame.position;
+                        }
+                        written += 1;
+                    }
+                    if written < MAX_FRAMES_PER_FLUSH {
+                        next = registration.frames.try_recv().ok();
+                    }
                 }
-                send_text(socket, &frame.text).await?;
-                if frame.position != 0 {
-                    last_sent = frame.position;
+                socket.flush().await?;
+            }
+            reply = reply_queue.recv() => {
+                if let Some(reply) = reply {
+                    send_text(socket, &reply).await?;
                 }
             }
             incoming = socket.recv() => {
@@ -192,7 +267,8 @@ async fn serve(
                 missed_heartbeats = 0;
                 match incoming? {
                     WsMessage::Text(text) => {
-                        if let Some(reply) = handle_client_frame(state, user, text.as_str()).await {
+                        let reply = handle_client_frame(state, user, registration.id, text.as_str(), &replies, &in_flight).await;
+                        if let Some(reply) = reply {
                             send_text(socket, &reply).await?;
                         }
                     }
@@ -218,7 +294,17 @@ fn error_frame(code: &str, message: &str) -> String {
     json!({"type": "error", "code": code, "message": message}).to_string()
 }
 
-async fn handle_client_frame(state: &AppState, user: &User, text: &str) -> Option<String> {
+/// Most users one connection may watch the presence of.
+const MAX_PRESENCE_WATCH: usize = 500;
+
+async fn handle_client_frame(
+    state: &AppState,
+    user: &User,
+    connection_id: u64,
+    text: &str,
+    replies: &tokio::sync::mpsc::Sender<String>,
+    in_flight: &Arc<tokio::sync::Semaphore>,
+) -> Option<String> {
     let frame: ClientFrame = match serde_json::from_str(text) {
         Ok(frame) => frame,
         Err(error) => return Some(error_frame("invalid_request", &error.to_string())),
@@ -226,22 +312,40 @@ async fn handle_client_frame(state: &AppState, user: &User, text: &str) -> Optio
     match frame {
         ClientFrame::Ping => Some(r#"{"type":"pong"}"#.to_string()),
         ClientFrame::Pong => None,
-        ClientFrame::Typing { channel_id, thread_id } => {
-            match readable_channel(state, user, channel_id).await {
-                Ok((channel, membership)) if permissions::can_post(user, &channel, membership.as_ref()) => {
-                    if let Ok(members) = state.store.channel_member_ids(channel_id).await {
-                        let frame = Frame {
+        ClientFrame::Typing {
+            channel_id,
+            thread_id,
+        } => match readable_channel(state, user, channel_id).await {
+            Ok((channel, membership))
+                if permissions::can_post(user, &channel, membership.as_ref()) =>
+            {
+                if let Ok(members) = state.store.channel_member_ids(channel_id).await {
+                    let frame = Frame {
                             position: 0,
                             text: json!({"type": "typing", "channel_id": channel_id, "user_id": user.id, "thread_id": thread_id})
                                 .to_string()
                                 .into(),
                         };
-                        state.hub.deliver(members.iter(), Some(user.id), &frame);
-                    }
-                    None
+                    state.hub.deliver(members.iter(), Some(user.id), &frame);
                 }
-                _ => Some(error_frame("not_found", "channel not found")),
+                None
             }
+            _ => Some(error_frame("not_found", "channel not found")),
+        },
+        ClientFrame::PresenceSubscribe { user_ids } => {
+            if user_ids.len() > MAX_PRESENCE_WATCH {
+                return Some(error_frame(
+                    "invalid_request",
+                    &format!("watch at most {MAX_PRESENCE_WATCH} users"),
+                ));
+            }
+            state.hub.watch_presence(connection_id, user.id, &user_ids);
+            let online: Vec<i64> = user_ids
+                .iter()
+                .copied()
+                .filter(|id| state.hub.is_online(*id))
+                .collect();
+            Some(json!({"type": "presence_snapshot", "online_user_ids": online}).to_string())
         }
         ClientFrame::Send {
             client_id,
@@ -256,15 +360,29 @@ async fn handle_client_frame(state: &AppState, user: &User, text: &str) -> Optio
                 attachment_ids,
                 client_id: client_id.clone(),
             };
-            match crate::routes::messages::post_message(state, user, channel_id, request).await {
-                Ok(message) => Some(
-                    json!({"type": "ack", "client_id": client_id, "message": MessageDto::for_members(&message)}).to_string(),
-                ),
-                Err(error) => {
-                    let body = error.body();
-                    Some(json!({"type": "nack", "client_id": client_id, "code": body.code, "message": body.message}).to_string())
-                }
-            }
+            // Waits when too many sends are in flight: back-pressure.
+            let permit = Arc::clone(in_flight).acquire_owned().await.ok()?;
+            let state = state.clone();
+            let user = user.clone();
+            let replies = replies.clone();
+            tokio::spawn(async move {
+                let reply = match crate::routes::messages::post_message(
+                    &state, &user, channel_id, request,
+                )
+                .await
+                {
+                    Ok(message) => {
+                        json!({"type": "ack", "client_id": client_id, "message": MessageDto::for_members(&message)})
+                    }
+                    Err(error) => {
+                        let body = error.body();
+                        json!({"type": "nack", "client_id": client_id, "code": body.code, "message": body.message})
+                    }
+                };
+                let _ = replies.send(reply.to_string()).await;
+                drop(permit);
+            });
+            None
         }
     }
 }

@@ -43,7 +43,7 @@ impl ChainHead {
 }
 
 /// Writes one event at the next position and extends the chain.
-async fn append_event<C: GenericClient + Sync>(
+pub(crate) async fn append_event<C: GenericClient + Sync>(
     sql: &Sql<'_, C>,
     head: &mut ChainHead,
     at: Millis,

@@ -9,7 +9,8 @@ use tokio_postgres::types::ToSql;
 use crate::PostgresStore;
 use crate::connection::get;
 
-const COLUMNS: &str = "id, at, actor_id, actor_label, action, target_kind, target_id, address, before, after";
+const COLUMNS: &str =
+    "id, at, actor_id, actor_label, action, target_kind, target_id, address, before, after";
 
 fn entry(row: &Row) -> StoreResult<AuditEntry> {
     Ok(AuditEntry {
@@ -56,10 +57,11 @@ impl AuditStore for PostgresStore {
     async fn audit_entries(&self, filter: AuditFilter) -> StoreResult<Vec<AuditEntry>> {
         let mut clauses: Vec<String> = Vec::new();
         let mut values: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-        let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>, clauses: &mut Vec<String>| {
-            values.push(value);
-            clauses.push(clause.replace('?', &format!("${}", values.len())));
-        };
+        let mut push =
+            |clause: &str, value: Box<dyn ToSql + Sync + Send>, clauses: &mut Vec<String>| {
+                values.push(value);
+                clauses.push(clause.replace('?', &format!("${}", values.len())));
+            };
         if let Some(actor) = filter.actor_id {
             push("actor_id = ?", Box::new(actor), &mut clauses);
         }
@@ -85,10 +87,20 @@ impl AuditStore for PostgresStore {
         if let Some(before) = filter.before_id {
             push("id < ?", Box::new(before), &mut clauses);
         }
-        let condition = if clauses.is_empty() { "TRUE".to_string() } else { clauses.join(" AND ") };
+        let condition = if clauses.is_empty() {
+            "TRUE".to_string()
+        } else {
+            clauses.join(" AND ")
+        };
         values.push(Box::new(filter.limit.clamp(1, 10_000)));
-        let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT ${}", values.len());
-        let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|value| value.as_ref() as &(dyn ToSql + Sync)).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT ${}",
+            values.len()
+        );
+        let params: Vec<&(dyn ToSql + Sync)> = values
+            .iter()
+            .map(|value| value.as_ref() as &(dyn ToSql + Sync))
+            .collect();
         let reader = self.reader().await?;
         let rows = reader.sql().query(&sql, &params).await?;
         rows.iter().map(entry).collect()

@@ -34,7 +34,7 @@ use conclave_domain::{
     Message, MessageId, MessageVersion, NewAttachment, NewSession, NewUser, Outcome, Page,
     Position, Session, SessionId, User, UserId,
 };
-use conclave_store::journal::{GENESIS_HASH, chain_hash};
+use conclave_store::journal::{GENESIS_HASH, row_is_intact};
 use conclave_store::{PublicChannel, Store, StoreError, StoreResult};
 use tokio_postgres::{Config, GenericClient, Row};
 
@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_compliance.sql"),
     include_str!("../migrations/0004_external.sql"),
     include_str!("../migrations/0005_identity.sql"),
+    include_str!("../migrations/0006_auth.sql"),
 ];
 
 /// Reader connections per store. Each pipelines concurrent queries, so a
@@ -115,7 +116,9 @@ impl PostgresStore {
 
     /// The writer connection, reopened if it died. Holding the guard is
     /// what serialises this process's writes.
-    pub(crate) async fn writer(&self) -> StoreResult<tokio::sync::MappedMutexGuard<'_, Connection>> {
+    pub(crate) async fn writer(
+        &self,
+    ) -> StoreResult<tokio::sync::MappedMutexGuard<'_, Connection>> {
         let mut slot = self.writer.lock().await;
         if slot.as_ref().is_none_or(Connection::is_closed) {
             *slot = None;
@@ -671,6 +674,21 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn conversation_partner_ids(&self, user_id: UserId) -> StoreResult<Vec<UserId>> {
+        let reader = self.reader().await?;
+        let rows = reader
+            .sql()
+            .query(
+                "SELECT DISTINCT other.user_id FROM memberships mine
+                 JOIN channels ON channels.id = mine.channel_id AND channels.kind IN ('direct', 'group')
+                 JOIN memberships other ON other.channel_id = mine.channel_id
+                 WHERE mine.user_id = $1 AND other.user_id <> $1 ORDER BY other.user_id",
+                &[&user_id],
+            )
+            .await?;
+        rows.iter().map(|row| get(row, 0)).collect()
+    }
+
     async fn channel_summaries(&self, user_id: UserId) -> StoreResult<Vec<ChannelSummary>> {
         let reader = self.reader().await?;
         let query = summary_query(
@@ -901,7 +919,9 @@ impl Store for PostgresStore {
         let reader = self.reader().await?;
         let sql = reader.sql();
         let query = format!(
-            "SELECT {EVENT_COLUMNS}, hash FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+            "SELECT {EVENT_COLUMNS}, hash,
+                    (SELECT payload_sha256 FROM journal_redactions AS r WHERE r.position = events.position)
+             FROM events WHERE position > $1 ORDER BY position LIMIT $2"
         );
         let mut previous_hash = GENESIS_HASH.to_string();
         let mut previous_position: i64 = 0;
@@ -913,6 +933,10 @@ impl Store for PostgresStore {
                 .query(&query, &[&previous_position, &VERIFY_BATCH])
                 .await?;
             if batch.is_empty() {
+                // The chain is intact; the stored messages must agree with it.
+                if let Some(broken) = compliance::verify_content(&sql).await? {
+                    return Ok(Err(broken));
+                }
                 return Ok(Ok(checked));
             }
             for row in &batch {
@@ -931,7 +955,14 @@ impl Store for PostgresStore {
                         return Ok(Err((position, format!("unreadable event: {error}"))));
                     }
                 };
-                if chain_hash(&previous_hash, &event, &payload_json) != stored_hash {
+                let redacted_digest: Option<String> = get(row, 7)?;
+                if !row_is_intact(
+                    &previous_hash,
+                    &event,
+                    &payload_json,
+                    redacted_digest.as_deref(),
+                    &stored_hash,
+                ) {
                     return Ok(Err((
                         position,
                         "hash does not match the content and chain".into(),

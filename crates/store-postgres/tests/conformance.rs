@@ -128,7 +128,9 @@ async fn migrations_are_idempotent_and_race_free() {
             .iter()
             .map(|row| row.get(0))
             .collect();
-        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap().count();
+        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+            .unwrap()
+            .count();
         let expected: Vec<i64> = (1..=i64::try_from(files).unwrap()).collect();
         assert_eq!(versions, expected, "each migration recorded once");
     })
@@ -237,6 +239,164 @@ async fn dead_connections_are_replaced() {
             }
         }
         assert!(store.user_by_email("before@example.com").await.unwrap().is_some());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_scim_and_directory_conformance() {
+    let Some(url) = database_url() else { return };
+    in_fresh_schema(&url, true, |url, schema| async move {
+        let store = PostgresStore::connect_in_schema(&url, &schema)
+            .await
+            .unwrap();
+        conclave_store::conformance_identity::run_scim(Arc::new(store)).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_external_conformance() {
+    let Some(url) = database_url() else { return };
+    in_fresh_schema(&url, true, |url, schema| async move {
+        let store = PostgresStore::connect_in_schema(&url, &schema)
+            .await
+            .unwrap();
+        conclave_store::conformance_external::run(Arc::new(store)).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_compliance_conformance_story() {
+    let Some(url) = database_url() else { return };
+    in_fresh_schema(&url, true, |url, schema| async move {
+        let store = PostgresStore::connect_in_schema(&url, &schema)
+            .await
+            .unwrap();
+        conclave_store::conformance_compliance::run(Arc::new(store)).await;
+    })
+    .await;
+}
+
+/// Each way of altering stored history that `journal verify` must catch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_journal_verify_detects_altered_messages_versions_and_redactions() {
+    use conclave_domain::command::OutcomeValue;
+    use conclave_domain::compliance::{DAY_MILLIS, RetentionScope};
+    use conclave_store::ComplianceStore;
+
+    let Some(url) = database_url() else { return };
+    let tampers: [(&str, &str); 5] = [
+        (
+            "message text",
+            "UPDATE messages SET text = 'forged' WHERE text = 'kept, edited'",
+        ),
+        (
+            "first version",
+            "UPDATE message_versions SET text = 'forged' WHERE text = 'kept'",
+        ),
+        (
+            "journal payload",
+            "UPDATE events SET payload = replace(payload, 'kept, edited', 'forged') WHERE kind = 'message_edited'",
+        ),
+        ("redaction record", "DELETE FROM journal_redactions"),
+        (
+            "version removed",
+            "DELETE FROM message_versions WHERE version = 2",
+        ),
+    ];
+    for (what, tamper) in tampers {
+        in_fresh_schema(&url, true, move |url, schema| async move {
+            let store = PostgresStore::connect_in_schema(&url, &schema)
+                .await
+                .unwrap();
+            let owner = store.create_user(new_user("owner")).await.unwrap();
+            let apply = |command| async {
+                store
+                    .apply(vec![command])
+                    .await
+                    .unwrap()
+                    .pop()
+                    .unwrap()
+                    .unwrap()
+            };
+            let OutcomeValue::Channel(channel) = apply(Command::CreateChannel {
+                kind: ChannelKind::Public,
+                name: "general".into(),
+                topic: String::new(),
+                creator_id: owner.id,
+                member_ids: vec![],
+                conversation_key: None,
+                read_only: false,
+                at: 1,
+            })
+            .await
+            .result
+            else {
+                panic!()
+            };
+            let post = |text: &str, at| Command::PostMessage {
+                channel_id: channel.id,
+                author_id: owner.id,
+                thread_id: None,
+                text: text.into(),
+                mentions: vec![],
+                attachment_ids: vec![],
+                client_id: None,
+                at,
+            };
+            apply(post("expired", 2)).await;
+            let OutcomeValue::Message(kept) = apply(post("kept", 100 * DAY_MILLIS)).await.result
+            else {
+                panic!()
+            };
+            apply(Command::EditMessage {
+                message_id: kept.id,
+                editor_id: owner.id,
+                text: "kept, edited".into(),
+                mentions: vec![],
+                at: 100 * DAY_MILLIS + 1,
+            })
+            .await;
+            store
+                .set_retention(RetentionScope::Global, Some(30), 3)
+                .await
+                .unwrap();
+            assert_eq!(
+                store
+                    .purge_expired(100 * DAY_MILLIS)
+                    .await
+                    .unwrap()
+                    .messages,
+                1
+            );
+            assert!(
+                store.verify_journal().await.unwrap().is_ok(),
+                "intact before tampering"
+            );
+            let admin = admin(&url).await;
+            admin
+                .batch_execute(&format!("SET search_path = {schema}; {tamper}"))
+                .await
+                .unwrap();
+            assert!(
+                store.verify_journal().await.unwrap().is_err(),
+                "{what}: tampering went unnoticed"
+            );
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_authentication_conformance() {
+    let Some(url) = database_url() else { return };
+    in_fresh_schema(&url, true, |url, schema| async move {
+        let store = PostgresStore::connect_in_schema(&url, &schema)
+            .await
+            .unwrap();
+        conclave_store::conformance_identity::run_auth(Arc::new(store)).await;
     })
     .await;
 }

@@ -93,7 +93,11 @@ fn outcome(result: OutcomeValue, events: Vec<Event>) -> Outcome {
 
 /// Applies one command. The caller wraps it in a savepoint and restores the
 /// chain head when it fails.
-pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) -> StoreResult<Outcome> {
+pub fn apply_command(
+    conn: &Connection,
+    head: &mut ChainHead,
+    command: Command,
+) -> StoreResult<Outcome> {
     match command {
         Command::PostMessage {
             channel_id,
@@ -128,7 +132,9 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
                 .map_err(backend)?
                 .ok_or(StoreError::NotFound("channel"))?;
             if archived || read_only {
-                return Err(StoreError::Invalid("the channel accepts no new messages".into()));
+                return Err(StoreError::Invalid(
+                    "the channel accepts no new messages".into(),
+                ));
             }
             // Replies to a reply belong to the root's thread.
             let thread_id = match thread_id {
@@ -143,7 +149,9 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
                         .optional()
                         .map_err(backend)?;
                     match parent {
-                        Some((parent_channel, parent_thread, _)) if parent_channel == channel_id => {
+                        Some((parent_channel, parent_thread, _))
+                            if parent_channel == channel_id =>
+                        {
                             Some(parent_thread.unwrap_or(parent_id))
                         }
                         _ => return Err(StoreError::NotFound("thread")),
@@ -219,7 +227,9 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
         } => {
             let before = message(conn, message_id)?;
             if before.deleted_at.is_some() {
-                return Err(StoreError::Invalid("a deleted message cannot be edited".into()));
+                return Err(StoreError::Invalid(
+                    "a deleted message cannot be edited".into(),
+                ));
             }
             if before.text == text {
                 return Ok(outcome(OutcomeValue::Message(before), vec![]));
@@ -235,8 +245,11 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
                 params![message_id, text, at],
             )
             .map_err(backend)?;
-            conn.execute("DELETE FROM mentions WHERE message_id = ?1", params![message_id])
-                .map_err(backend)?;
+            conn.execute(
+                "DELETE FROM mentions WHERE message_id = ?1",
+                params![message_id],
+            )
+            .map_err(backend)?;
             insert_mentions(conn, message_id, before.channel_id, &mentions)?;
             let after = message(conn, message_id)?;
             let event = append_event(
@@ -302,7 +315,9 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
         } => {
             let target = message(conn, message_id)?;
             if target.deleted_at.is_some() {
-                return Err(StoreError::Invalid("a deleted message takes no reactions".into()));
+                return Err(StoreError::Invalid(
+                    "a deleted message takes no reactions".into(),
+                ));
             }
             let changed = if present {
                 conn.execute(
@@ -320,13 +335,34 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
             if changed > 0 {
                 let channel_id = target.channel_id;
                 let payload = if present {
-                    EventPayload::ReactionAdded { channel_id, message_id, user_id, emoji }
+                    EventPayload::ReactionAdded {
+                        channel_id,
+                        message_id,
+                        user_id,
+                        emoji,
+                    }
                 } else {
-                    EventPayload::ReactionRemoved { channel_id, message_id, user_id, emoji }
+                    EventPayload::ReactionRemoved {
+                        channel_id,
+                        message_id,
+                        user_id,
+                        emoji,
+                    }
                 };
-                events.push(append_event(conn, head, at, Some(channel_id), None, false, payload)?);
+                events.push(append_event(
+                    conn,
+                    head,
+                    at,
+                    Some(channel_id),
+                    None,
+                    false,
+                    payload,
+                )?);
             }
-            Ok(outcome(OutcomeValue::Message(message(conn, message_id)?), events))
+            Ok(outcome(
+                OutcomeValue::Message(message(conn, message_id)?),
+                events,
+            ))
         }
 
         Command::SetPinned {
@@ -337,7 +373,9 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
         } => {
             let target = message(conn, message_id)?;
             if target.deleted_at.is_some() && pinned {
-                return Err(StoreError::Invalid("a deleted message cannot be pinned".into()));
+                return Err(StoreError::Invalid(
+                    "a deleted message cannot be pinned".into(),
+                ));
             }
             let mut events = Vec::new();
             if target.pinned != pinned {
@@ -361,7 +399,10 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
                     },
                 )?);
             }
-            Ok(outcome(OutcomeValue::Message(message(conn, message_id)?), events))
+            Ok(outcome(
+                OutcomeValue::Message(message(conn, message_id)?),
+                events,
+            ))
         }
 
         Command::CreateChannel {
@@ -383,7 +424,9 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
                     )
                     .map_err(backend)?;
                 if exists {
-                    return Err(StoreError::Conflict("that conversation already exists".into()));
+                    return Err(StoreError::Conflict(
+                        "that conversation already exists".into(),
+                    ));
                 }
             } else {
                 let exists: bool = conn
@@ -394,7 +437,9 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
                     )
                     .map_err(backend)?;
                 if exists {
-                    return Err(StoreError::Conflict(format!("a channel named {name} already exists")));
+                    return Err(StoreError::Conflict(format!(
+                        "a channel named {name} already exists"
+                    )));
                 }
             }
             conn.execute(
@@ -455,7 +500,9 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
                     )
                     .map_err(backend)?;
                 if taken {
-                    return Err(StoreError::Conflict(format!("a channel named {name} already exists")));
+                    return Err(StoreError::Conflict(format!(
+                        "a channel named {name} already exists"
+                    )));
                 }
             }
             let updated = conn
@@ -527,11 +574,27 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
             let mut events = Vec::new();
             if changed > 0 {
                 let payload = if member {
-                    EventPayload::MemberJoined { channel_id, user_id, actor_id }
+                    EventPayload::MemberJoined {
+                        channel_id,
+                        user_id,
+                        actor_id,
+                    }
                 } else {
-                    EventPayload::MemberLeft { channel_id, user_id, actor_id }
+                    EventPayload::MemberLeft {
+                        channel_id,
+                        user_id,
+                        actor_id,
+                    }
                 };
-                events.push(append_event(conn, head, at, Some(channel_id), Some(user_id), false, payload)?);
+                events.push(append_event(
+                    conn,
+                    head,
+                    at,
+                    Some(channel_id),
+                    Some(user_id),
+                    false,
+                    payload,
+                )?);
             }
             Ok(outcome(OutcomeValue::Channel(channel), events))
         }
@@ -558,7 +621,10 @@ pub fn apply_command(conn: &Connection, head: &mut ChainHead, command: Command) 
                 Some(channel_id),
                 Some(user_id),
                 true,
-                EventPayload::ReadMarker { channel_id, message_id },
+                EventPayload::ReadMarker {
+                    channel_id,
+                    message_id,
+                },
             )?;
             Ok(outcome(OutcomeValue::None, vec![event]))
         }

@@ -8,7 +8,8 @@ use rusqlite::{Row, params, params_from_iter, types::Value};
 use crate::SqliteStore;
 use crate::rows::backend;
 
-const COLUMNS: &str = "id, at, actor_id, actor_label, action, target_kind, target_id, address, before, after";
+const COLUMNS: &str =
+    "id, at, actor_id, actor_label, action, target_kind, target_id, address, before, after";
 
 fn entry(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
     Ok(AuditEntry {
@@ -90,11 +91,17 @@ impl AuditStore for SqliteStore {
                 clauses.push("id < ?");
                 values.push(Value::Integer(before));
             }
-            let condition = if clauses.is_empty() { "1 = 1".to_string() } else { clauses.join(" AND ") };
+            let condition = if clauses.is_empty() {
+                "1 = 1".to_string()
+            } else {
+                clauses.join(" AND ")
+            };
             values.push(Value::Integer(filter.limit.clamp(1, 10_000)));
             crate::collect(
                 conn,
-                &format!("SELECT {COLUMNS} FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT ?"),
+                &format!(
+                    "SELECT {COLUMNS} FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT ?"
+                ),
                 params_from_iter(values),
                 entry,
             )

@@ -1,9 +1,766 @@
-//! The external feature's storage on SQLite (see conclave_store::ExternalStore).
+//! The external feature's storage on SQLite (see conclave_store::ExternalStore):
+//! external participants, WhatsApp import channels and their messages, and
+//! the Cloud API connector's conversations and delivery records.
+//!
+//! Imports are written in bulk: one transaction per batch, prepared
+//! statements, and the `Message` of each `message_created` event built from
+//! what was inserted instead of being read back.
 
 use async_trait::async_trait;
-use conclave_store::ExternalStore;
+use conclave_domain::external::{
+    DeliveryStatus, DeliveryUpdate, Direction, ExternalChannel, ExternalKind, ExternalParticipant,
+    ImportBatchOutcome, ImportRun, ImportedKind, ImportedMessage, NewExternalParticipant,
+    NewWhatsAppConversation, WhatsAppConversation, WhatsAppImportChannel, WhatsAppMessageRecord,
+};
+use conclave_domain::{
+    Attachment, Channel, ChannelId, EventPayload, Message, MessageId, Millis, Role, UserId,
+};
+use conclave_store::{ExternalStore, StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::SqliteStore;
+use crate::apply::{ChainHead, append_event};
+use crate::rows::{CHANNEL_COLUMNS, backend};
+use crate::{SqliteStore, collect};
+
+const PARTICIPANT_COLUMNS: &str = "user_id, key, kind, phone, display_name, source, created_at";
+const CONVERSATION_SELECT: &str =
+    "SELECT c.channel_id, c.phone_number_id, c.customer_wa_id, c.customer_user_id, u.name,
+        c.assignee_id, c.last_inbound_at, c.created_at
+     FROM whatsapp_conversations c JOIN users u ON u.id = c.customer_user_id";
+const RECORD_COLUMNS: &str = "message_id, channel_id, wamid, direction, kind, status, error, request, attempts, created_at, updated_at";
+
+fn bad_value(what: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnType(0, format!("{what} {value:?}"), rusqlite::types::Type::Text)
+}
+
+fn participant(row: &Row<'_>) -> rusqlite::Result<ExternalParticipant> {
+    let kind: String = row.get(2)?;
+    Ok(ExternalParticipant {
+        user_id: row.get(0)?,
+        key: row.get(1)?,
+        kind: ExternalKind::parse(&kind).ok_or_else(|| bad_value("participant kind", &kind))?,
+        phone: row.get(3)?,
+        display_name: row.get(4)?,
+        source: row.get(5)?,
+        created_at: row.get(6)?,
+    })
+}
+
+fn conversation(row: &Row<'_>) -> rusqlite::Result<WhatsAppConversation> {
+    Ok(WhatsAppConversation {
+        channel_id: row.get(0)?,
+        phone_number_id: row.get(1)?,
+        customer_wa_id: row.get(2)?,
+        customer_user_id: row.get(3)?,
+        customer_name: row.get(4)?,
+        assignee_id: row.get(5)?,
+        last_inbound_at: row.get(6)?,
+        created_at: row.get(7)?,
+    })
+}
+
+fn record(row: &Row<'_>) -> rusqlite::Result<WhatsAppMessageRecord> {
+    let direction: String = row.get(3)?;
+    let status: String = row.get(5)?;
+    Ok(WhatsAppMessageRecord {
+        message_id: row.get(0)?,
+        channel_id: row.get(1)?,
+        wamid: row.get(2)?,
+        direction: Direction::parse(&direction)
+            .ok_or_else(|| bad_value("direction", &direction))?,
+        kind: row.get(4)?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| bad_value("delivery status", &status))?,
+        error: row.get(6)?,
+        request: row.get(7)?,
+        attempts: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+    })
+}
+
+fn load_channel(conn: &Connection, channel_id: ChannelId) -> StoreResult<Channel> {
+    conn.query_row(
+        &format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = ?1"),
+        params![channel_id],
+        crate::rows::channel,
+    )
+    .optional()
+    .map_err(backend)?
+    .ok_or(StoreError::NotFound("channel"))
+}
+
+fn find_participant(conn: &Connection, key: &str) -> StoreResult<Option<ExternalParticipant>> {
+    conn.query_row(
+        &format!("SELECT {PARTICIPANT_COLUMNS} FROM external_participants WHERE key = ?1"),
+        params![key],
+        participant,
+    )
+    .optional()
+    .map_err(backend)
+}
+
+/// Adds `user_id` to the channel with a `member_joined` event, unless it is
+/// a member already.
+fn add_member(
+    conn: &Connection,
+    head: &mut ChainHead,
+    channel_id: ChannelId,
+    user_id: UserId,
+    actor_id: UserId,
+    at: Millis,
+) -> StoreResult<()> {
+    let added = conn
+        .execute(
+            "INSERT OR IGNORE INTO memberships (channel_id, user_id, joined_at) VALUES (?1, ?2, ?3)",
+            params![channel_id, user_id, at],
+        )
+        .map_err(backend)?;
+    if added > 0 {
+        append_event(
+            conn,
+            head,
+            at,
+            Some(channel_id),
+            Some(user_id),
+            false,
+            EventPayload::MemberJoined {
+                channel_id,
+                user_id,
+                actor_id,
+            },
+        )?;
+    }
+    Ok(())
+}
 
 #[async_trait]
-impl ExternalStore for SqliteStore {}
+impl ExternalStore for SqliteStore {
+    async fn external_participant(
+        &self,
+        new: NewExternalParticipant,
+    ) -> StoreResult<ExternalParticipant> {
+        self.write(move |conn| {
+            let key = new.key();
+            // Immediate: another process creating the same person waits
+            // instead of failing on the unique key.
+            let transaction = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            if let Some(found) = find_participant(&transaction, &key)? {
+                return Ok(found);
+            }
+            let base = new.handle();
+            let mut handle = base.clone();
+            for attempt in 2.. {
+                let taken: bool = transaction
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM users WHERE handle = ?1 OR email = ?2)",
+                        params![handle, format!("{handle}@{}", conclave_domain::external::EXTERNAL_EMAIL_DOMAIN)],
+                        |row| row.get(0),
+                    )
+                    .map_err(backend)?;
+                if !taken {
+                    break;
+                }
+                handle = format!("{base}-{attempt}");
+            }
+            let email = format!("{handle}@{}", conclave_domain::external::EXTERNAL_EMAIL_DOMAIN);
+            transaction
+                .execute(
+                    "INSERT INTO users (email, handle, name, role, active, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5)",
+                    params![email, handle, new.user_name(), Role::Guest.as_str(), new.at],
+                )
+                .map_err(backend)?;
+            let user_id = transaction.last_insert_rowid();
+            transaction
+                .execute(
+                    "INSERT INTO external_participants (user_id, key, kind, phone, display_name, source, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![user_id, key, new.kind.as_str(), new.phone, new.display_name, new.source, new.at],
+                )
+                .map_err(backend)?;
+            let found = find_participant(&transaction, &key)?.ok_or(StoreError::NotFound("participant"))?;
+            transaction.commit().map_err(backend)?;
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn external_participant_by_user(
+        &self,
+        user_id: UserId,
+    ) -> StoreResult<Option<ExternalParticipant>> {
+        self.read(move |conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {PARTICIPANT_COLUMNS} FROM external_participants WHERE user_id = ?1"
+                ),
+                params![user_id],
+                participant,
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn open_whatsapp_import(
+        &self,
+        request: WhatsAppImportChannel,
+    ) -> StoreResult<(Channel, bool)> {
+        self.write(move |conn| {
+            let transaction = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let mut head = ChainHead::read(&transaction)?;
+            let existing: Option<Channel> = transaction
+                .query_row(
+                    &format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE name = ?1 AND kind IN ('public', 'private')"),
+                    params![request.name],
+                    crate::rows::channel,
+                )
+                .optional()
+                .map_err(backend)?;
+            let actor_id = request.custodian_id.unwrap_or(request.creator_id);
+            let (channel, created) = match existing {
+                Some(channel) => {
+                    let source: Option<String> = transaction
+                        .query_row(
+                            "SELECT source FROM external_channels WHERE channel_id = ?1",
+                            params![channel.id],
+                            |row| row.get(0),
+                        )
+                        .optional()
+                        .map_err(backend)?;
+                    if source.as_deref() != Some("whatsapp_export") {
+                        return Err(StoreError::Conflict(format!(
+                            "a channel named {} exists and is not a WhatsApp import; choose another name",
+                            request.name
+                        )));
+                    }
+                    for user_id in &request.member_ids {
+                        add_member(&transaction, &mut head, channel.id, *user_id, actor_id, request.at)?;
+                    }
+                    (channel, false)
+                }
+                None => {
+                    transaction
+                        .execute(
+                            "INSERT INTO channels (kind, name, topic, read_only, created_by, created_at)
+                             VALUES ('private', ?1, ?2, 1, ?3, ?4)",
+                            params![request.name, request.topic, request.creator_id, request.at],
+                        )
+                        .map_err(backend)?;
+                    let channel_id = transaction.last_insert_rowid();
+                    let mut members = request.member_ids.clone();
+                    members.sort_unstable();
+                    members.dedup();
+                    for user_id in &members {
+                        transaction
+                            .execute(
+                                "INSERT INTO memberships (channel_id, user_id, joined_at) VALUES (?1, ?2, ?3)",
+                                params![channel_id, user_id, request.at],
+                            )
+                            .map_err(backend)?;
+                    }
+                    transaction
+                        .execute(
+                            "INSERT INTO external_channels (channel_id, source, custodian_id, created_at)
+                             VALUES (?1, 'whatsapp_export', ?2, ?3)",
+                            params![channel_id, request.custodian_id, request.at],
+                        )
+                        .map_err(backend)?;
+                    let channel = load_channel(&transaction, channel_id)?;
+                    append_event(
+                        &transaction,
+                        &mut head,
+                        request.at,
+                        Some(channel_id),
+                        None,
+                        false,
+                        EventPayload::ChannelCreated { channel: channel.clone(), member_ids: members },
+                    )?;
+                    (channel, true)
+                }
+            };
+            transaction.commit().map_err(backend)?;
+            Ok((channel, created))
+        })
+        .await
+    }
+
+    async fn external_channel(
+        &self,
+        channel_id: ChannelId,
+    ) -> StoreResult<Option<ExternalChannel>> {
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT channel_id, source, custodian_id, created_at FROM external_channels WHERE channel_id = ?1",
+                params![channel_id],
+                |row| {
+                    Ok(ExternalChannel {
+                        channel_id: row.get(0)?,
+                        source: row.get(1)?,
+                        custodian_id: row.get(2)?,
+                        created_at: row.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn known_import_keys(
+        &self,
+        channel_id: ChannelId,
+        keys: Vec<String>,
+    ) -> StoreResult<Vec<String>> {
+        self.read(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT 1 FROM whatsapp_import_keys WHERE channel_id = ?1 AND dedupe_key = ?2",
+                )
+                .map_err(backend)?;
+            // One read transaction for all keys: in autocommit mode every
+            // lookup takes and releases the shared lock (syscalls each).
+            conn.execute_batch("BEGIN").map_err(backend)?;
+            let mut known = Vec::new();
+            let mut failure = None;
+            for key in keys {
+                match statement.exists(params![channel_id, key]) {
+                    Ok(true) => known.push(key),
+                    Ok(false) => {}
+                    Err(error) => {
+                        failure = Some(backend(error));
+                        break;
+                    }
+                }
+            }
+            conn.execute_batch("COMMIT").map_err(backend)?;
+            match failure {
+                Some(error) => Err(error),
+                None => Ok(known),
+            }
+        })
+        .await
+    }
+
+    async fn import_whatsapp_messages(
+        &self,
+        channel_id: ChannelId,
+        messages: Vec<ImportedMessage>,
+        at: Millis,
+    ) -> StoreResult<ImportBatchOutcome> {
+        self.write(move |conn| {
+            let transaction = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let mut head = ChainHead::read(&transaction)?;
+            let source: Option<String> = transaction
+                .query_row(
+                    "SELECT source FROM external_channels WHERE channel_id = ?1",
+                    params![channel_id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            if source.as_deref() != Some("whatsapp_export") {
+                return Err(StoreError::Invalid("the channel is not a WhatsApp import".into()));
+            }
+            let mut outcome = ImportBatchOutcome::default();
+            {
+                let mut known = transaction
+                    .prepare_cached("SELECT 1 FROM whatsapp_import_keys WHERE channel_id = ?1 AND dedupe_key = ?2")
+                    .map_err(backend)?;
+                let mut insert_message = transaction
+                    .prepare_cached(
+                        "INSERT INTO messages (channel_id, author_id, text, created_at, edited_at, deleted_at, deleted_by)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
+                    .map_err(backend)?;
+                let mut insert_version = transaction
+                    .prepare_cached(
+                        "INSERT INTO message_versions (message_id, version, text, created_at, author_id) VALUES (?1, 1, ?2, ?3, ?4)",
+                    )
+                    .map_err(backend)?;
+                let mut insert_attachment = transaction
+                    .prepare_cached(
+                        "INSERT INTO attachments (uploader_id, channel_id, message_id, name, content_type, size, sha256,
+                             storage_key, thumbnail_key, width, height, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    )
+                    .map_err(backend)?;
+                let mut insert_key = transaction
+                    .prepare_cached(
+                        "INSERT INTO whatsapp_import_keys (channel_id, dedupe_key, message_id, kind, line) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(backend)?;
+                for imported in messages {
+                    if known.exists(params![channel_id, imported.dedupe_key]).map_err(backend)? {
+                        outcome.duplicates += 1;
+                        continue;
+                    }
+                    let edited_at = imported.edited.then_some(imported.created_at);
+                    let deleted_at = (imported.kind == ImportedKind::Deleted).then_some(imported.created_at);
+                    let deleted_by = deleted_at.map(|_| imported.author_id);
+                    insert_message
+                        .execute(params![
+                            channel_id,
+                            imported.author_id,
+                            imported.text,
+                            imported.created_at,
+                            edited_at,
+                            deleted_at,
+                            deleted_by
+                        ])
+                        .map_err(backend)?;
+                    let message_id: MessageId = transaction.last_insert_rowid();
+                    insert_version
+                        .execute(params![message_id, imported.text, imported.created_at, imported.author_id])
+                        .map_err(backend)?;
+                    let mut attachments = Vec::with_capacity(imported.attachments.len());
+                    for new in imported.attachments {
+                        insert_attachment
+                            .execute(params![
+                                new.uploader_id,
+                                channel_id,
+                                message_id,
+                                new.name,
+                                new.content_type,
+                                new.size,
+                                new.sha256,
+                                new.storage_key,
+                                new.thumbnail_key,
+                                new.width,
+                                new.height,
+                                new.created_at
+                            ])
+                            .map_err(backend)?;
+                        attachments.push(Attachment {
+                            id: transaction.last_insert_rowid(),
+                            uploader_id: new.uploader_id,
+                            channel_id,
+                            message_id: Some(message_id),
+                            name: new.name,
+                            content_type: new.content_type,
+                            size: new.size,
+                            sha256: new.sha256,
+                            storage_key: new.storage_key,
+                            thumbnail_key: new.thumbnail_key,
+                            width: new.width,
+                            height: new.height,
+                            created_at: new.created_at,
+                        });
+                    }
+                    insert_key
+                        .execute(params![
+                            channel_id,
+                            imported.dedupe_key,
+                            message_id,
+                            imported.kind.as_str(),
+                            imported.line
+                        ])
+                        .map_err(backend)?;
+                    outcome.inserted += 1;
+                    outcome.attachments += attachments.len();
+                    if imported.kind == ImportedKind::System {
+                        outcome.system += 1;
+                    }
+                    let message = Message {
+                        id: message_id,
+                        channel_id,
+                        author_id: imported.author_id,
+                        thread_id: None,
+                        text: imported.text,
+                        mentions: Vec::new(),
+                        created_at: imported.created_at,
+                        edited_at,
+                        deleted_at,
+                        pinned: false,
+                        reply_count: 0,
+                        last_reply_at: None,
+                        reactions: Vec::new(),
+                        attachments,
+                        client_id: None,
+                    };
+                    append_event(
+                        &transaction,
+                        &mut head,
+                        at,
+                        Some(channel_id),
+                        None,
+                        false,
+                        EventPayload::MessageCreated { message },
+                    )?;
+                }
+            }
+            transaction.commit().map_err(backend)?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn record_import_run(&self, run: ImportRun) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO whatsapp_import_runs (channel_id, custodian_id, source_name, summary, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run.channel_id, run.custodian_id, run.source_name, run.summary, run.at],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_whatsapp_conversation(
+        &self,
+        new: NewWhatsAppConversation,
+    ) -> StoreResult<WhatsAppConversation> {
+        self.write(move |conn| {
+            let transaction = conn.transaction().map_err(backend)?;
+            transaction
+                .execute(
+                    "INSERT OR IGNORE INTO external_channels (channel_id, source, custodian_id, created_at)
+                     VALUES (?1, 'whatsapp_cloud', NULL, ?2)",
+                    params![new.channel_id, new.at],
+                )
+                .map_err(backend)?;
+            transaction
+                .execute(
+                    "INSERT OR IGNORE INTO whatsapp_conversations
+                         (channel_id, phone_number_id, customer_wa_id, customer_user_id, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![new.channel_id, new.phone_number_id, new.customer_wa_id, new.customer_user_id, new.at],
+                )
+                .map_err(backend)?;
+            let found = transaction
+                .query_row(
+                    &format!("{CONVERSATION_SELECT} WHERE c.phone_number_id = ?1 AND c.customer_wa_id = ?2"),
+                    params![new.phone_number_id, new.customer_wa_id],
+                    conversation,
+                )
+                .map_err(backend)?;
+            transaction.commit().map_err(backend)?;
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn whatsapp_conversation(
+        &self,
+        phone_number_id: &str,
+        customer_wa_id: &str,
+    ) -> StoreResult<Option<WhatsAppConversation>> {
+        let (phone_number_id, customer_wa_id) =
+            (phone_number_id.to_string(), customer_wa_id.to_string());
+        self.read(move |conn| {
+            conn.query_row(
+                &format!(
+                    "{CONVERSATION_SELECT} WHERE c.phone_number_id = ?1 AND c.customer_wa_id = ?2"
+                ),
+                params![phone_number_id, customer_wa_id],
+                conversation,
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn whatsapp_conversation_by_channel(
+        &self,
+        channel_id: ChannelId,
+    ) -> StoreResult<Option<WhatsAppConversation>> {
+        self.read(move |conn| {
+            conn.query_row(
+                &format!("{CONVERSATION_SELECT} WHERE c.channel_id = ?1"),
+                params![channel_id],
+                conversation,
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn whatsapp_conversations(
+        &self,
+        phone_number_ids: Vec<String>,
+    ) -> StoreResult<Vec<WhatsAppConversation>> {
+        self.read(move |conn| {
+            let mut all = Vec::new();
+            for phone_number_id in phone_number_ids {
+                all.extend(collect(
+                    conn,
+                    &format!("{CONVERSATION_SELECT} WHERE c.phone_number_id = ?1"),
+                    params![phone_number_id],
+                    conversation,
+                )?);
+            }
+            all.sort_by_key(|c| {
+                (
+                    std::cmp::Reverse(c.last_inbound_at.unwrap_or(c.created_at)),
+                    c.channel_id,
+                )
+            });
+            Ok(all)
+        })
+        .await
+    }
+
+    async fn set_whatsapp_assignee(
+        &self,
+        channel_id: ChannelId,
+        assignee_id: Option<UserId>,
+    ) -> StoreResult<WhatsAppConversation> {
+        self.write(move |conn| {
+            let updated = conn
+                .execute(
+                    "UPDATE whatsapp_conversations SET assignee_id = ?2 WHERE channel_id = ?1",
+                    params![channel_id, assignee_id],
+                )
+                .map_err(backend)?;
+            if updated == 0 {
+                return Err(StoreError::NotFound("conversation"));
+            }
+            conn.query_row(
+                &format!("{CONVERSATION_SELECT} WHERE c.channel_id = ?1"),
+                params![channel_id],
+                conversation,
+            )
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn note_whatsapp_inbound(&self, channel_id: ChannelId, at: Millis) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE whatsapp_conversations SET last_inbound_at = MAX(COALESCE(last_inbound_at, 0), ?2) WHERE channel_id = ?1",
+                params![channel_id, at],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_whatsapp_message(&self, new: WhatsAppMessageRecord) -> StoreResult<bool> {
+        self.write(move |conn| {
+            let inserted = conn
+                .execute(
+                    &format!(
+                        "INSERT OR IGNORE INTO whatsapp_messages ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                    ),
+                    params![
+                        new.message_id,
+                        new.channel_id,
+                        new.wamid,
+                        new.direction.as_str(),
+                        new.kind,
+                        new.status.as_str(),
+                        new.error,
+                        new.request,
+                        new.attempts,
+                        new.created_at,
+                        new.updated_at
+                    ],
+                )
+                .map_err(backend)?;
+            Ok(inserted > 0)
+        })
+        .await
+    }
+
+    async fn whatsapp_message(
+        &self,
+        message_id: MessageId,
+    ) -> StoreResult<Option<WhatsAppMessageRecord>> {
+        self.read(move |conn| {
+            conn.query_row(
+                &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE message_id = ?1"),
+                params![message_id],
+                record,
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn whatsapp_message_by_wamid(
+        &self,
+        wamid: &str,
+    ) -> StoreResult<Option<WhatsAppMessageRecord>> {
+        let wamid = wamid.to_string();
+        self.read(move |conn| {
+            conn.query_row(
+                &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE wamid = ?1"),
+                params![wamid],
+                record,
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn update_whatsapp_delivery(
+        &self,
+        update: DeliveryUpdate,
+    ) -> StoreResult<Option<WhatsAppMessageRecord>> {
+        self.write(move |conn| {
+            let transaction = conn.transaction().map_err(backend)?;
+            let current = transaction
+                .query_row(
+                    &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE message_id = ?1"),
+                    params![update.message_id],
+                    record,
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some(current) = current else {
+                return Ok(None);
+            };
+            let status = if current.status.may_become(update.status) { update.status } else { current.status };
+            transaction
+                .execute(
+                    "UPDATE whatsapp_messages SET status = ?2, wamid = COALESCE(?3, wamid), error = COALESCE(?4, error),
+                         attempts = attempts + ?5, updated_at = ?6
+                     WHERE message_id = ?1",
+                    params![update.message_id, status.as_str(), update.wamid, update.error, update.attempts, update.at],
+                )
+                .map_err(backend)?;
+            let after = transaction
+                .query_row(
+                    &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE message_id = ?1"),
+                    params![update.message_id],
+                    record,
+                )
+                .optional()
+                .map_err(backend)?;
+            transaction.commit().map_err(backend)?;
+            Ok(after)
+        })
+        .await
+    }
+
+    async fn whatsapp_messages(
+        &self,
+        channel_id: ChannelId,
+    ) -> StoreResult<Vec<WhatsAppMessageRecord>> {
+        self.read(move |conn| {
+            collect(
+                conn,
+                &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE channel_id = ?1 ORDER BY message_id"),
+                params![channel_id],
+                record,
+            )
+        })
+        .await
+    }
+}

@@ -22,10 +22,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use conclave_domain::{
     Attachment, AttachmentId, Channel, ChannelId, ChannelSummary, Command, Event, Membership,
-    Message, MessageId, MessageVersion, NewAttachment, NewSession, NewUser, Outcome, Page, Position,
-    Session, SessionId, User, UserId,
+    Message, MessageId, MessageVersion, NewAttachment, NewSession, NewUser, Outcome, Page,
+    Position, Session, SessionId, User, UserId,
 };
-use conclave_store::journal::{GENESIS_HASH, chain_hash};
+use conclave_store::journal::{GENESIS_HASH, row_is_intact};
 use conclave_store::{PublicChannel, Store, StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_compliance.sql"),
     include_str!("../migrations/0004_external.sql"),
     include_str!("../migrations/0005_identity.sql"),
+    include_str!("../migrations/0006_auth.sql"),
 ];
 
 const READERS: usize = 4;
@@ -115,10 +116,13 @@ impl SqliteStore {
 fn open_connection(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|error| StoreError::Unavailable(format!("cannot open {}: {error}", path.display())))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(backend)?;
     // WAL with synchronous=FULL: a commit is fsync'd before it returns.
     // secure_delete overwrites deleted content so erased text does not linger.
     conn.execute_batch(
@@ -145,8 +149,10 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let version = index + 1;
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}\nPRAGMA user_version = {version}; COMMIT;"))
-            .map_err(|error| StoreError::Backend(format!("migration {version} failed: {error}")))?;
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}\nPRAGMA user_version = {version}; COMMIT;"
+        ))
+        .map_err(|error| StoreError::Backend(format!("migration {version} failed: {error}")))?;
         tracing::info!(version, "applied SQLite migration");
     }
     Ok(())
@@ -166,7 +172,12 @@ pub(crate) fn collect<T>(
         .map_err(backend)
 }
 
-fn summary(conn: &Connection, user_id: UserId, channel: Channel, last_read: i64) -> StoreResult<ChannelSummary> {
+fn summary(
+    conn: &Connection,
+    user_id: UserId,
+    channel: Channel,
+    last_read: i64,
+) -> StoreResult<ChannelSummary> {
     let member_ids = collect(
         conn,
         "SELECT user_id FROM memberships WHERE channel_id = ?1 ORDER BY joined_at, user_id",
@@ -273,19 +284,25 @@ impl Store for SqliteStore {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let email = email.to_string();
         self.read(move |conn| {
-            conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"))
-                .and_then(|mut s| s.query_row(params![email], rows::user).optional())
-                .map_err(backend)
+            conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE email = ?1"
+            ))
+            .and_then(|mut s| s.query_row(params![email], rows::user).optional())
+            .map_err(backend)
         })
         .await
     }
 
     async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>> {
         self.read(move |conn| {
-            conn.query_row("SELECT password_hash FROM users WHERE id = ?1", params![id], |row| row.get(0))
-                .optional()
-                .map(Option::flatten)
-                .map_err(backend)
+            conn.query_row(
+                "SELECT password_hash FROM users WHERE id = ?1",
+                params![id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(backend)
         })
         .await
     }
@@ -323,7 +340,11 @@ impl Store for SqliteStore {
     async fn search_users(&self, query: &str, limit: i64) -> StoreResult<Vec<User>> {
         let pattern = format!(
             "%{}%",
-            query.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+            query
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
         );
         self.read(move |conn| {
             collect(
@@ -341,8 +362,11 @@ impl Store for SqliteStore {
     }
 
     async fn count_users(&self) -> StoreResult<i64> {
-        self.read(|conn| conn.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0)).map_err(backend))
-            .await
+        self.read(|conn| {
+            conn.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))
+                .map_err(backend)
+        })
+        .await
     }
 
     async fn deactivated_since(&self, since: i64) -> StoreResult<Vec<(UserId, i64)>> {
@@ -382,7 +406,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn session_by_token_hash(&self, token_hash: &str, now: i64) -> StoreResult<Option<(Session, User)>> {
+    async fn session_by_token_hash(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<(Session, User)>> {
         let token_hash = token_hash.to_string();
         self.read(move |conn| {
             let session = conn
@@ -431,9 +459,11 @@ impl Store for SqliteStore {
 
     async fn channel_by_id(&self, id: ChannelId) -> StoreResult<Option<Channel>> {
         self.read(move |conn| {
-            conn.prepare_cached(&format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = ?1"))
-                .and_then(|mut s| s.query_row(params![id], rows::channel).optional())
-                .map_err(backend)
+            conn.prepare_cached(&format!(
+                "SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = ?1"
+            ))
+            .and_then(|mut s| s.query_row(params![id], rows::channel).optional())
+            .map_err(backend)
         })
         .await
     }
@@ -466,7 +496,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn membership(&self, channel_id: ChannelId, user_id: UserId) -> StoreResult<Option<Membership>> {
+    async fn membership(
+        &self,
+        channel_id: ChannelId,
+        user_id: UserId,
+    ) -> StoreResult<Option<Membership>> {
         self.read(move |conn| {
             conn.prepare_cached(
                 "SELECT channel_id, user_id, joined_at, last_read_message_id FROM memberships WHERE channel_id = ?1 AND user_id = ?2",
@@ -511,6 +545,21 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn conversation_partner_ids(&self, user_id: UserId) -> StoreResult<Vec<UserId>> {
+        self.read(move |conn| {
+            collect(
+                conn,
+                "SELECT DISTINCT other.user_id FROM memberships mine
+                 JOIN channels ON channels.id = mine.channel_id AND channels.kind IN ('direct', 'group')
+                 JOIN memberships other ON other.channel_id = mine.channel_id
+                 WHERE mine.user_id = ?1 AND other.user_id != ?1 ORDER BY other.user_id",
+                params![user_id],
+                |row| row.get(0),
+            )
+        })
+        .await
+    }
+
     async fn channel_summaries(&self, user_id: UserId) -> StoreResult<Vec<ChannelSummary>> {
         self.read(move |conn| {
             let channels = collect(
@@ -519,7 +568,11 @@ impl Store for SqliteStore {
                     "SELECT {}, memberships.last_read_message_id FROM channels
                      JOIN memberships ON memberships.channel_id = channels.id
                      WHERE memberships.user_id = ?1 ORDER BY channels.id",
-                    CHANNEL_COLUMNS.split(", ").map(|c| format!("channels.{c}")).collect::<Vec<_>>().join(", ")
+                    CHANNEL_COLUMNS
+                        .split(", ")
+                        .map(|c| format!("channels.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 params![user_id],
                 |row| Ok((rows::channel(row)?, row.get::<_, i64>(8)?)),
@@ -532,7 +585,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn channel_summary(&self, user_id: UserId, channel_id: ChannelId) -> StoreResult<Option<ChannelSummary>> {
+    async fn channel_summary(
+        &self,
+        user_id: UserId,
+        channel_id: ChannelId,
+    ) -> StoreResult<Option<ChannelSummary>> {
         self.read(move |conn| {
             let channel = conn
                 .query_row(
@@ -642,10 +699,16 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn message_by_client_id(&self, author_id: UserId, client_id: &str) -> StoreResult<Option<Message>> {
+    async fn message_by_client_id(
+        &self,
+        author_id: UserId,
+        client_id: &str,
+    ) -> StoreResult<Option<Message>> {
         let client_id = client_id.to_string();
         self.read(move |conn| {
-            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE author_id = ?1 AND client_id = ?2");
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE author_id = ?1 AND client_id = ?2"
+            );
             Ok(rows::load_messages(conn, &sql, params![author_id, client_id])?.pop())
         })
         .await
@@ -724,7 +787,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn events_for_user(&self, user_id: UserId, after: Position, limit: i64) -> StoreResult<Vec<Event>> {
+    async fn events_for_user(
+        &self,
+        user_id: UserId,
+        after: Position,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>> {
         self.read(move |conn| {
             collect(
                 conn,
@@ -743,8 +811,10 @@ impl Store for SqliteStore {
 
     async fn head_position(&self) -> StoreResult<Position> {
         self.read(|conn| {
-            conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |row| row.get(0))
-                .map_err(backend)
+            conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |row| {
+                row.get(0)
+            })
+            .map_err(backend)
         })
         .await
     }
@@ -752,7 +822,11 @@ impl Store for SqliteStore {
     async fn verify_journal(&self) -> StoreResult<Result<u64, (Position, String)>> {
         self.read(|conn| {
             let mut statement = conn
-                .prepare(&format!("SELECT {EVENT_COLUMNS}, hash FROM events ORDER BY position"))
+                .prepare(&format!(
+                    "SELECT {EVENT_COLUMNS}, hash,
+                            (SELECT payload_sha256 FROM journal_redactions AS r WHERE r.position = events.position)
+                     FROM events ORDER BY position"
+                ))
                 .map_err(backend)?;
             let mut rows = statement.query([]).map_err(backend)?;
             let mut previous_hash = GENESIS_HASH.to_string();
@@ -769,12 +843,17 @@ impl Store for SqliteStore {
                     Ok(event) => event,
                     Err(error) => return Ok(Err((position, format!("unreadable event: {error}")))),
                 };
-                if chain_hash(&previous_hash, &event, &payload_json) != stored_hash {
+                let redacted_digest: Option<String> = row.get(7).map_err(backend)?;
+                if !row_is_intact(&previous_hash, &event, &payload_json, redacted_digest.as_deref(), &stored_hash) {
                     return Ok(Err((position, "hash does not match the content and chain".into())));
                 }
                 previous_hash = stored_hash;
                 previous_position = position;
                 checked += 1;
+            }
+            // The chain is intact; the stored messages must agree with it.
+            if let Some(broken) = compliance::verify_content(conn)? {
+                return Ok(Err(broken));
             }
             Ok(Ok(checked))
         })
@@ -782,6 +861,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+            .await
     }
 }

@@ -8,11 +8,13 @@ use conclave_store::{StoreError, StoreResult};
 use rusqlite::{Connection, Row, params};
 
 pub const USER_COLUMNS: &str = "id, email, handle, name, role, active, created_at, deactivated_at";
-pub const CHANNEL_COLUMNS: &str = "id, kind, name, topic, archived, read_only, created_by, created_at";
+pub const CHANNEL_COLUMNS: &str =
+    "id, kind, name, topic, archived, read_only, created_by, created_at";
 pub const SESSION_COLUMNS: &str = "id, user_id, created_at, expires_at, user_agent, address";
 pub const MESSAGE_COLUMNS: &str = "id, channel_id, author_id, thread_id, text, created_at, edited_at, deleted_at, pinned, reply_count, last_reply_at, client_id";
 pub const ATTACHMENT_COLUMNS: &str = "id, uploader_id, channel_id, message_id, name, content_type, size, sha256, storage_key, thumbnail_key, width, height, created_at";
-pub const EVENT_COLUMNS: &str = "position, created_at, channel_id, subject_user_id, private, payload";
+pub const EVENT_COLUMNS: &str =
+    "position, created_at, channel_id, subject_user_id, private, payload";
 
 pub fn backend(error: rusqlite::Error) -> StoreError {
     match error {
@@ -188,8 +190,9 @@ fn complete_message(conn: &Connection, message: &mut Message) -> StoreResult<()>
 /// An event row; the payload is JSON written by this crate.
 pub fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
     let payload: String = row.get(5)?;
-    let payload: EventPayload = serde_json::from_str(&payload)
-        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(error)))?;
+    let payload: EventPayload = serde_json::from_str(&payload).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(error))
+    })?;
     Ok(Event {
         position: row.get(0)?,
         created_at: row.get(1)?,

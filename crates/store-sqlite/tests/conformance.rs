@@ -1,5 +1,7 @@
 //! The backend-agnostic conformance suite, on SQLite.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use conclave_store_sqlite::SqliteStore;
@@ -39,5 +41,177 @@ async fn reopening_keeps_data_and_schema() {
     let store = SqliteStore::open(&path).unwrap();
     use conclave_store::Store;
     assert_eq!(store.count_users().await.unwrap(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_scim_and_directory_conformance() {
+    let dir =
+        std::env::temp_dir().join(format!("conclave-conformance-scim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("conclave.db");
+    let _ = std::fs::remove_file(&path);
+    let store = SqliteStore::open(&path).unwrap();
+    conclave_store::conformance_identity::run_scim(Arc::new(store)).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_external_conformance() {
+    let dir = std::env::temp_dir().join(format!(
+        "conclave-conformance-external-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("conclave.db");
+    let _ = std::fs::remove_file(&path);
+    let store = SqliteStore::open(&path).unwrap();
+    conclave_store::conformance_external::run(Arc::new(store)).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_compliance_conformance_story() {
+    let dir = std::env::temp_dir().join(format!("conclave-compliance-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteStore::open(&dir.join("conclave.db")).unwrap();
+    conclave_store::conformance_compliance::run(Arc::new(store)).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Each way of altering stored history that `journal verify` must catch,
+/// each applied to a fresh copy of the same small archive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_journal_verify_detects_altered_messages_versions_and_redactions() {
+    use conclave_domain::command::OutcomeValue;
+    use conclave_domain::compliance::{DAY_MILLIS, RetentionScope};
+    use conclave_domain::{ChannelKind, Command, NewUser, Role};
+    use conclave_store::{ComplianceStore, Store};
+
+    let tampers: [(&str, &str); 5] = [
+        (
+            "message text",
+            "UPDATE messages SET text = 'forged' WHERE text = 'kept, edited'",
+        ),
+        (
+            "first version",
+            "UPDATE message_versions SET text = 'forged' WHERE text = 'kept'",
+        ),
+        (
+            "journal payload",
+            "UPDATE events SET payload = replace(payload, 'kept, edited', 'forged') WHERE kind = 'message_edited'",
+        ),
+        ("redaction record", "DELETE FROM journal_redactions"),
+        (
+            "version removed",
+            "DELETE FROM message_versions WHERE version = 2",
+        ),
+    ];
+    for (what, tamper) in tampers {
+        let dir = std::env::temp_dir().join(format!(
+            "conclave-tamper-{}-{}",
+            std::process::id(),
+            what.replace(' ', "-")
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("conclave.db");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            let owner = store
+                .create_user(NewUser {
+                    email: "o@example.com".into(),
+                    handle: "o".into(),
+                    name: "O".into(),
+                    role: Role::Owner,
+                    password_hash: None,
+                    created_at: 1,
+                })
+                .await
+                .unwrap();
+            let apply = |command| async {
+                store
+                    .apply(vec![command])
+                    .await
+                    .unwrap()
+                    .pop()
+                    .unwrap()
+                    .unwrap()
+            };
+            let OutcomeValue::Channel(channel) = apply(Command::CreateChannel {
+                kind: ChannelKind::Public,
+                name: "general".into(),
+                topic: String::new(),
+                creator_id: owner.id,
+                member_ids: vec![],
+                conversation_key: None,
+                read_only: false,
+                at: 1,
+            })
+            .await
+            .result
+            else {
+                panic!()
+            };
+            let post = |text: &str, at| Command::PostMessage {
+                channel_id: channel.id,
+                author_id: owner.id,
+                thread_id: None,
+                text: text.into(),
+                mentions: vec![],
+                attachment_ids: vec![],
+                client_id: None,
+                at,
+            };
+            apply(post("expired", 2)).await;
+            let OutcomeValue::Message(kept) = apply(post("kept", 100 * DAY_MILLIS)).await.result
+            else {
+                panic!()
+            };
+            apply(Command::EditMessage {
+                message_id: kept.id,
+                editor_id: owner.id,
+                text: "kept, edited".into(),
+                mentions: vec![],
+                at: 100 * DAY_MILLIS + 1,
+            })
+            .await;
+            store
+                .set_retention(RetentionScope::Global, Some(30), 3)
+                .await
+                .unwrap();
+            assert_eq!(
+                store
+                    .purge_expired(100 * DAY_MILLIS)
+                    .await
+                    .unwrap()
+                    .messages,
+                1
+            );
+            assert!(
+                store.verify_journal().await.unwrap().is_ok(),
+                "intact before tampering"
+            );
+        }
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute_batch(tamper).unwrap();
+        drop(raw);
+        let store = SqliteStore::open(&path).unwrap();
+        let verdict = store.verify_journal().await.unwrap();
+        assert!(verdict.is_err(), "{what}: tampering went unnoticed");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_authentication_conformance() {
+    let dir =
+        std::env::temp_dir().join(format!("conclave-conformance-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("conclave.db");
+    let _ = std::fs::remove_file(&path);
+    let store = SqliteStore::open(&path).unwrap();
+    conclave_store::conformance_identity::run_auth(Arc::new(store)).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,14 +1,637 @@
 //! The external feature's part of the conformance suite; each backend's
 //! tests/conformance.rs runs it on an empty database.
+//!
+//! The story: a compliance officer imports a WhatsApp export into a
+//! read-only archive channel (twice, without duplicates), and a customer
+//! conversation of the Cloud API connector records its messages and their
+//! delivery statuses.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
-use crate::Store;
+use conclave_domain::external::{
+    DeliveryStatus, DeliveryUpdate, Direction, ExternalKind, ImportRun, ImportedKind,
+    ImportedMessage, NewExternalParticipant, NewWhatsAppConversation, WhatsAppImportChannel,
+    WhatsAppMessageRecord,
+};
+use conclave_domain::{ChannelKind, Command, EventPayload, NewAttachment, NewUser, Page, Role};
+
+use crate::{Store, StoreError};
 
 /// Runs the external checks against `store`, which must start empty.
 pub async fn run(store: Arc<dyn Store>) {
-    // Filled in with the feature.
-    let _ = store;
+    let officer = store
+        .create_user(NewUser {
+            email: "officer@example.com".into(),
+            handle: "officer".into(),
+            name: "Officer".into(),
+            role: Role::Compliance,
+            password_hash: None,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    let alice = store
+        .create_user(NewUser {
+            email: "alice@example.com".into(),
+            handle: "alice".into(),
+            name: "Alice".into(),
+            role: Role::Member,
+            password_hash: None,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+
+    // External participants: found again by identity, never able to sign in.
+    let phone = |name: &str| NewExternalParticipant {
+        kind: ExternalKind::Phone,
+        phone: Some("+491701234567".into()),
+        display_name: name.into(),
+        channel_id: None,
+        source: "whatsapp_export".into(),
+        at: 5,
+    };
+    let carla = store.external_participant(phone("Carla")).await.unwrap();
+    assert_eq!(carla.kind, ExternalKind::Phone);
+    assert_eq!(carla.key, "phone:+491701234567");
+    let again = store.external_participant(phone("Carla R.")).await.unwrap();
+    assert_eq!(
+        again.user_id, carla.user_id,
+        "the same number is the same person"
+    );
+    let carla_user = store.user_by_id(carla.user_id).await.unwrap().unwrap();
+    assert!(!carla_user.active, "external participants cannot sign in");
+    assert_eq!(carla_user.role, Role::Guest);
+    assert_eq!(carla_user.email, "wa-491701234567@whatsapp.invalid");
+    assert_eq!(carla_user.name, "Carla");
+    assert!(store.password_hash(carla.user_id).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .external_participant_by_user(carla.user_id)
+            .await
+            .unwrap(),
+        Some(carla.clone())
+    );
+    assert_eq!(
+        store.external_participant_by_user(alice.id).await.unwrap(),
+        None
+    );
+    assert!(
+        store.search_users("carla", 10).await.unwrap().is_empty(),
+        "outsiders are not offered for mentions"
+    );
+
+    // A read-only archive channel with its custodian as member.
+    let (channel, created) = store
+        .open_whatsapp_import(WhatsAppImportChannel {
+            name: "wa-family".into(),
+            topic: "WhatsApp export".into(),
+            custodian_id: Some(alice.id),
+            creator_id: alice.id,
+            member_ids: vec![alice.id],
+            at: 10,
+        })
+        .await
+        .unwrap();
+    assert!(created);
+    assert!(channel.read_only);
+    assert_eq!(channel.kind, ChannelKind::Private);
+    assert_eq!(
+        store.channel_member_ids(channel.id).await.unwrap(),
+        vec![alice.id]
+    );
+    let external = store.external_channel(channel.id).await.unwrap().unwrap();
+    assert_eq!(
+        (external.source.as_str(), external.custodian_id),
+        ("whatsapp_export", Some(alice.id))
+    );
+
+    let anna = store
+        .external_participant(NewExternalParticipant {
+            kind: ExternalKind::Name,
+            phone: None,
+            display_name: "Anna".into(),
+            channel_id: Some(channel.id),
+            source: "whatsapp_export".into(),
+            at: 11,
+        })
+        .await
+        .unwrap();
+    let system = store
+        .external_participant(NewExternalParticipant {
+            kind: ExternalKind::System,
+            phone: None,
+            display_name: "WhatsApp".into(),
+            channel_id: None,
+            source: "whatsapp_export".into(),
+            at: 11,
+        })
+        .await
+        .unwrap();
+    assert_ne!(anna.user_id, system.user_id);
+
+    let photo = NewAttachment {
+        uploader_id: anna.user_id,
+        channel_id: channel.id,
+        name: "IMG-1.jpg".into(),
+        content_type: "image/jpeg".into(),
+        size: 3,
+        sha256: "ab".repeat(32),
+        storage_key: format!("sha256/{}", "ab".repeat(32)),
+        thumbnail_key: None,
+        width: None,
+        height: None,
+        created_at: 12,
+    };
+    let batch = |keys: &[&str]| -> Vec<ImportedMessage> {
+        let all = vec![
+            ImportedMessage {
+                dedupe_key: "k-system".into(),
+                line: 1,
+                author_id: system.user_id,
+                kind: ImportedKind::System,
+                text: "Anna created group \"Family\"".into(),
+                created_at: 1_700_000_000_000,
+                edited: false,
+                attachments: vec![],
+            },
+            ImportedMessage {
+                dedupe_key: "k-hello".into(),
+                line: 2,
+                author_id: anna.user_id,
+                kind: ImportedKind::Text,
+                text: "Hello\nsecond line".into(),
+                created_at: 1_700_000_060_000,
+                edited: true,
+                attachments: vec![],
+            },
+            ImportedMessage {
+                dedupe_key: "k-photo".into(),
+                line: 4,
+                author_id: anna.user_id,
+                kind: ImportedKind::Media,
+                text: "at the beach".into(),
+                created_at: 1_700_000_120_000,
+                edited: false,
+                attachments: vec![photo.clone()],
+            },
+            ImportedMessage {
+                dedupe_key: "k-deleted".into(),
+                line: 5,
+                author_id: carla.user_id,
+                kind: ImportedKind::Deleted,
+                text: "This message was deleted".into(),
+                created_at: 1_700_000_180_000,
+                edited: false,
+                attachments: vec![],
+            },
+        ];
+        all.into_iter()
+            .filter(|m| keys.contains(&m.dedupe_key.as_str()))
+            .collect()
+    };
+    let head_before = store.head_position().await.unwrap();
+    let first = store
+        .import_whatsapp_messages(channel.id, batch(&["k-system", "k-hello", "k-photo"]), 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            first.inserted,
+            first.system,
+            first.attachments,
+            first.duplicates
+        ),
+        (3, 1, 1, 0)
+    );
+    assert_eq!(
+        store.head_position().await.unwrap(),
+        head_before + 3,
+        "one event per message"
+    );
+    assert_eq!(
+        store
+            .known_import_keys(channel.id, vec!["k-hello".into(), "k-deleted".into()])
+            .await
+            .unwrap(),
+        vec!["k-hello".to_string()]
+    );
+    let second = store
+        .import_whatsapp_messages(
+            channel.id,
+            batch(&["k-system", "k-hello", "k-photo", "k-deleted"]),
+            30,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.inserted, second.duplicates, second.system),
+        (1, 3, 0),
+        "only the new line is stored"
+    );
+
+    let (messages, _, _) = store
+        .messages(channel.id, None, Page::Latest, 50)
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 4);
+    assert_eq!(messages[0].author_id, system.user_id);
+    assert_eq!(messages[1].text, "Hello\nsecond line");
+    assert_eq!(
+        messages[1].created_at, 1_700_000_060_000,
+        "the original time"
+    );
+    assert_eq!(messages[1].edited_at, Some(1_700_000_060_000));
+    assert_eq!(messages[2].attachments.len(), 1);
+    assert_eq!(messages[2].attachments[0].name, "IMG-1.jpg");
+    assert_eq!(messages[2].attachments[0].message_id, Some(messages[2].id));
+    assert!(
+        store
+            .attachment_by_id(messages[2].attachments[0].id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        messages[3].deleted_at,
+        Some(1_700_000_180_000),
+        "kept as a deleted message"
+    );
+    assert_eq!(
+        messages[3].text, "This message was deleted",
+        "the record keeps the marker"
+    );
+    assert_eq!(
+        store.message_versions(messages[1].id).await.unwrap().len(),
+        1
+    );
+    assert!(
+        messages.windows(2).all(|pair| pair[0].id < pair[1].id),
+        "file order is id order"
+    );
+
+    let events = store
+        .events_for_user(alice.id, head_before, 100)
+        .await
+        .unwrap();
+    let created: Vec<i64> = events
+        .iter()
+        .filter_map(|event| match &event.payload {
+            EventPayload::MessageCreated { message } => Some(message.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created, messages.iter().map(|m| m.id).collect::<Vec<_>>());
+    assert!(
+        store
+            .events_for_user(officer.id, head_before, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "non-members are not told"
+    );
+
+    // Extending adds members; another channel of that name is refused.
+    let (extended, created) = store
+        .open_whatsapp_import(WhatsAppImportChannel {
+            name: "wa-family".into(),
+            topic: String::new(),
+            custodian_id: Some(officer.id),
+            creator_id: officer.id,
+            member_ids: vec![alice.id, officer.id],
+            at: 40,
+        })
+        .await
+        .unwrap();
+    assert_eq!((extended.id, created), (channel.id, false));
+    let mut members = store.channel_member_ids(channel.id).await.unwrap();
+    members.sort_unstable();
+    assert_eq!(members, vec![officer.id, alice.id]);
+    let ordinary = store
+        .apply(vec![Command::CreateChannel {
+            kind: ChannelKind::Public,
+            name: "general".into(),
+            topic: String::new(),
+            creator_id: alice.id,
+            member_ids: vec![],
+            conversation_key: None,
+            read_only: false,
+            at: 41,
+        }])
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .unwrap();
+    let refused = store
+        .open_whatsapp_import(WhatsAppImportChannel {
+            name: "general".into(),
+            topic: String::new(),
+            custodian_id: None,
+            creator_id: alice.id,
+            member_ids: vec![],
+            at: 42,
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    let general = match ordinary.result {
+        conclave_domain::command::OutcomeValue::Channel(channel) => channel,
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(
+        store
+            .import_whatsapp_messages(general.id, batch(&["k-hello"]), 43)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    store
+        .record_import_run(ImportRun {
+            channel_id: channel.id,
+            custodian_id: Some(alice.id),
+            source_name: "chat.zip".into(),
+            summary: "{}".into(),
+            at: 44,
+        })
+        .await
+        .unwrap();
+
+    // A Cloud API customer conversation.
+    let customer = store
+        .external_participant(NewExternalParticipant {
+            kind: ExternalKind::Phone,
+            phone: Some("+14155550100".into()),
+            display_name: "Dana Customer".into(),
+            channel_id: None,
+            source: "whatsapp_cloud".into(),
+            at: 50,
+        })
+        .await
+        .unwrap();
+    let conversation_channel = store
+        .apply(vec![Command::CreateChannel {
+            kind: ChannelKind::Private,
+            name: "wa-14155550100".into(),
+            topic: String::new(),
+            creator_id: customer.user_id,
+            member_ids: vec![alice.id],
+            conversation_key: Some("whatsapp:555:14155550100".into()),
+            read_only: false,
+            at: 51,
+        }])
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .unwrap();
+    let conversation_channel = match conversation_channel.result {
+        conclave_domain::command::OutcomeValue::Channel(channel) => channel,
+        other => panic!("{other:?}"),
+    };
+    let new_conversation = NewWhatsAppConversation {
+        channel_id: conversation_channel.id,
+        phone_number_id: "555".into(),
+        customer_wa_id: "14155550100".into(),
+        customer_user_id: customer.user_id,
+        at: 52,
+    };
+    let conversation = store
+        .create_whatsapp_conversation(new_conversation.clone())
+        .await
+        .unwrap();
+    assert_eq!(conversation.customer_name, "Dana Customer");
+    assert_eq!(
+        (conversation.assignee_id, conversation.last_inbound_at),
+        (None, None)
+    );
+    assert_eq!(
+        store
+            .create_whatsapp_conversation(new_conversation)
+            .await
+            .unwrap(),
+        conversation
+    );
+    assert_eq!(
+        store
+            .whatsapp_conversation("555", "14155550100")
+            .await
+            .unwrap(),
+        Some(conversation.clone())
+    );
+    assert_eq!(
+        store
+            .whatsapp_conversation("556", "14155550100")
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .note_whatsapp_inbound(conversation.channel_id, 2_000)
+        .await
+        .unwrap();
+    store
+        .note_whatsapp_inbound(conversation.channel_id, 1_000)
+        .await
+        .unwrap();
+    let assigned = store
+        .set_whatsapp_assignee(conversation.channel_id, Some(alice.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        (assigned.assignee_id, assigned.last_inbound_at),
+        (Some(alice.id), Some(2_000))
+    );
+    assert_eq!(
+        store
+            .whatsapp_conversation_by_channel(conversation.channel_id)
+            .await
+            .unwrap(),
+        Some(assigned.clone())
+    );
+    assert_eq!(
+        store
+            .whatsapp_conversations(vec!["555".into()])
+            .await
+            .unwrap(),
+        vec![assigned]
+    );
+    assert!(
+        store
+            .whatsapp_conversations(vec!["999".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.set_whatsapp_assignee(channel.id, None).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let post = |author_id: i64, text: &str, client_id: Option<String>| Command::PostMessage {
+        channel_id: conversation.channel_id,
+        author_id,
+        thread_id: None,
+        text: text.into(),
+        mentions: vec![],
+        attachment_ids: vec![],
+        client_id,
+        at: 60,
+    };
+    let mut outcomes = store
+        .apply(vec![
+            post(
+                customer.user_id,
+                "Where is my order?",
+                Some("wa:wamid.IN1".into()),
+            ),
+            post(alice.id, "On its way!", None),
+        ])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|outcome| match outcome.unwrap().result {
+            conclave_domain::command::OutcomeValue::Message(message) => message,
+            other => panic!("{other:?}"),
+        });
+    let (inbound, outbound) = (outcomes.next().unwrap(), outcomes.next().unwrap());
+    let record = |message_id, wamid: Option<&str>, direction, status| WhatsAppMessageRecord {
+        message_id,
+        channel_id: conversation.channel_id,
+        wamid: wamid.map(str::to_string),
+        direction,
+        kind: "text".into(),
+        status,
+        error: None,
+        request: None,
+        attempts: 0,
+        created_at: 61,
+        updated_at: 61,
+    };
+    assert!(
+        store
+            .record_whatsapp_message(record(
+                inbound.id,
+                Some("wamid.IN1"),
+                Direction::Inbound,
+                DeliveryStatus::Received
+            ))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_whatsapp_message(record(
+                inbound.id,
+                Some("wamid.IN1"),
+                Direction::Inbound,
+                DeliveryStatus::Received
+            ))
+            .await
+            .unwrap(),
+        "a redelivery records nothing new"
+    );
+    assert!(
+        store
+            .record_whatsapp_message(record(
+                outbound.id,
+                None,
+                Direction::Outbound,
+                DeliveryStatus::Queued
+            ))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .whatsapp_message_by_wamid("wamid.IN1")
+            .await
+            .unwrap()
+            .map(|r| r.message_id),
+        Some(inbound.id)
+    );
+    let update = |status, wamid: Option<&str>, error: Option<&str>, at| DeliveryUpdate {
+        message_id: outbound.id,
+        status,
+        wamid: wamid.map(str::to_string),
+        error: error.map(str::to_string),
+        attempts: 1,
+        at,
+    };
+    let sent = store
+        .update_whatsapp_delivery(update(DeliveryStatus::Sent, Some("wamid.OUT1"), None, 70))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (sent.status, sent.wamid.as_deref(), sent.attempts),
+        (DeliveryStatus::Sent, Some("wamid.OUT1"), 1)
+    );
+    let read = store
+        .update_whatsapp_delivery(update(DeliveryStatus::Read, None, None, 80))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.status, DeliveryStatus::Read);
+    let late = store
+        .update_whatsapp_delivery(update(DeliveryStatus::Delivered, None, None, 90))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        late.status,
+        DeliveryStatus::Read,
+        "a late 'delivered' does not undo 'read'"
+    );
+    assert_eq!(late.updated_at, 90);
+    assert_eq!(
+        store
+            .whatsapp_message_by_wamid("wamid.OUT1")
+            .await
+            .unwrap()
+            .map(|r| r.message_id),
+        Some(outbound.id)
+    );
+    assert_eq!(
+        store
+            .update_whatsapp_delivery(DeliveryUpdate {
+                message_id: 999_999,
+                ..update(DeliveryStatus::Sent, None, None, 1)
+            })
+            .await
+            .unwrap(),
+        None
+    );
+    let records = store
+        .whatsapp_messages(conversation.channel_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        records
+            .iter()
+            .map(|r| (r.message_id, r.direction, r.status))
+            .collect::<Vec<_>>(),
+        vec![
+            (inbound.id, Direction::Inbound, DeliveryStatus::Received),
+            (outbound.id, Direction::Outbound, DeliveryStatus::Read)
+        ]
+    );
+    assert_eq!(
+        store
+            .whatsapp_message(outbound.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .wamid
+            .as_deref(),
+        Some("wamid.OUT1")
+    );
+
+    assert!(
+        store.verify_journal().await.unwrap().is_ok(),
+        "imports extend the hash chain"
+    );
 }

@@ -21,6 +21,6 @@ pub mod conformance_external;
 pub mod conformance_identity;
 
 pub use error::{StoreError, StoreResult};
-pub use group_commit::{EventSink, GroupCommitter, GroupCommitterConfig, NoEvents};
 pub use features::{AuditStore, ComplianceStore, ExternalStore, IdentityStore};
+pub use group_commit::{EventSink, GroupCommitter, GroupCommitterConfig, NoEvents};
 pub use store::{PublicChannel, Store};

@@ -23,7 +23,9 @@ pub struct PublicChannel {
 /// returning, give events strictly increasing positions in commit order, and
 /// extend the journal hash chain (see [`crate::journal`]).
 #[async_trait]
-pub trait Store: AuditStore + ComplianceStore + ExternalStore + IdentityStore + Send + Sync + 'static {
+pub trait Store:
+    AuditStore + ComplianceStore + ExternalStore + IdentityStore + Send + Sync + 'static
+{
     /// Applies `commands` in one transaction. One failing command does not
     /// undo the others (each runs under its own savepoint); the outer error
     /// is for failures that lose the whole batch.
@@ -64,6 +66,9 @@ pub trait Store: AuditStore + ComplianceStore + ExternalStore + IdentityStore + 
     ) -> StoreResult<Option<Membership>>;
     async fn channel_member_ids(&self, channel_id: ChannelId) -> StoreResult<Vec<UserId>>;
     async fn user_channel_ids(&self, user_id: UserId) -> StoreResult<Vec<ChannelId>>;
+    /// The people who share a direct or group conversation with `user_id`:
+    /// whose presence they follow without asking.
+    async fn conversation_partner_ids(&self, user_id: UserId) -> StoreResult<Vec<UserId>>;
     /// The caller's sidebar, with unread and mention counts.
     async fn channel_summaries(&self, user_id: UserId) -> StoreResult<Vec<ChannelSummary>>;
     async fn channel_summary(

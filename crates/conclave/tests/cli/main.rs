@@ -1,6 +1,8 @@
 //! The `conclave` binary as an operator uses it: a child process, the
 //! command-line contract, and a crash under load.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,26 +25,53 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn conclave(data_dir: &Path) -> Command {
     let mut command = Command::new(BINARY);
-    command.arg("--data-dir").arg(data_dir).env_remove("CONCLAVE_DATABASE_URL").env("CONCLAVE_LOG", "warn");
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("CONCLAVE_DATABASE_URL")
+        .env("CONCLAVE_LOG", "warn");
     command
 }
 
 fn create_user(data_dir: &Path, email: &str, role: &str) -> Value {
     let mut child = conclave(data_dir)
-        .args(["user", "create", "--email", email, "--name", "Test Person", "--role", role, "--password-stdin"])
+        .args([
+            "user",
+            "create",
+            "--email",
+            email,
+            "--name",
+            "Test Person",
+            "--role",
+            role,
+            "--password-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"long enough password\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"long enough password\n")
+        .unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -72,10 +101,9 @@ fn serve(data_dir: &Path, port: u16) -> Running {
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(response) = reqwest::blocking_get_status(&format!("{base}/readyz")) {
-            if response == 200 {
-                break;
-            }
+        if reqwest::blocking_get_status(&format!("{base}/readyz")).is_ok_and(|status| status == 200)
+        {
+            break;
         }
         assert!(Instant::now() < deadline, "the server did not become ready");
         std::thread::sleep(Duration::from_millis(50));
@@ -93,7 +121,10 @@ mod reqwest {
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         let mut stream = std::net::TcpStream::connect(host)?;
         stream.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
-        write!(stream, "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+        write!(
+            stream,
+            "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )?;
         let mut response = String::new();
         stream.read_to_string(&mut response)?;
         response
@@ -114,7 +145,10 @@ async fn login(client: &reqwest::Client, base: &str, email: &str) -> String {
         .json()
         .await
         .unwrap();
-    response["token"].as_str().unwrap_or_else(|| panic!("login failed: {response}")).to_string()
+    response["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login failed: {response}"))
+        .to_string()
 }
 
 #[test]
@@ -136,14 +170,24 @@ fn serve_without_flags_creates_the_data_dir_and_says_how_to_add_the_owner() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     let elapsed = started.elapsed();
-    assert_eq!(first, format!("Conclave is running at http://127.0.0.1:{port}/"));
+    assert_eq!(
+        first,
+        format!("Conclave is running at http://127.0.0.1:{port}/")
+    );
     let rest: Vec<String> = lines.by_ref().take(2).map(Result::unwrap).collect();
-    assert!(rest[1].contains("conclave user create") && rest[1].contains("--role owner"), "{rest:?}");
+    assert!(
+        rest[1].contains("conclave user create") && rest[1].contains("--role owner"),
+        "{rest:?}"
+    );
     assert!(cwd.join("conclave-data").join("conclave.db").is_file());
     // Start-up is measured by the benchmarks; this only catches a hang.
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
     // SIGTERM shuts down gracefully.
-    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
     std::fs::remove_dir_all(cwd).unwrap();
@@ -156,14 +200,44 @@ fn user_commands_follow_the_contract() {
     assert_eq!(created["email"], "owner@example.com");
     assert_eq!(created["role"], "owner");
 
-    let duplicate = conclave(&dir).args(["user", "create", "--email", "owner@example.com", "--name", "Again"]).output().unwrap();
+    let duplicate = conclave(&dir)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "owner@example.com",
+            "--name",
+            "Again",
+        ])
+        .output()
+        .unwrap();
     assert!(!duplicate.status.success());
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
-    let bad_role = conclave(&dir).args(["user", "create", "--email", "x@example.com", "--name", "X", "--role", "king"]).output().unwrap();
+    let bad_role = conclave(&dir)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "x@example.com",
+            "--name",
+            "X",
+            "--role",
+            "king",
+        ])
+        .output()
+        .unwrap();
     assert!(!bad_role.status.success());
     assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown role"));
     let mut weak = conclave(&dir)
-        .args(["user", "create", "--email", "weak@example.com", "--name", "Weak", "--password-stdin"])
+        .args([
+            "user",
+            "create",
+            "--email",
+            "weak@example.com",
+            "--name",
+            "Weak",
+            "--password-stdin",
+        ])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -173,9 +247,15 @@ fn user_commands_follow_the_contract() {
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
 
-    let missing = conclave(&dir).args(["user", "deactivate", "nobody@example.com"]).output().unwrap();
+    let missing = conclave(&dir)
+        .args(["user", "deactivate", "nobody@example.com"])
+        .output()
+        .unwrap();
     assert!(!missing.status.success());
-    let deactivated = conclave(&dir).args(["user", "deactivate", "owner@example.com"]).output().unwrap();
+    let deactivated = conclave(&dir)
+        .args(["user", "deactivate", "owner@example.com"])
+        .output()
+        .unwrap();
     assert!(deactivated.status.success());
     assert!(String::from_utf8_lossy(&deactivated.stdout).contains("deactivated"));
     std::fs::remove_dir_all(dir).unwrap();
@@ -188,15 +268,23 @@ async fn deactivating_from_the_command_line_cuts_off_a_running_server_session() 
     let server = serve(&dir, free_port());
     let client = reqwest::Client::new();
     let token = login(&client, &server.base, "leaver@example.com").await;
-    let ws_url = format!("{}/api/v1/ws?token={token}", server.base.replace("http://", "ws://"));
+    let ws_url = format!(
+        "{}/api/v1/ws?token={token}",
+        server.base.replace("http://", "ws://")
+    );
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
     let started = Instant::now();
-    let output = conclave(&dir).args(["user", "deactivate", "leaver@example.com"]).output().unwrap();
+    let output = conclave(&dir)
+        .args(["user", "deactivate", "leaver@example.com"])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     use futures_util::StreamExt;
     let closed = loop {
         match tokio::time::timeout(Duration::from_secs(3), socket.next()).await {
-            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame))))) => break u16::from(frame.code),
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame))))) => {
+                break u16::from(frame.code);
+            }
             Ok(Some(Ok(_))) => continue,
             other => panic!("expected a close, got {other:?}"),
         }
@@ -204,8 +292,18 @@ async fn deactivating_from_the_command_line_cuts_off_a_running_server_session() 
     assert_eq!(closed, 4001);
     // The command itself is a separate process start; the server notices
     // the change by polling every 200 ms.
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
-    let status = client.get(format!("{}/api/v1/me", server.base)).bearer_auth(&token).send().await.unwrap().status();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let status = client
+        .get(format!("{}/api/v1/me", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, 401);
     drop(server);
     std::fs::remove_dir_all(dir).unwrap();
@@ -241,14 +339,22 @@ async fn a_crash_under_load_loses_no_acknowledged_message() {
         senders.push(tokio::spawn(async move {
             for n in 0..100_000 {
                 let text = format!("sender {sender} message {n}");
-                let response = client.post(&url).bearer_auth(&token).json(&json!({"text": text})).send().await;
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"text": text}))
+                    .send()
+                    .await;
                 match response {
                     Ok(response) if response.status() == 201 => {
                         let body: Value = match response.json().await {
                             Ok(body) => body,
                             Err(_) => return,
                         };
-                        acknowledged.lock().unwrap().push((body["id"].as_i64().unwrap(), text));
+                        acknowledged
+                            .lock()
+                            .unwrap()
+                            .push((body["id"].as_i64().unwrap(), text));
                     }
                     _ => return,
                 }
@@ -263,21 +369,39 @@ async fn a_crash_under_load_loses_no_acknowledged_message() {
         sender.await.unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() > 50, "the load ran: {} acknowledged", acknowledged.len());
+    assert!(
+        acknowledged.len() > 50,
+        "the load ran: {} acknowledged",
+        acknowledged.len()
+    );
 
     let server = serve(&dir, port);
     let token = login(&client, &server.base, "writer@example.com").await;
     let mut stored = std::collections::HashMap::new();
     let mut before: Option<i64> = None;
     loop {
-        let mut url = format!("{}/api/v1/channels/{channel_id}/messages?limit=200", server.base);
+        let mut url = format!(
+            "{}/api/v1/channels/{channel_id}/messages?limit=200",
+            server.base
+        );
         if let Some(id) = before {
             url.push_str(&format!("&before={id}"));
         }
-        let page: Value = client.get(url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let page: Value = client
+            .get(url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let messages = page["messages"].as_array().unwrap();
         for message in messages {
-            stored.insert(message["id"].as_i64().unwrap(), message["text"].as_str().unwrap().to_string());
+            stored.insert(
+                message["id"].as_i64().unwrap(),
+                message["text"].as_str().unwrap().to_string(),
+            );
         }
         if !page["has_more_before"].as_bool().unwrap() || messages.is_empty() {
             break;
@@ -285,10 +409,18 @@ async fn a_crash_under_load_loses_no_acknowledged_message() {
         before = messages.first().and_then(|m| m["id"].as_i64());
     }
     for (id, text) in &acknowledged {
-        assert_eq!(stored.get(id), Some(text), "acknowledged message {id} was lost");
+        assert_eq!(
+            stored.get(id),
+            Some(text),
+            "acknowledged message {id} was lost"
+        );
     }
     let verify = conclave(&dir).args(["journal", "verify"]).output().unwrap();
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
     drop(server);
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -316,7 +448,10 @@ fn journal_verify_names_the_first_tampered_event() {
             .unwrap();
         for text in ["first", "second", "third"] {
             let status = client
-                .post(format!("{}/api/v1/channels/{}/messages", server.base, channel["channel"]["id"]))
+                .post(format!(
+                    "{}/api/v1/channels/{}/messages",
+                    server.base, channel["channel"]["id"]
+                ))
                 .bearer_auth(&token)
                 .json(&json!({"text": text}))
                 .send()
@@ -329,13 +464,25 @@ fn journal_verify_names_the_first_tampered_event() {
     drop(server);
     let verify = conclave(&dir).args(["journal", "verify"]).output().unwrap();
     assert!(verify.status.success());
-    assert!(String::from_utf8_lossy(&verify.stdout).contains("4 events verified"), "{}", String::from_utf8_lossy(&verify.stdout));
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).contains("4 events verified"),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 
     let db = rusqlite::Connection::open(dir.join("conclave.db")).unwrap();
-    db.execute("UPDATE events SET payload = replace(payload, 'second', 'altered') WHERE position = 3", []).unwrap();
+    db.execute(
+        "UPDATE events SET payload = replace(payload, 'second', 'altered') WHERE position = 3",
+        [],
+    )
+    .unwrap();
     drop(db);
     let verify = conclave(&dir).args(["journal", "verify"]).output().unwrap();
     assert_eq!(verify.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&verify.stdout).contains("broken at event 3"), "{}", String::from_utf8_lossy(&verify.stdout));
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).contains("broken at event 3"),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

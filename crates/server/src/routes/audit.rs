@@ -30,7 +30,10 @@ pub struct AuditEntryDto {
 
 impl From<&AuditEntry> for AuditEntryDto {
     fn from(entry: &AuditEntry) -> Self {
-        let parse = |text: &Option<String>| text.as_deref().and_then(|text| serde_json::from_str(text).ok());
+        let parse = |text: &Option<String>| {
+            text.as_deref()
+                .and_then(|text| serde_json::from_str(text).ok())
+        };
         AuditEntryDto {
             id: entry.id,
             at: entry.at,
@@ -70,7 +73,9 @@ fn may_read_audit(user: &User) -> bool {
 fn filter(query: AuditQuery, default_limit: i64, max: i64) -> ApiResult<AuditFilter> {
     let limit = query.limit.unwrap_or(default_limit);
     if !(1..=max).contains(&limit) {
-        return Err(ApiError::InvalidRequest(format!("limit must be between 1 and {max}")));
+        return Err(ApiError::InvalidRequest(format!(
+            "limit must be between 1 and {max}"
+        )));
     }
     Ok(AuditFilter {
         actor_id: query.actor_id,
@@ -93,7 +98,9 @@ pub async fn list(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Vec<AuditEntryDto>>> {
     if !may_read_audit(&authed.user) {
-        return Err(ApiError::forbidden("only admins and compliance officers read the audit log"));
+        return Err(ApiError::forbidden(
+            "only admins and compliance officers read the audit log",
+        ));
     }
     let entries = state.store.audit_entries(filter(query, 100, 1000)?).await?;
     Ok(Json(entries.iter().map(AuditEntryDto::from).collect()))
@@ -109,9 +116,14 @@ pub async fn export(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Response> {
     if !may_read_audit(&authed.user) {
-        return Err(ApiError::forbidden("only admins and compliance officers export the audit log"));
+        return Err(ApiError::forbidden(
+            "only admins and compliance officers export the audit log",
+        ));
     }
-    let entries = state.store.audit_entries(filter(query, 10_000, 10_000)?).await?;
+    let entries = state
+        .store
+        .audit_entries(filter(query, 10_000, 10_000)?)
+        .await?;
     crate::audit::record(
         &*state.store,
         &crate::audit::Actor::user(&authed.user, authed.session.address.clone()),
@@ -124,9 +136,13 @@ pub async fn export(
         body.push('\n');
     }
     let mut response = body.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"audit.jsonl\""));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"audit.jsonl\""),
+    );
     Ok(response)
 }

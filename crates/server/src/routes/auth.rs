@@ -7,8 +7,10 @@ use conclave_domain::{NewSession, validate};
 
 use super::{ApiJson, ApiPath};
 use crate::api::{LoginRequest, LoginResponse, SessionDto, UserDto};
-use crate::auth::{Authed, ClientAddress, hash_password, new_token, token_hash, verify_password};
 use crate::audit::{self, Actor, Change};
+use crate::auth::{
+    Authed, ClientAddress, hash_password, new_token, token_hash, verify_password_off_thread,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::hub::close_code;
 use crate::state::AppState;
@@ -20,10 +22,16 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password("decoy password for timing").unwrap_or_default())
 }
 
-/// Signs in with email and password; answers a bearer token.
+/// Signs in with email and password (and the current TOTP code or a
+/// recovery code, for accounts with MFA); answers a bearer token.
+///
+/// Consecutive failures lock the account for a while (`auth.lockout_secs`
+/// after `auth.max_failed_logins`); a locked account is refused before its
+/// password is checked, so the lock cannot be used to keep guessing.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody),
-              (status = 403, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+              (status = 403, body = crate::error::ErrorBody), (status = 423, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -31,20 +39,35 @@ pub async fn login(
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let email = validate::normalize_email(&request.email);
-    state.limits.check_login(address.as_deref().unwrap_or("unknown"), &email)?;
+    state
+        .limits
+        .check_login(address.as_deref().unwrap_or("unknown"), &email)?;
     if request.password.len() > validate::MAX_PASSWORD_BYTES {
         return Err(ApiError::InvalidCredentials);
     }
     let user = state.store.user_by_email(&email).await?;
+    let now = crate::now_millis();
+    let throttle = match &user {
+        Some(user) => state.store.login_throttle(user.id).await?,
+        None => Default::default(),
+    };
+    if let (Some(user), Some(until)) = (&user, throttle.locked_until.filter(|until| *until > now)) {
+        audit::record(
+            &*state.store,
+            &Actor::user(user, address.clone()),
+            Change::new("auth.sign_in_refused", "user", user.id)
+                .after(&serde_json::json!({"reason": "locked"})),
+        )
+        .await?;
+        return Err(locked_error(until, now));
+    }
     let stored = match &user {
         Some(user) => state.store.password_hash(user.id).await?,
         None => None,
     };
     let password = request.password.clone();
     let hash = stored.clone().unwrap_or_else(|| decoy_hash().to_string());
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let matches = verify_password_off_thread(password, hash).await?;
     let user = match user {
         Some(user) if matches && stored.is_some() => user,
         _ => {
@@ -55,6 +78,9 @@ pub async fn login(
                 Change::new("auth.sign_in_failed", "email", &email),
             )
             .await?;
+            if let Some(user) = &user {
+                count_failed_sign_in(&state, user, address.clone()).await?;
+            }
             return Err(ApiError::InvalidCredentials);
         }
     };
@@ -67,9 +93,65 @@ pub async fn login(
         .await?;
         return Err(ApiError::AccountDeactivated);
     }
+    if let Some(enrolment) = state
+        .store
+        .mfa_enrolment(user.id)
+        .await?
+        .filter(|enrolment| enrolment.is_active())
+    {
+        let Some(code) = request
+            .totp
+            .as_deref()
+            .map(str::trim)
+            .filter(|code| !code.is_empty())
+        else {
+            return Err(ApiError::MfaRequired);
+        };
+        if !super::identity::check_second_factor(&state, &user, &enrolment, code, address.clone())
+            .await?
+        {
+            tracing::info!(user_id = user.id, "sign-in failed: wrong second factor");
+            audit::record(
+                &*state.store,
+                &Actor::user(&user, address.clone()),
+                Change::new("auth.sign_in_failed", "user", user.id)
+                    .after(&serde_json::json!({"reason": "invalid_totp"})),
+            )
+            .await?;
+            count_failed_sign_in(&state, &user, address.clone()).await?;
+            return Err(ApiError::InvalidTotp);
+        }
+    }
+    if throttle != Default::default() {
+        state.store.clear_login_failures(user.id).await?;
+    }
+    let token = open_session(&state, &user, address.clone(), &headers).await?;
+    audit::record(
+        &*state.store,
+        &Actor::user(&user, address),
+        Change::new("auth.sign_in", "user", user.id),
+    )
+    .await?;
+    tracing::info!(user_id = user.id, "signed in");
+    let pending = state.auth.gate.requirements(&state, user.id).await?;
+    Ok(Json(LoginResponse {
+        token,
+        user: UserDto::from(&user),
+        mfa_enrolment_required: pending.mfa_enrolment,
+        policy_acceptance_required: pending.policy_acceptance,
+    }))
+}
+
+/// Creates a session for `user` (signed in by password or single sign-on)
+/// and answers its bearer token.
+pub(crate) async fn open_session(
+    state: &AppState,
+    user: &conclave_domain::User,
+    address: Option<String>,
+    headers: &HeaderMap,
+) -> ApiResult<String> {
     let token = new_token();
     let now = crate::now_millis();
-    let audited_address = address.clone();
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
@@ -85,12 +167,50 @@ pub async fn login(
             address,
         })
         .await?;
-    audit::record(&*state.store, &Actor::user(&user, audited_address), Change::new("auth.sign_in", "user", user.id)).await?;
-    tracing::info!(user_id = user.id, "signed in");
-    Ok(Json(LoginResponse {
-        token,
-        user: UserDto::from(&user),
-    }))
+    Ok(token)
+}
+
+/// Counts a failed sign-in (or a wrong code) against `user`; answers
+/// `AccountLocked` when this failure locked the account.
+pub(crate) async fn count_failed_sign_in(
+    state: &AppState,
+    user: &conclave_domain::User,
+    address: Option<String>,
+) -> ApiResult<()> {
+    let policy = &state.config.auth;
+    if policy.max_failed_logins <= 0 {
+        return Ok(());
+    }
+    let now = crate::now_millis();
+    let lock_until = now + policy.lockout_secs.max(1) * 1_000;
+    let throttle = state
+        .store
+        .record_login_failure(user.id, policy.max_failed_logins, lock_until)
+        .await?;
+    if throttle.locked_until == Some(lock_until) {
+        tracing::warn!(
+            user_id = user.id,
+            "account locked after repeated failed sign-ins"
+        );
+        audit::record(
+            &*state.store,
+            &Actor::user(user, address),
+            Change::new("auth.lockout", "user", user.id).after(&serde_json::json!({
+                "failures": policy.max_failed_logins,
+                "locked_until": lock_until,
+            })),
+        )
+        .await?;
+        return Err(locked_error(lock_until, now));
+    }
+    Ok(())
+}
+
+pub(crate) fn locked_error(until: i64, now: i64) -> ApiError {
+    let remaining_ms = u64::try_from(until - now).unwrap_or(0);
+    ApiError::AccountLocked {
+        retry_after_secs: remaining_ms.div_ceil(1_000).max(1),
+    }
 }
 
 /// Revokes the token this request was made with.
@@ -101,8 +221,13 @@ pub async fn logout(
     ClientAddress(address): ClientAddress,
     authed: Authed,
 ) -> ApiResult<StatusCode> {
-    state.store.revoke_session(authed.session.id, crate::now_millis()).await?;
-    state.hub.close_session(authed.session.id, close_code::REVOKED);
+    state
+        .store
+        .revoke_session(authed.session.id, crate::now_millis())
+        .await?;
+    state
+        .hub
+        .close_session(authed.session.id, close_code::REVOKED);
     audit::record(
         &*state.store,
         &Actor::user(&authed.user, address),
@@ -122,8 +247,14 @@ pub async fn me(authed: Authed) -> Json<UserDto> {
 /// The caller's live sessions.
 #[utoipa::path(get, path = "/api/v1/me/sessions", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = [SessionDto])))]
-pub async fn sessions(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<SessionDto>>> {
-    let sessions = state.store.list_sessions(authed.user.id, crate::now_millis()).await?;
+pub async fn sessions(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<SessionDto>>> {
+    let sessions = state
+        .store
+        .list_sessions(authed.user.id, crate::now_millis())
+        .await?;
     Ok(Json(
         sessions
             .iter()
@@ -152,6 +283,11 @@ pub async fn revoke_session(
     }
     state.store.revoke_session(id, crate::now_millis()).await?;
     state.hub.close_session(id, close_code::REVOKED);
-    audit::record(&*state.store, &Actor::user(&authed.user, address), Change::new("session.revoke", "session", id)).await?;
+    audit::record(
+        &*state.store,
+        &Actor::user(&authed.user, address),
+        Change::new("session.revoke", "session", id),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,15 +17,23 @@ use crate::state::AppState;
 /// The caller's channels and conversations, with unread counts.
 #[utoipa::path(get, path = "/api/v1/channels", tag = "channels", security(("bearer" = [])),
     responses((status = 200, body = [ChannelSummaryDto])))]
-pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<ChannelSummaryDto>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<ChannelSummaryDto>>> {
     let summaries = state.store.channel_summaries(authed.user.id).await?;
-    Ok(Json(summaries.iter().map(ChannelSummaryDto::from).collect()))
+    Ok(Json(
+        summaries.iter().map(ChannelSummaryDto::from).collect(),
+    ))
 }
 
 /// Public channels, for the channel browser.
 #[utoipa::path(get, path = "/api/v1/channels/browse", tag = "channels", security(("bearer" = [])),
     responses((status = 200, body = [BrowseChannelDto])))]
-pub async fn browse(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<BrowseChannelDto>>> {
+pub async fn browse(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<BrowseChannelDto>>> {
     if authed.user.role == Role::Guest {
         return Ok(Json(Vec::new()));
     }
@@ -82,7 +90,9 @@ pub async fn create(
     member_ids.sort_unstable();
     member_ids.dedup();
     if member_ids.len() > 1000 {
-        return Err(ApiError::InvalidRequest("add at most 1000 members at creation".into()));
+        return Err(ApiError::InvalidRequest(
+            "add at most 1000 members at creation".into(),
+        ));
     }
     let found = state.store.users_by_ids(&member_ids).await?;
     if found.len() != member_ids.len() || found.iter().any(|user| !user.active) {
@@ -104,7 +114,10 @@ pub async fn create(
         )
         .await?,
     )?;
-    Ok((StatusCode::CREATED, Json(summary(&state, authed.user.id, channel.id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(summary(&state, authed.user.id, channel.id).await?),
+    ))
 }
 
 /// Opens the direct or group conversation with exactly these people.
@@ -135,15 +148,25 @@ pub async fn open_conversation(
         for other in people.iter().filter(|id| **id != authed.user.id) {
             let theirs = state.store.user_channel_ids(*other).await?;
             if !theirs.iter().any(|id| mine.contains(id)) {
-                return Err(ApiError::forbidden("guests message only people in their channels"));
+                return Err(ApiError::forbidden(
+                    "guests message only people in their channels",
+                ));
             }
         }
     }
-    let key = people.iter().map(i64::to_string).collect::<Vec<_>>().join(":");
+    let key = people
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(":");
     if let Some(existing) = state.store.conversation_by_key(&key).await? {
         return Ok(Json(summary(&state, authed.user.id, existing.id).await?));
     }
-    let kind = if people.len() <= 2 { ChannelKind::Direct } else { ChannelKind::Group };
+    let kind = if people.len() <= 2 {
+        ChannelKind::Direct
+    } else {
+        ChannelKind::Group
+    };
     let outcome = submit(
         &state,
         Command::CreateChannel {
@@ -161,7 +184,11 @@ pub async fn open_conversation(
     let channel = match outcome {
         Ok(outcome) => outcome_channel(outcome)?,
         // Someone opened the same conversation a moment ago.
-        Err(ApiError::Conflict(_)) => state.store.conversation_by_key(&key).await?.ok_or(ApiError::NotFound("conversation"))?,
+        Err(ApiError::Conflict(_)) => state
+            .store
+            .conversation_by_key(&key)
+            .await?
+            .ok_or(ApiError::NotFound("conversation"))?,
         Err(error) => return Err(error),
     };
     Ok(Json(summary(&state, authed.user.id, channel.id).await?))
@@ -170,7 +197,11 @@ pub async fn open_conversation(
 /// One channel as the caller sees it.
 #[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "channels", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = ChannelSummaryDto), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get(State(state): State<AppState>, authed: Authed, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<ChannelSummaryDto>> {
+pub async fn get(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ChannelSummaryDto>> {
     readable_channel(&state, &authed.user, id).await?;
     Ok(Json(summary(&state, authed.user.id, id).await?))
 }
@@ -216,7 +247,13 @@ pub async fn update(
     Ok(Json(ChannelDto::from(&channel)))
 }
 
-async fn set_membership(state: &AppState, channel_id: i64, user_id: i64, actor_id: i64, member: bool) -> ApiResult<()> {
+async fn set_membership(
+    state: &AppState,
+    channel_id: i64,
+    user_id: i64,
+    actor_id: i64,
+    member: bool,
+) -> ApiResult<()> {
     submit(
         state,
         Command::SetMembership {
@@ -234,7 +271,11 @@ async fn set_membership(state: &AppState, channel_id: i64, user_id: i64, actor_i
 /// Joins a public channel.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/join", tag = "channels", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = ChannelSummaryDto)))]
-pub async fn join(State(state): State<AppState>, authed: Authed, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<ChannelSummaryDto>> {
+pub async fn join(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ChannelSummaryDto>> {
     let (channel, membership) = readable_channel(&state, &authed.user, id).await?;
     if membership.is_none() {
         if !permissions::can_join(&authed.user, &channel) {
@@ -248,13 +289,19 @@ pub async fn join(State(state): State<AppState>, authed: Authed, ApiPath(id): Ap
 /// Leaves a channel or group conversation.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/leave", tag = "channels", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 204)))]
-pub async fn leave(State(state): State<AppState>, authed: Authed, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
+pub async fn leave(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     let (channel, membership) = readable_channel(&state, &authed.user, id).await?;
     if membership.is_none() {
         return Err(ApiError::NotFound("membership"));
     }
     if !permissions::can_remove_member(&authed.user, &channel, &authed.user) {
-        return Err(ApiError::forbidden("you cannot leave a direct conversation"));
+        return Err(ApiError::forbidden(
+            "you cannot leave a direct conversation",
+        ));
     }
     set_membership(&state, id, authed.user.id, authed.user.id, false).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -263,7 +310,11 @@ pub async fn leave(State(state): State<AppState>, authed: Authed, ApiPath(id): A
 /// The members of a channel.
 #[utoipa::path(get, path = "/api/v1/channels/{id}/members", tag = "channels", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = [UserDto])))]
-pub async fn members(State(state): State<AppState>, authed: Authed, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Vec<UserDto>>> {
+pub async fn members(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<UserDto>>> {
     readable_channel(&state, &authed.user, id).await?;
     let ids = state.store.channel_member_ids(id).await?;
     let users = state.store.users_by_ids(&ids).await?;
@@ -281,9 +332,15 @@ pub async fn add_member(
 ) -> ApiResult<StatusCode> {
     let (channel, membership) = readable_channel(&state, &authed.user, id).await?;
     if !permissions::can_add_members(&authed.user, &channel, membership.as_ref()) {
-        return Err(ApiError::forbidden("you cannot add members to this channel"));
+        return Err(ApiError::forbidden(
+            "you cannot add members to this channel",
+        ));
     }
-    let target = state.store.user_by_id(request.user_id).await?.ok_or(ApiError::NotFound("user"))?;
+    let target = state
+        .store
+        .user_by_id(request.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
     if !target.active {
         return Err(ApiError::NotFound("user"));
     }
@@ -300,7 +357,11 @@ pub async fn remove_member(
     ApiPath((id, user_id)): ApiPath<(i64, i64)>,
 ) -> ApiResult<StatusCode> {
     let (channel, _) = readable_channel(&state, &authed.user, id).await?;
-    let target = state.store.user_by_id(user_id).await?.ok_or(ApiError::NotFound("user"))?;
+    let target = state
+        .store
+        .user_by_id(user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
     if !permissions::can_remove_member(&authed.user, &channel, &target) {
         return Err(ApiError::forbidden("you cannot remove this member"));
     }
@@ -325,7 +386,9 @@ pub async fn mark_read(
         return Err(ApiError::NotFound("membership"));
     }
     if request.message_id < 0 {
-        return Err(ApiError::InvalidRequest("message_id must not be negative".into()));
+        return Err(ApiError::InvalidRequest(
+            "message_id must not be negative".into(),
+        ));
     }
     submit(
         &state,
@@ -343,7 +406,11 @@ pub async fn mark_read(
 /// Pinned messages of a channel.
 #[utoipa::path(get, path = "/api/v1/channels/{id}/pins", tag = "channels", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = [MessageDto])))]
-pub async fn pins(State(state): State<AppState>, authed: Authed, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Vec<MessageDto>>> {
+pub async fn pins(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<MessageDto>>> {
     readable_channel(&state, &authed.user, id).await?;
     let messages = state.store.pinned_messages(id).await?;
     Ok(Json(messages.iter().map(MessageDto::for_members).collect()))

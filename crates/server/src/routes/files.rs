@@ -38,7 +38,9 @@ pub async fn upload(
 ) -> ApiResult<(StatusCode, axum::Json<AttachmentDto>)> {
     let (channel, membership) = readable_channel(&state, &authed.user, query.channel_id).await?;
     if !permissions::can_post(&authed.user, &channel, membership.as_ref()) {
-        return Err(ApiError::forbidden("you cannot share files in this channel"));
+        return Err(ApiError::forbidden(
+            "you cannot share files in this channel",
+        ));
     }
     let name = validate::sanitize_file_name(&query.name);
     let limit = state.config.limits.max_upload_bytes;
@@ -83,12 +85,19 @@ pub async fn upload(
             created_at: crate::now_millis(),
         })
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(AttachmentDto::from(&attachment))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(AttachmentDto::from(&attachment)),
+    ))
 }
 
 /// Streams the body to `path`, hashing as it goes; keeps the first bytes
 /// for sniffing. Refuses bodies over `limit` without reading them whole.
-async fn receive(body: Body, path: &std::path::Path, limit: u64) -> ApiResult<(u64, String, Vec<u8>)> {
+async fn receive(
+    body: Body,
+    path: &std::path::Path,
+    limit: u64,
+) -> ApiResult<(u64, String, Vec<u8>)> {
     let mut file = tokio::fs::File::create(path)
         .await
         .map_err(|e| ApiError::Internal(format!("creating upload file: {e}")))?;
@@ -97,10 +106,13 @@ async fn receive(body: Body, path: &std::path::Path, limit: u64) -> ApiResult<(u
     let mut size: u64 = 0;
     let mut head: Vec<u8> = Vec::with_capacity(8192);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::InvalidRequest(format!("the upload was interrupted: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::InvalidRequest(format!("the upload was interrupted: {e}")))?;
         size += chunk.len() as u64;
         if size > limit {
-            return Err(ApiError::PayloadTooLarge(format!("files may be at most {limit} bytes")));
+            return Err(ApiError::PayloadTooLarge(format!(
+                "files may be at most {limit} bytes"
+            )));
         }
         if head.len() < 8192 {
             let take = (8192 - head.len()).min(chunk.len());
@@ -111,7 +123,9 @@ async fn receive(body: Body, path: &std::path::Path, limit: u64) -> ApiResult<(u
             .await
             .map_err(|e| ApiError::Internal(format!("writing upload: {e}")))?;
     }
-    file.flush().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    file.flush()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((size, hex::encode(hasher.finalize()), head))
 }
 
@@ -128,18 +142,26 @@ pub fn sniff(head: &[u8]) -> String {
     let text = match std::str::from_utf8(head) {
         Ok(text) => Some(text),
         // The head may cut a multi-byte character in two.
-        Err(error) if error.error_len().is_none() => std::str::from_utf8(&head[..error.valid_up_to()]).ok(),
+        Err(error) if error.error_len().is_none() => {
+            std::str::from_utf8(&head[..error.valid_up_to()]).ok()
+        }
         Err(_) => None,
     };
     match text {
-        Some(text) if !text.chars().any(|c| c.is_control() && !c.is_whitespace()) => "text/plain; charset=utf-8".into(),
+        Some(text) if !text.chars().any(|c| c.is_control() && !c.is_whitespace()) => {
+            "text/plain; charset=utf-8".into()
+        }
         _ => "application/octet-stream".into(),
     }
 }
 
 const THUMBNAIL_EDGE: u32 = 480;
 
-async fn thumbnail(state: &AppState, path: &std::path::Path, digest: &str) -> (Option<String>, Option<i64>, Option<i64>) {
+async fn thumbnail(
+    state: &AppState,
+    path: &std::path::Path,
+    digest: &str,
+) -> (Option<String>, Option<i64>, Option<i64>) {
     let path = path.to_path_buf();
     let made = tokio::task::spawn_blocking(move || make_thumbnail(&path)).await;
     match made {
@@ -180,7 +202,9 @@ fn make_thumbnail(path: &std::path::Path) -> Result<(Vec<u8>, i64, i64), image::
     let small = image.thumbnail(THUMBNAIL_EDGE, THUMBNAIL_EDGE).to_rgba8();
     let small = image::RgbImage::from_fn(small.width(), small.height(), |x, y| {
         let [r, g, b, a] = small.get_pixel(x, y).0;
-        let over_white = |channel: u8| ((u16::from(channel) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
+        let over_white = |channel: u8| {
+            ((u16::from(channel) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8
+        };
         image::Rgb([over_white(r), over_white(g), over_white(b)])
     });
     let mut bytes = Vec::new();
@@ -195,13 +219,21 @@ pub struct DownloadQuery {
 }
 
 async fn readable_attachment(state: &AppState, user: &User, id: i64) -> ApiResult<Attachment> {
-    let attachment = state.store.attachment_by_id(id).await?.ok_or(ApiError::NotFound("file"))?;
+    let attachment = state
+        .store
+        .attachment_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound("file"))?;
     match attachment.message_id {
         // Not yet sent: only its uploader sees it.
         None if attachment.uploader_id == user.id => Ok(attachment),
         None => Err(ApiError::NotFound("file")),
         Some(message_id) => {
-            let message = state.store.message_by_id(message_id).await?.ok_or(ApiError::NotFound("file"))?;
+            let message = state
+                .store
+                .message_by_id(message_id)
+                .await?
+                .ok_or(ApiError::NotFound("file"))?;
             if message.deleted_at.is_some() {
                 return Err(ApiError::NotFound("file"));
             }
@@ -225,8 +257,16 @@ pub async fn download(
     let attachment = readable_attachment(&state, &authed.user, id).await?;
     let inline = query.download.is_none()
         && !attachment.content_type.contains("svg")
-        && ["image/", "video/", "audio/"].iter().any(|prefix| attachment.content_type.starts_with(prefix));
-    serve(&state, &attachment.storage_key, &attachment.content_type, Some((&attachment.name, inline))).await
+        && ["image/", "video/", "audio/"]
+            .iter()
+            .any(|prefix| attachment.content_type.starts_with(prefix));
+    serve(
+        &state,
+        &attachment.storage_key,
+        &attachment.content_type,
+        Some((&attachment.name, inline)),
+    )
+    .await
 }
 
 /// A JPEG thumbnail of an image.
@@ -238,11 +278,18 @@ pub async fn thumbnail_download(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Response> {
     let attachment = readable_attachment(&state, &authed.user, id).await?;
-    let key = attachment.thumbnail_key.ok_or(ApiError::NotFound("thumbnail"))?;
+    let key = attachment
+        .thumbnail_key
+        .ok_or(ApiError::NotFound("thumbnail"))?;
     serve(&state, &key, "image/jpeg", None).await
 }
 
-async fn serve(state: &AppState, key: &str, content_type: &str, name: Option<(&str, bool)>) -> ApiResult<Response> {
+async fn serve(
+    state: &AppState,
+    key: &str,
+    content_type: &str,
+    name: Option<(&str, bool)>,
+) -> ApiResult<Response> {
     let file = state.blobs.open(key).await.map_err(|error| {
         if error.kind() == std::io::ErrorKind::NotFound {
             ApiError::NotFound("file")
@@ -259,12 +306,34 @@ async fn serve(state: &AppState, key: &str, content_type: &str, name: Option<(&s
     if let Some(length) = length {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
     if let Some((name, inline)) = name {
-        let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
-        let disposition = format!("{}; filename=\"{}\"", if inline { "inline" } else { "attachment" }, ascii.replace('"', ""));
+        let ascii: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let disposition = format!(
+            "{}; filename=\"{}\"",
+            if inline { "inline" } else { "attachment" },
+            ascii.replace('"', "")
+        );
         if let Ok(value) = HeaderValue::from_str(&disposition) {
             headers.insert(header::CONTENT_DISPOSITION, value);
         }
@@ -279,7 +348,9 @@ mod tests {
     #[test]
     fn transparent_images_get_white_thumbnails_not_black() {
         let path = std::env::temp_dir().join(format!("conclave-thumb-{}.png", std::process::id()));
-        image::RgbaImage::from_pixel(40, 30, image::Rgba([0, 0, 0, 0])).save(&path).unwrap();
+        image::RgbaImage::from_pixel(40, 30, image::Rgba([0, 0, 0, 0]))
+            .save(&path)
+            .unwrap();
         let (jpeg, width, height) = make_thumbnail(&path).unwrap();
         assert_eq!((width, height), (40, 30));
         let decoded = image::load_from_memory(&jpeg).unwrap().to_rgb8();
@@ -292,9 +363,15 @@ mod tests {
     fn sniffs_from_bytes() {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), "image/png");
         assert_eq!(sniff(b"%PDF-1.7\n"), "application/pdf");
-        assert_eq!(sniff("hello, wörld\n".as_bytes()), "text/plain; charset=utf-8");
+        assert_eq!(
+            sniff("hello, wörld\n".as_bytes()),
+            "text/plain; charset=utf-8"
+        );
         assert_eq!(sniff(b"\0\x01\x02binary"), "application/octet-stream");
         // An HTML file is text, never served as HTML.
-        assert_eq!(sniff(b"<script>alert(1)</script>"), "text/plain; charset=utf-8");
+        assert_eq!(
+            sniff(b"<script>alert(1)</script>"),
+            "text/plain; charset=utf-8"
+        );
     }
 }

@@ -7,8 +7,12 @@ use conclave_domain::{Channel, Command, Message, Page, User, permissions, text, 
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{ApiJson, ApiPath, ApiQuery, outcome_message, readable_channel, readable_message, submit};
-use crate::api::{EditMessageRequest, MessageDto, MessagePage, MessageVersionDto, PostMessageRequest};
+use super::{
+    ApiJson, ApiPath, ApiQuery, outcome_message, readable_channel, readable_message, submit,
+};
+use crate::api::{
+    EditMessageRequest, MessageDto, MessagePage, MessageVersionDto, PostMessageRequest,
+};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -36,16 +40,23 @@ pub async fn history(
     readable_channel(&state, &authed.user, id).await?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::InvalidRequest("limit must be between 1 and 200".into()));
+        return Err(ApiError::InvalidRequest(
+            "limit must be between 1 and 200".into(),
+        ));
     }
     let page = match (query.before, query.after, query.around) {
         (None, None, None) => Page::Latest,
         (Some(id), None, None) => Page::Before(id),
         (None, Some(id), None) => Page::After(id),
         (None, None, Some(id)) => Page::Around(id),
-        _ => return Err(ApiError::InvalidRequest("give at most one of before, after and around".into())),
+        _ => {
+            return Err(ApiError::InvalidRequest(
+                "give at most one of before, after and around".into(),
+            ));
+        }
     };
-    let (messages, has_more_before, has_more_after) = state.store.messages(id, query.thread, page, limit).await?;
+    let (messages, has_more_before, has_more_after) =
+        state.store.messages(id, query.thread, page, limit).await?;
     Ok(Json(MessagePage {
         messages: messages.iter().map(MessageDto::for_members).collect(),
         has_more_before,
@@ -68,15 +79,24 @@ pub async fn post(
 }
 
 /// The one path every new message takes, from REST and from the WebSocket.
-pub async fn post_message(state: &AppState, user: &User, channel_id: i64, request: PostMessageRequest) -> ApiResult<Message> {
+pub async fn post_message(
+    state: &AppState,
+    user: &User,
+    channel_id: i64,
+    request: PostMessageRequest,
+) -> ApiResult<Message> {
     state.limits.check_message(user.id)?;
     validate::message_text(&request.text, !request.attachment_ids.is_empty())?;
     if request.attachment_ids.len() > 10 {
-        return Err(ApiError::InvalidRequest("attach at most 10 files to one message".into()));
+        return Err(ApiError::InvalidRequest(
+            "attach at most 10 files to one message".into(),
+        ));
     }
     if let Some(client_id) = &request.client_id {
         if client_id.is_empty() || client_id.len() > 64 {
-            return Err(ApiError::InvalidRequest("client_id must be 1 to 64 characters".into()));
+            return Err(ApiError::InvalidRequest(
+                "client_id must be 1 to 64 characters".into(),
+            ));
         }
         if let Some(existing) = state.store.message_by_client_id(user.id, client_id).await? {
             return Ok(existing);
@@ -110,17 +130,29 @@ pub async fn post_message(state: &AppState, user: &User, channel_id: i64, reques
 
 /// The members of `channel` that `text` mentions, by handle or with
 /// `@channel`, `@here` or `@all`; never the author.
-async fn resolve_mentions(state: &AppState, channel: &Channel, author: &User, text: &str) -> ApiResult<Vec<i64>> {
+async fn resolve_mentions(
+    state: &AppState,
+    channel: &Channel,
+    author: &User,
+    text: &str,
+) -> ApiResult<Vec<i64>> {
     let handles = text::mentioned_handles(text);
     if handles.is_empty() {
         return Ok(Vec::new());
     }
     let members = state.store.channel_member_ids(channel.id).await?;
-    let mut mentioned: Vec<i64> = if handles.iter().any(|h| text::BROADCAST_MENTIONS.contains(&h.as_str())) {
+    let mut mentioned: Vec<i64> = if handles
+        .iter()
+        .any(|h| text::BROADCAST_MENTIONS.contains(&h.as_str()))
+    {
         members.clone()
     } else {
         let users = state.store.users_by_handles(&handles).await?;
-        users.into_iter().map(|user| user.id).filter(|id| members.contains(id)).collect()
+        users
+            .into_iter()
+            .map(|user| user.id)
+            .filter(|id| members.contains(id))
+            .collect()
     };
     mentioned.retain(|id| *id != author.id);
     mentioned.sort_unstable();
@@ -131,7 +163,11 @@ async fn resolve_mentions(state: &AppState, channel: &Channel, author: &User, te
 /// One message.
 #[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = MessageDto), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get(State(state): State<AppState>, authed: Authed, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<MessageDto>> {
+pub async fn get(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<MessageDto>> {
     let (message, _, _) = readable_message(&state, &authed.user, id).await?;
     Ok(Json(MessageDto::for_members(&message)))
 }
@@ -146,7 +182,10 @@ pub async fn edit(
     ApiJson(request): ApiJson<EditMessageRequest>,
 ) -> ApiResult<Json<MessageDto>> {
     let (message, channel, membership) = readable_message(&state, &authed.user, id).await?;
-    if !permissions::can_edit_message(&authed.user, &message) || membership.is_none() || channel.read_only {
+    if !permissions::can_edit_message(&authed.user, &message)
+        || membership.is_none()
+        || channel.read_only
+    {
         return Err(ApiError::forbidden("you can edit only your own messages"));
     }
     validate::message_text(&request.text, !message.attachments.is_empty())?;
@@ -169,7 +208,11 @@ pub async fn edit(
 /// compliance.
 #[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "messages", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 204), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, authed: Authed, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     let (message, _, _) = readable_message(&state, &authed.user, id).await?;
     if message.deleted_at.is_some() {
         return Err(ApiError::NotFound("message"));
@@ -197,7 +240,11 @@ pub async fn versions(
     authed: Authed,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<MessageVersionDto>>> {
-    let message = state.store.message_by_id(id).await?.ok_or(ApiError::NotFound("message"))?;
+    let message = state
+        .store
+        .message_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
     if !permissions::can_see_history(&authed.user, &message) {
         return Err(ApiError::NotFound("message"));
     }
@@ -205,10 +252,18 @@ pub async fn versions(
     Ok(Json(versions.iter().map(MessageVersionDto::from).collect()))
 }
 
-async fn react(state: &AppState, user: &User, id: i64, emoji: String, present: bool) -> ApiResult<MessageDto> {
+async fn react(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    emoji: String,
+    present: bool,
+) -> ApiResult<MessageDto> {
     validate::emoji(&emoji)?;
     let (message, channel, membership) = readable_message(state, user, id).await?;
-    if !permissions::can_interact(user, &channel, membership.as_ref()) || message.deleted_at.is_some() {
+    if !permissions::can_interact(user, &channel, membership.as_ref())
+        || message.deleted_at.is_some()
+    {
         return Err(ApiError::forbidden("you cannot react here"));
     }
     let outcome = submit(
@@ -249,7 +304,9 @@ pub async fn remove_reaction(
 
 async fn pin(state: &AppState, user: &User, id: i64, pinned: bool) -> ApiResult<MessageDto> {
     let (message, channel, membership) = readable_message(state, user, id).await?;
-    if !permissions::can_interact(user, &channel, membership.as_ref()) || message.deleted_at.is_some() {
+    if !permissions::can_interact(user, &channel, membership.as_ref())
+        || message.deleted_at.is_some()
+    {
         return Err(ApiError::forbidden("you cannot pin here"));
     }
     let outcome = submit(
@@ -268,13 +325,21 @@ async fn pin(state: &AppState, user: &User, id: i64, pinned: bool) -> ApiResult<
 /// Pins a message to its channel.
 #[utoipa::path(put, path = "/api/v1/messages/{id}/pin", tag = "messages", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = MessageDto)))]
-pub async fn add_pin(State(state): State<AppState>, authed: Authed, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<MessageDto>> {
+pub async fn add_pin(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<MessageDto>> {
     Ok(Json(pin(&state, &authed.user, id, true).await?))
 }
 
 /// Unpins a message.
 #[utoipa::path(delete, path = "/api/v1/messages/{id}/pin", tag = "messages", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = MessageDto)))]
-pub async fn remove_pin(State(state): State<AppState>, authed: Authed, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<MessageDto>> {
+pub async fn remove_pin(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<MessageDto>> {
     Ok(Json(pin(&state, &authed.user, id, false).await?))
 }

@@ -1,11 +1,13 @@
 //! The REST API under `/api/v1`, one file per resource family.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod channels;
 pub mod compliance;
 pub mod connectors;
 pub mod files;
+pub mod identity;
 pub mod messages;
 pub mod scim;
 pub mod system;
@@ -15,7 +17,9 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use conclave_domain::command::OutcomeValue;
-use conclave_domain::{Channel, ChannelId, Command, Membership, Message, Outcome, User, permissions};
+use conclave_domain::{
+    Channel, ChannelId, Command, Membership, Message, Outcome, User, permissions,
+};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -36,10 +40,12 @@ pub struct ApiPath<T>(pub T);
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge("the request body is too large".into()),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ApiError::UnsupportedMediaType("send JSON with Content-Type: application/json".into())
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge("the request body is too large".into())
             }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(
+                "send JSON with Content-Type: application/json".into(),
+            ),
             _ => ApiError::InvalidRequest(rejection.body_text()),
         }
     }
@@ -59,7 +65,10 @@ impl From<PathRejection> for ApiError {
 
 /// Hands a command to the group-commit writer and waits until it is durable.
 pub async fn submit(state: &AppState, command: Command) -> ApiResult<Outcome> {
-    if state.shutting_down.load(std::sync::atomic::Ordering::Acquire) {
+    if state
+        .shutting_down
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
         return Err(ApiError::Unavailable("the server is shutting down".into()));
     }
     Ok(state.writer.submit(command).await?)
@@ -68,14 +77,18 @@ pub async fn submit(state: &AppState, command: Command) -> ApiResult<Outcome> {
 pub fn outcome_message(outcome: Outcome) -> ApiResult<Message> {
     match outcome.result {
         OutcomeValue::Message(message) => Ok(message),
-        other => Err(ApiError::Internal(format!("expected a message, got {other:?}"))),
+        other => Err(ApiError::Internal(format!(
+            "expected a message, got {other:?}"
+        ))),
     }
 }
 
 pub fn outcome_channel(outcome: Outcome) -> ApiResult<Channel> {
     match outcome.result {
         OutcomeValue::Channel(channel) => Ok(channel),
-        other => Err(ApiError::Internal(format!("expected a channel, got {other:?}"))),
+        other => Err(ApiError::Internal(format!(
+            "expected a channel, got {other:?}"
+        ))),
     }
 }
 
@@ -86,7 +99,11 @@ pub async fn readable_channel(
     user: &User,
     channel_id: ChannelId,
 ) -> ApiResult<(Channel, Option<Membership>)> {
-    let channel = state.store.channel_by_id(channel_id).await?.ok_or(ApiError::NotFound("channel"))?;
+    let channel = state
+        .store
+        .channel_by_id(channel_id)
+        .await?
+        .ok_or(ApiError::NotFound("channel"))?;
     let membership = state.store.membership(channel_id, user.id).await?;
     if !permissions::can_read_channel(user, &channel, membership.as_ref()) {
         return Err(ApiError::NotFound("channel"));
@@ -100,7 +117,11 @@ pub async fn readable_message(
     user: &User,
     message_id: i64,
 ) -> ApiResult<(Message, Channel, Option<Membership>)> {
-    let message = state.store.message_by_id(message_id).await?.ok_or(ApiError::NotFound("message"))?;
+    let message = state
+        .store
+        .message_by_id(message_id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
     let (channel, membership) = readable_channel(state, user, message.channel_id)
         .await
         .map_err(|_| ApiError::NotFound("message"))?;

@@ -12,18 +12,25 @@ use crate::state::AppState;
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok".into() })
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// Readiness: the database answers and the server is not shutting down.
 #[utoipa::path(get, path = "/readyz", tag = "system",
     responses((status = 200, body = Health), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    if state.shutting_down.load(std::sync::atomic::Ordering::Acquire) {
+    if state
+        .shutting_down
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
         return Err(ApiError::Unavailable("shutting down".into()));
     }
     state.store.ping().await?;
-    Ok(Json(Health { status: "ready".into() }))
+    Ok(Json(Health {
+        status: "ready".into(),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system",

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::api::{CreateUserRequest, UserDto};
-use crate::auth::{Authed, ClientAddress, hash_password};
+use crate::auth::{Authed, ClientAddress, hash_password_off_thread};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -31,7 +31,9 @@ pub async fn list(
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let text = query.q.unwrap_or_default();
     if text.chars().count() > 100 {
-        return Err(ApiError::InvalidRequest("q must be at most 100 characters".into()));
+        return Err(ApiError::InvalidRequest(
+            "q must be at most 100 characters".into(),
+        ));
     }
     let users = state.store.search_users(text.trim(), limit).await?;
     Ok(Json(users.iter().map(UserDto::from).collect()))
@@ -40,8 +42,16 @@ pub async fn list(
 /// One user's profile.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = UserDto), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get(State(state): State<AppState>, _authed: Authed, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<UserDto>> {
-    let user = state.store.user_by_id(id).await?.ok_or(ApiError::NotFound("user"))?;
+pub async fn get(
+    State(state): State<AppState>,
+    _authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<UserDto>> {
+    let user = state
+        .store
+        .user_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
     Ok(Json(UserDto::from(&user)))
 }
 
@@ -59,12 +69,20 @@ pub async fn create(
     }
     let role = match request.role.as_deref() {
         None => Role::Member,
-        Some(text) => Role::parse(text).ok_or_else(|| ApiError::InvalidRequest(format!("unknown role {text:?}")))?,
+        Some(text) => Role::parse(text)
+            .ok_or_else(|| ApiError::InvalidRequest(format!("unknown role {text:?}")))?,
     };
     if role == Role::Owner && authed.user.role != Role::Owner {
         return Err(ApiError::forbidden("only owners create owners"));
     }
-    let user = create_local_user(&state, &request.email, &request.name, role, Some(&request.password)).await?;
+    let user = create_local_user(
+        &state,
+        &request.email,
+        &request.name,
+        role,
+        Some(&request.password),
+    )
+    .await?;
     crate::audit::record(
         &*state.store,
         &crate::audit::Actor::user(&authed.user, address),
@@ -98,23 +116,25 @@ pub async fn create_user_in(
     validate::display_name(name)?;
     let password_hash = match password {
         Some(password) => {
-            validate::password(password)?;
+            conclave_domain::auth::check_password(password, &email)?;
             let password = password.to_string();
-            Some(
-                tokio::task::spawn_blocking(move || hash_password(&password))
-                    .await
-                    .map_err(|e| ApiError::Internal(e.to_string()))??,
-            )
+            Some(hash_password_off_thread(password).await?)
         }
         None => None,
     };
     if store.user_by_email(&email).await?.is_some() {
-        return Err(ApiError::Conflict(format!("a user with email {email} already exists")));
+        return Err(ApiError::Conflict(format!(
+            "a user with email {email} already exists"
+        )));
     }
     let base = text::handle_from_email(&email);
     let mut handle = base.clone();
     let mut suffix = 2;
-    while !store.users_by_handles(std::slice::from_ref(&handle)).await?.is_empty() {
+    while !store
+        .users_by_handles(std::slice::from_ref(&handle))
+        .await?
+        .is_empty()
+    {
         handle = format!("{base}{suffix}");
         suffix += 1;
     }

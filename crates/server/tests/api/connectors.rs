@@ -1,1 +1,966 @@
 //! Server tests for the connectors feature; the harness (start, person, call, socket) is in main.rs.
+//!
+//! The WhatsApp Cloud API connector over real HTTP: Meta's webhook handshake,
+//! signed and unsigned deliveries of every message type, idempotent
+//! redelivery, and a stand-in for Meta's Graph API (an axum server speaking
+//! its JSON for media download and send-message, recording what it got) for
+//! the end-to-end story: a customer writes, an agent answers, the reply
+//! reaches "Meta", and delivery statuses come back.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use conclave_server::config::ServerConfig;
+use conclave_server::whatsapp::{WhatsAppNumber, signature};
+use serde_json::{Value, json};
+
+use super::{Backend, Role, Server, StatusCode, backends, next_frame, start};
+
+const SECRET: &str = "app-secret-for-tests";
+const VERIFY: &str = "verify-token-for-tests";
+const PHONE_NUMBER_ID: &str = "106540352242922";
+const ACCESS_TOKEN: &str = "graph-access-token";
+const CUSTOMER: &str = "4917012345678";
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n";
+
+/// What the stand-in for the Graph API received.
+#[derive(Default)]
+struct Recorded {
+    sends: Vec<(String, Option<String>, Value)>,
+    media_requests: Vec<(String, Option<String>)>,
+    /// Send requests to answer with a 500 before succeeding.
+    failures_left: usize,
+}
+
+struct GraphStandIn {
+    base: String,
+    recorded: Arc<Mutex<Recorded>>,
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Meta's Graph API as far as the connector uses it, on 127.0.0.1:0.
+async fn graph_stand_in(failures: usize) -> GraphStandIn {
+    let recorded = Arc::new(Mutex::new(Recorded {
+        failures_left: failures,
+        ..Recorded::default()
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/v21.0/{id}",
+            get(move |State(recorded): State<Arc<Mutex<Recorded>>>, Path(id): Path<String>, headers: HeaderMap| async move {
+                recorded.lock().unwrap().media_requests.push((id.clone(), bearer(&headers)));
+                if bearer(&headers).as_deref() != Some(&format!("Bearer {ACCESS_TOKEN}")) {
+                    return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": {"message": "Invalid OAuth access token", "code": 190}})));
+                }
+                if id == "media-gone" {
+                    return (StatusCode::NOT_FOUND, axum::Json(json!({"error": {"message": "Unsupported get request", "code": 100}})));
+                }
+                let (mime, size) = if id.starts_with("doc") { ("application/pdf", PDF.len()) } else { ("image/png", PNG.len()) };
+                (
+                    StatusCode::OK,
+                    axum::Json(json!({
+                        "messaging_product": "whatsapp",
+                        "url": format!("http://{address}/download/{id}"),
+                        "mime_type": mime,
+                        "sha256": "ignored",
+                        "file_size": size,
+                        "id": id,
+                    })),
+                )
+            }),
+        )
+        .route(
+            "/download/{id}",
+            get(|Path(id): Path<String>, headers: HeaderMap| async move {
+                if bearer(&headers).as_deref() != Some(&format!("Bearer {ACCESS_TOKEN}")) {
+                    return (StatusCode::UNAUTHORIZED, Vec::new());
+                }
+                (StatusCode::OK, if id.starts_with("doc") { PDF.to_vec() } else { PNG.to_vec() })
+            }),
+        )
+        .route(
+            "/v21.0/{phone_number_id}/messages",
+            post(|State(recorded): State<Arc<Mutex<Recorded>>>, Path(phone_number_id): Path<String>, headers: HeaderMap, axum::Json(body): axum::Json<Value>| async move {
+                let mut recorded = recorded.lock().unwrap();
+                recorded.sends.push((phone_number_id, bearer(&headers), body.clone()));
+                if recorded.failures_left > 0 {
+                    recorded.failures_left -= 1;
+                    return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": {"message": "An unknown error occurred", "code": 1}})));
+                }
+                let n = recorded.sends.len();
+                (
+                    StatusCode::OK,
+                    axum::Json(json!({
+                        "messaging_product": "whatsapp",
+                        "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+                        "messages": [{"id": format!("wamid.OUT{n}")}],
+                    })),
+                )
+            }),
+        )
+        .with_state(Arc::clone(&recorded));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    GraphStandIn {
+        base: format!("http://{address}/v21.0"),
+        recorded,
+    }
+}
+
+fn configure(config: &mut ServerConfig, graph_base: &str) {
+    config.whatsapp.verify_token = VERIFY.into();
+    config.whatsapp.app_secret = SECRET.into();
+    config.whatsapp.access_token = ACCESS_TOKEN.into();
+    config.whatsapp.graph_api_base = graph_base.into();
+    config.whatsapp.retry_base_ms = 10;
+    config.whatsapp.numbers = vec![WhatsAppNumber {
+        phone_number_id: PHONE_NUMBER_ID.into(),
+        staff: vec!["agent@example.com".into()],
+    }];
+}
+
+fn now_seconds() -> i64 {
+    conclave_server::now_millis() / 1000
+}
+
+/// Meta's notification envelope around messages and statuses.
+fn notification(messages: Vec<Value>, statuses: Vec<Value>) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "102290129340398",
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+                    "contacts": [{"profile": {"name": "Kerry Fisher"}, "wa_id": CUSTOMER}],
+                    "messages": messages,
+                    "statuses": statuses,
+                }
+            }]
+        }]
+    })
+}
+
+fn inbound(id: &str, kind: &str, content: Value, timestamp: i64) -> Value {
+    let mut message =
+        json!({"from": CUSTOMER, "id": id, "timestamp": timestamp.to_string(), "type": kind});
+    if kind != "unsupported" {
+        message[kind] = content;
+    }
+    message
+}
+
+fn status_report(wamid: &str, status: &str) -> Value {
+    json!({
+        "id": wamid, "status": status, "timestamp": now_seconds().to_string(), "recipient_id": CUSTOMER,
+        "conversation": {"id": "conv", "origin": {"type": "service"}},
+        "pricing": {"billable": true, "pricing_model": "CBP", "category": "service"},
+    })
+}
+
+async fn deliver(
+    server: &Server,
+    body: &Value,
+    signature_header: Option<String>,
+) -> (StatusCode, Value) {
+    let body = body.to_string();
+    let mut request = server
+        .http
+        .post(server.url("/connectors/whatsapp/webhook"))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(header) = signature_header {
+        request = request.header("x-hub-signature-256", header);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn deliver_signed(server: &Server, body: &Value) -> Value {
+    let header = signature::sign(SECRET, body.to_string().as_bytes());
+    let (status, answer) = deliver(server, body, Some(header)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_handshake_answers_only_the_configured_token() {
+    let server = start(Backend::Sqlite, |config| {
+        configure(config, "http://127.0.0.1:9/v21.0")
+    })
+    .await;
+    let url = |mode: &str, token: &str| {
+        server.url(&format!("/connectors/whatsapp/webhook?hub.mode={mode}&hub.verify_token={token}&hub.challenge=1158201444"))
+    };
+    let response = server
+        .http
+        .get(url("subscribe", VERIFY))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(response.text().await.unwrap(), "1158201444");
+    for (mode, token) in [
+        ("subscribe", "wrong"),
+        ("unsubscribe", VERIFY),
+        ("subscribe", ""),
+    ] {
+        let response = server.http.get(url(mode, token)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{mode} {token}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "forbidden");
+    }
+    let (status, body) = server
+        .call("GET", "/connectors/whatsapp/webhook", None, None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+
+    // Without secrets configured the connector is off.
+    let unconfigured = start(Backend::Sqlite, |_| {}).await;
+    let (status, body) = unconfigured
+        .call(
+            "GET",
+            "/connectors/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=&hub.challenge=1",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_and_wrongly_signed_deliveries_are_refused_and_store_nothing() {
+    let server = start(Backend::Sqlite, |config| {
+        configure(config, "http://127.0.0.1:9/v21.0")
+    })
+    .await;
+    server.person("agent", Role::Member).await;
+    let head = server.state.store.head_position().await.unwrap();
+    let body = notification(
+        vec![inbound(
+            "wamid.UNSIGNED",
+            "text",
+            json!({"body": "hello"}),
+            now_seconds(),
+        )],
+        vec![],
+    );
+    let text = body.to_string();
+    let forged = format!("sha256={}", "0".repeat(64));
+    let other_secret = signature::sign("not-the-secret", text.as_bytes());
+    let tampered = signature::sign(SECRET, format!("{text} ").as_bytes());
+    let bare_hex = signature::sign(SECRET, text.as_bytes())
+        .trim_start_matches("sha256=")
+        .to_string();
+    for header in [
+        None,
+        Some(forged),
+        Some(other_secret),
+        Some(tampered),
+        Some(bare_hex),
+        Some("sha256=not-hex".to_string()),
+    ] {
+        let (status, answer) = deliver(&server, &body, header.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{header:?}");
+        assert_eq!(answer["code"], "invalid_signature");
+    }
+    assert_eq!(
+        server.state.store.head_position().await.unwrap(),
+        head,
+        "no event was written"
+    );
+    assert!(
+        server
+            .state
+            .store
+            .whatsapp_conversation(PHONE_NUMBER_ID, CUSTOMER)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        server
+            .state
+            .store
+            .whatsapp_message_by_wamid("wamid.UNSIGNED")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Bodies above 1 MiB are refused even when signed.
+    let huge = json!({"object": "whatsapp_business_account", "padding": "x".repeat(1024 * 1024)});
+    let (status, answer) = deliver(
+        &server,
+        &huge,
+        Some(signature::sign(SECRET, huge.to_string().as_bytes())),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+    );
+    // A signed body that is not a notification is a bad request.
+    let (status, answer) = deliver(
+        &server,
+        &json!([1, 2]),
+        Some(signature::sign(SECRET, b"[1,2]")),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_deliveries_of_every_type_are_archived_once() {
+    for backend in backends() {
+        let graph = graph_stand_in(0).await;
+        let server = start(backend, |config| configure(config, &graph.base)).await;
+        let agent = server.person("agent", Role::Member).await;
+        let outsider = server.person("outsider", Role::Member).await;
+        let at = now_seconds() - 60;
+        let messages = vec![
+            inbound(
+                "wamid.TEXT",
+                "text",
+                json!({"body": "Hi, where is order #1234?"}),
+                at,
+            ),
+            inbound(
+                "wamid.IMAGE",
+                "image",
+                json!({"id": "img-1", "mime_type": "image/png", "sha256": "x", "caption": "the damaged box"}),
+                at + 1,
+            ),
+            inbound(
+                "wamid.DOC",
+                "document",
+                json!({"id": "doc-1", "mime_type": "application/pdf", "sha256": "x", "filename": "invoice.pdf"}),
+                at + 2,
+            ),
+            inbound(
+                "wamid.AUDIO",
+                "audio",
+                json!({"id": "img-audio", "mime_type": "audio/ogg; codecs=opus", "voice": true}),
+                at + 3,
+            ),
+            inbound(
+                "wamid.VIDEO",
+                "video",
+                json!({"id": "img-video", "mime_type": "video/mp4"}),
+                at + 4,
+            ),
+            inbound(
+                "wamid.GONE",
+                "image",
+                json!({"id": "media-gone", "mime_type": "image/jpeg"}),
+                at + 5,
+            ),
+            inbound(
+                "wamid.LOCATION",
+                "location",
+                json!({"latitude": 52.52, "longitude": 13.405, "name": "Warehouse", "address": "Hafenstr. 1"}),
+                at + 6,
+            ),
+            inbound(
+                "wamid.CONTACTS",
+                "contacts",
+                json!([{"name": {"formatted_name": "Ben Stone", "first_name": "Ben"}, "phones": [{"phone": "+1 415 555 0100", "type": "CELL"}]}]),
+                at + 7,
+            ),
+            inbound(
+                "wamid.BUTTON_REPLY",
+                "interactive",
+                json!({"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes, refund"}}),
+                at + 8,
+            ),
+            inbound(
+                "wamid.LIST_REPLY",
+                "interactive",
+                json!({"type": "list_reply", "list_reply": {"id": "tue", "title": "Tuesday", "description": "10:00–12:00"}}),
+                at + 9,
+            ),
+            inbound(
+                "wamid.BUTTON",
+                "button",
+                json!({"text": "Stop promotions", "payload": "STOP"}),
+                at + 10,
+            ),
+            inbound("wamid.UNSUPPORTED", "unsupported", Value::Null, at + 11),
+        ];
+        let body = notification(messages, vec![]);
+        let receipt = deliver_signed(&server, &body).await;
+        assert_eq!(
+            (receipt["messages"].as_u64(), receipt["duplicates"].as_u64()),
+            (Some(12), Some(0)),
+            "{receipt}"
+        );
+
+        let conversations = server
+            .ok("GET", "/api/v1/whatsapp/conversations", &agent, None)
+            .await;
+        let conversations = conversations.as_array().unwrap();
+        assert_eq!(
+            conversations.len(),
+            1,
+            "one conversation per customer and business number"
+        );
+        let conversation = &conversations[0];
+        assert_eq!(conversation["customer"]["name"], "Kerry Fisher");
+        assert_eq!(conversation["customer"]["phone"], format!("+{CUSTOMER}"));
+        assert_eq!(conversation["window_open"], true);
+        assert_eq!(conversation["assignee_id"], Value::Null);
+        let channel_id = conversation["channel_id"].as_i64().unwrap();
+        let customer_id = conversation["customer"]["user_id"].as_i64().unwrap();
+        assert!(
+            conversation["summary"]["member_ids"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(agent.id)),
+            "assigned staff are members"
+        );
+        let (status, _) = server
+            .call(
+                "GET",
+                "/api/v1/whatsapp/conversations",
+                Some(&outsider.token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            server
+                .ok("GET", "/api/v1/whatsapp/conversations", &outsider, None)
+                .await
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        let (status, _) = server
+            .call(
+                "GET",
+                &format!("/api/v1/channels/{channel_id}/messages"),
+                Some(&outsider.token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "other staff do not read customer conversations"
+        );
+
+        let history = server
+            .ok(
+                "GET",
+                &format!("/api/v1/channels/{channel_id}/messages"),
+                &agent,
+                None,
+            )
+            .await;
+        let history = history["messages"].as_array().unwrap().clone();
+        let texts: Vec<&str> = history
+            .iter()
+            .map(|m| m["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                "Hi, where is order #1234?",
+                "the damaged box",
+                "",
+                "",
+                "",
+                "[image could not be fetched: the Graph API answered 404: Unsupported get request (code 100)]",
+                "📍 Warehouse — Hafenstr. 1 — 52.52, 13.405",
+                "👤 Ben Stone: +1 415 555 0100",
+                "Yes, refund",
+                "Tuesday (10:00–12:00)",
+                "Stop promotions",
+                "[WhatsApp unsupported message]",
+            ]
+        );
+        assert!(history.iter().all(|m| m["author_id"] == customer_id));
+        assert_eq!(history[0]["created_at"], at * 1000, "the customer's time");
+        let image = &history[1]["attachments"][0];
+        assert_eq!(image["content_type"], "image/png");
+        let bytes = server
+            .http
+            .get(server.url(&format!("/api/v1/files/{}", image["id"])))
+            .bearer_auth(&agent.token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(
+            &bytes[..],
+            PNG,
+            "media are fetched from the Graph API and archived"
+        );
+        assert_eq!(history[2]["attachments"][0]["name"], "invoice.pdf");
+        assert_eq!(
+            history[2]["attachments"][0]["content_type"],
+            "application/pdf"
+        );
+        assert_eq!(history[3]["attachments"].as_array().unwrap().len(), 1);
+        let media_requests = graph.recorded.lock().unwrap().media_requests.clone();
+        assert!(
+            media_requests
+                .iter()
+                .all(|(_, token)| token.as_deref()
+                    == Some(format!("Bearer {ACCESS_TOKEN}").as_str()))
+        );
+
+        // A reaction becomes a reaction; a new one replaces it.
+        let react = |id: &str, emoji: &str| {
+            inbound(
+                id,
+                "reaction",
+                json!({"message_id": "wamid.TEXT", "emoji": emoji}),
+                at + 20,
+            )
+        };
+        deliver_signed(
+            &server,
+            &notification(vec![react("wamid.R1", "👍")], vec![]),
+        )
+        .await;
+        let first = server
+            .ok(
+                "GET",
+                &format!("/api/v1/messages/{}", history[0]["id"]),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(
+            first["reactions"],
+            json!([{"emoji": "👍", "user_ids": [customer_id]}])
+        );
+        deliver_signed(
+            &server,
+            &notification(vec![react("wamid.R2", "❤️")], vec![]),
+        )
+        .await;
+        let first = server
+            .ok(
+                "GET",
+                &format!("/api/v1/messages/{}", history[0]["id"]),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(
+            first["reactions"],
+            json!([{"emoji": "❤️", "user_ids": [customer_id]}])
+        );
+        deliver_signed(&server, &notification(vec![react("wamid.R3", "")], vec![])).await;
+        let first = server
+            .ok(
+                "GET",
+                &format!("/api/v1/messages/{}", history[0]["id"]),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(first["reactions"], json!([]));
+
+        // Meta redelivers: nothing new is stored.
+        let head = server.state.store.head_position().await.unwrap();
+        let receipt = deliver_signed(&server, &body).await;
+        assert_eq!(
+            (receipt["messages"].as_u64(), receipt["duplicates"].as_u64()),
+            (Some(0), Some(12)),
+            "{receipt}"
+        );
+        assert_eq!(server.state.store.head_position().await.unwrap(), head);
+        let again = server
+            .ok(
+                "GET",
+                &format!("/api/v1/channels/{channel_id}/messages"),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(again["messages"].as_array().unwrap().len(), 12);
+        let deliveries = server
+            .ok(
+                "GET",
+                &format!("/api/v1/whatsapp/conversations/{channel_id}/deliveries"),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(deliveries.as_array().unwrap().len(), 12);
+        assert!(
+            deliveries
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["direction"] == "inbound" && d["status"] == "received")
+        );
+        assert_eq!(
+            server
+                .state
+                .store
+                .verify_journal()
+                .await
+                .unwrap()
+                .map(|_| ()),
+            Ok(())
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reply_reaches_meta_and_delivery_statuses_come_back() {
+    for backend in backends() {
+        // The first send attempt fails with a 500 and is retried.
+        let graph = graph_stand_in(1).await;
+        let server = start(backend, |config| configure(config, &graph.base)).await;
+        let agent = server.person("agent", Role::Member).await;
+        deliver_signed(
+            &server,
+            &notification(
+                vec![inbound(
+                    "wamid.Q1",
+                    "text",
+                    json!({"body": "Can I change my delivery address?"}),
+                    now_seconds(),
+                )],
+                vec![],
+            ),
+        )
+        .await;
+        let conversations = server
+            .ok(
+                "GET",
+                "/api/v1/whatsapp/conversations?assignee=none",
+                &agent,
+                None,
+            )
+            .await;
+        let channel_id = conversations[0]["channel_id"].as_i64().unwrap();
+        let claimed = server
+            .ok(
+                "POST",
+                &format!("/api/v1/whatsapp/conversations/{channel_id}/claim"),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(claimed["assignee_id"], agent.id);
+        assert_eq!(
+            server
+                .ok(
+                    "GET",
+                    "/api/v1/whatsapp/conversations?assignee=me",
+                    &agent,
+                    None
+                )
+                .await
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        let (mut socket, _) = server.socket(&agent, None).await;
+
+        let (status, reply) = server
+            .call(
+                "POST",
+                &format!("/api/v1/whatsapp/conversations/{channel_id}/messages"),
+                Some(&agent.token),
+                Some(json!({"text": "Yes — send me the new address.", "client_id": "reply-1"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{reply}");
+        assert_eq!(reply["message"]["author_id"], agent.id);
+        assert_eq!(reply["delivery"]["status"], "queued");
+        let message_id = reply["message"]["id"].as_i64().unwrap();
+
+        let sent = wait_for_status(&mut socket, message_id, "sent").await;
+        assert_eq!(sent["channel_id"], channel_id);
+        let sends = graph.recorded.lock().unwrap().sends.clone();
+        assert_eq!(sends.len(), 2, "one failure, one retry");
+        for (phone_number_id, token, body) in &sends {
+            assert_eq!(phone_number_id, PHONE_NUMBER_ID);
+            assert_eq!(
+                token.as_deref(),
+                Some(format!("Bearer {ACCESS_TOKEN}").as_str())
+            );
+            assert_eq!(
+                body,
+                &json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "text", "text": {"preview_url": false, "body": "Yes — send me the new address."}})
+            );
+        }
+        let deliveries = server
+            .ok(
+                "GET",
+                &format!("/api/v1/whatsapp/conversations/{channel_id}/deliveries"),
+                &agent,
+                None,
+            )
+            .await;
+        let outbound = deliveries
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["message_id"] == message_id)
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (
+                outbound["status"].as_str(),
+                outbound["wamid"].as_str(),
+                outbound["attempts"].as_i64()
+            ),
+            (Some("sent"), Some("wamid.OUT2"), Some(2))
+        );
+
+        // A retried request with the same client_id sends nothing twice.
+        let (status, again) = server
+            .call(
+                "POST",
+                &format!("/api/v1/whatsapp/conversations/{channel_id}/messages"),
+                Some(&agent.token),
+                Some(json!({"text": "Yes — send me the new address.", "client_id": "reply-1"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(again["message"]["id"], message_id);
+        assert_eq!(again["delivery"]["status"], "sent");
+
+        // Meta reports delivery, then reading; a late "delivered" changes nothing.
+        deliver_signed(
+            &server,
+            &notification(vec![], vec![status_report("wamid.OUT2", "delivered")]),
+        )
+        .await;
+        wait_for_status(&mut socket, message_id, "delivered").await;
+        deliver_signed(
+            &server,
+            &notification(vec![], vec![status_report("wamid.OUT2", "read")]),
+        )
+        .await;
+        wait_for_status(&mut socket, message_id, "read").await;
+        deliver_signed(
+            &server,
+            &notification(vec![], vec![status_report("wamid.OUT2", "delivered")]),
+        )
+        .await;
+        let record = server
+            .state
+            .store
+            .whatsapp_message(message_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.status.as_str(), "read");
+
+        // The reply is an ordinary archive message.
+        let history = server
+            .ok(
+                "GET",
+                &format!("/api/v1/channels/{channel_id}/messages"),
+                &agent,
+                None,
+            )
+            .await;
+        let texts: Vec<&str> = history["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                "Can I change my delivery address?",
+                "Yes — send me the new address."
+            ]
+        );
+        drop(socket);
+        drop(server);
+    }
+}
+
+/// Waits for the `whatsapp_status` frame of `message_id` with `status`.
+async fn wait_for_status(socket: &mut super::Socket, message_id: i64, status: &str) -> Value {
+    loop {
+        let frame = next_frame(socket)
+            .await
+            .unwrap_or_else(|| panic!("no {status} status frame for message {message_id}"));
+        if frame["type"] == "whatsapp_status"
+            && frame["message_id"] == message_id
+            && frame["status"] == status
+        {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_the_service_window_only_templates_go_out() {
+    let graph = graph_stand_in(0).await;
+    let server = start(Backend::Sqlite, |config| configure(config, &graph.base)).await;
+    let agent = server.person("agent", Role::Member).await;
+    let stranger = server.person("stranger", Role::Member).await;
+    let two_days_ago = now_seconds() - 2 * 24 * 3600;
+    deliver_signed(
+        &server,
+        &notification(
+            vec![inbound(
+                "wamid.OLD",
+                "text",
+                json!({"body": "Thanks!"}),
+                two_days_ago,
+            )],
+            vec![],
+        ),
+    )
+    .await;
+    let conversations = server
+        .ok("GET", "/api/v1/whatsapp/conversations", &agent, None)
+        .await;
+    let channel_id = conversations[0]["channel_id"].as_i64().unwrap();
+    assert_eq!(conversations[0]["window_open"], false);
+    let path = format!("/api/v1/whatsapp/conversations/{channel_id}/messages");
+
+    let (status, refused) = server
+        .call(
+            "POST",
+            &path,
+            Some(&agent.token),
+            Some(json!({"text": "Are you still there?"})),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::CONFLICT, Some("whatsapp_window_closed")),
+        "{refused}"
+    );
+    let (status, _) = server
+        .call(
+            "POST",
+            &path,
+            Some(&stranger.token),
+            Some(json!({"text": "hi"})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "only staff of the number may answer"
+    );
+    for bad in [
+        json!({}),
+        json!({"text": "a", "template": {"name": "x", "language": "en"}}),
+        json!({"template": {"name": "Bad Name", "language": "en_US"}}),
+    ] {
+        let (status, body) = server
+            .call("POST", &path, Some(&agent.token), Some(bad.clone()))
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request")),
+            "{bad}"
+        );
+    }
+
+    let template = json!({"name": "order_update", "language": "en_US", "components": [{"type": "body", "parameters": [{"type": "text", "text": "#1234"}]}]});
+    let (status, reply) = server
+        .call(
+            "POST",
+            &path,
+            Some(&agent.token),
+            Some(json!({"template": template})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    assert_eq!(
+        reply["message"]["text"],
+        "[template order_update (en_US)] #1234"
+    );
+    let message_id = reply["message"]["id"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server
+        .state
+        .store
+        .whatsapp_message(message_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+        .as_str()
+        != "sent"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the template was not sent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let sends = graph.recorded.lock().unwrap().sends.clone();
+    assert_eq!(sends.len(), 1, "the refused text never reached Meta");
+    assert_eq!(
+        sends[0].2,
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "template",
+               "template": {"name": "order_update", "language": {"code": "en_US"}, "components": [{"type": "body", "parameters": [{"type": "text", "text": "#1234"}]}]}})
+    );
+
+    // Meta reports a failure with its error.
+    let mut failed = status_report("wamid.OUT1", "failed");
+    failed["errors"] = json!([{"code": 131026, "title": "Message undeliverable", "message": "Message undeliverable", "error_data": {"details": "Receiver is incapable of receiving this message"}}]);
+    deliver_signed(&server, &notification(vec![], vec![failed])).await;
+    let deliveries = server
+        .ok(
+            "GET",
+            &format!("/api/v1/whatsapp/conversations/{channel_id}/deliveries"),
+            &agent,
+            None,
+        )
+        .await;
+    let outbound = deliveries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["message_id"] == message_id)
+        .unwrap()
+        .clone();
+    assert_eq!(outbound["status"], "failed");
+    assert_eq!(
+        outbound["error"],
+        "131026: Message undeliverable — Receiver is incapable of receiving this message"
+    );
+}

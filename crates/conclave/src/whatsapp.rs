@@ -1,0 +1,516 @@
+//! `conclave import whatsapp PATH --channel NAME [--custodian EMAIL]`: reads a
+//! WhatsApp "Export chat" file (.txt or .zip) with conclave-whatsapp and
+//! stores it in a read-only archive channel through the store, journalled.
+//!
+//! Participants become users by mapping (`--map "+49 170 1234567=alice@example.com"`,
+//! `--map "Anna=anna@example.com"`, or a `--map-file` of such lines) or
+//! external participants; media files from a zip become attachments in the
+//! blob store; every message keeps its original time, read in the zone given
+//! by `--utc-offset` (default UTC), because exports carry no zone. Dedupe keys
+//! are stored per channel, so importing the same export again adds nothing.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use conclave_domain::external::{
+    ExternalKind, ImportRun, ImportedKind, ImportedMessage, NewExternalParticipant,
+    WhatsAppImportChannel,
+};
+use conclave_domain::{NewAttachment, User, UserId, validate};
+use conclave_server::audit::Change;
+use conclave_server::blobs::{BlobStore, LocalBlobStore};
+use conclave_server::config::ServerConfig;
+use conclave_store::Store;
+use conclave_whatsapp::{
+    ArchiveLimits, DateOrder, MessageKind, ParseOptions, ProblemKind, parse_chat_with, phone_digits,
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Messages stored per transaction: large enough to be fast, small enough
+/// that a running server's writes wait only briefly for the import.
+const BATCH: usize = 5_000;
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Imports a WhatsApp "Export chat" file (.txt or .zip) into a read-only
+    /// archive channel; prints a JSON summary.
+    Whatsapp(WhatsAppImport),
+}
+
+#[derive(Debug, Args)]
+pub struct WhatsAppImport {
+    /// The exported .txt file, or the .zip with its media.
+    path: PathBuf,
+    /// The archive channel to create or extend.
+    #[arg(long)]
+    channel: String,
+    /// Whose phone the export came from; made a member of the channel.
+    #[arg(long)]
+    custodian: Option<String>,
+    /// Maps a participant (phone number or name as the export shows it) to
+    /// a user: "+49 170 1234567=alice@example.com". Repeatable.
+    #[arg(long = "map", value_name = "PARTICIPANT=EMAIL")]
+    map: Vec<String>,
+    /// A file of PARTICIPANT=EMAIL lines ('#' starts a comment).
+    #[arg(long)]
+    map_file: Option<PathBuf>,
+    /// The phone's offset from UTC when the chat was written, e.g. +02:00
+    /// (exports carry local time without zone).
+    #[arg(long, default_value = "+00:00", allow_hyphen_values = true)]
+    utc_offset: String,
+    /// day-first, month-first or year-first, when the file cannot tell.
+    #[arg(long)]
+    date_order: Option<String>,
+}
+
+pub async fn run(
+    store: &dyn Store,
+    settings: &ServerConfig,
+    command: ImportCommand,
+) -> anyhow::Result<std::process::ExitCode> {
+    let ImportCommand::Whatsapp(arguments) = command;
+    let summary = import(store, settings, &arguments).await?;
+    println!("{summary}");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Parses "+02:00", "-0530", "+2", "Z" or "UTC" into seconds east of UTC.
+pub fn parse_utc_offset(text: &str) -> anyhow::Result<i32> {
+    let text = text.trim();
+    if matches!(text, "Z" | "z" | "UTC" | "utc") {
+        return Ok(0);
+    }
+    let (sign, rest) = match text.as_bytes().first() {
+        Some(b'+') => (1, &text[1..]),
+        Some(b'-') => (-1, &text[1..]),
+        _ => bail!("--utc-offset must look like +02:00 or -05:30, not {text:?}"),
+    };
+    let (hours, minutes) = match rest.split_once(':') {
+        Some((hours, minutes)) => (hours, minutes),
+        None if rest.len() == 4 => rest.split_at(2),
+        None => (rest, "0"),
+    };
+    let hours: i32 = hours
+        .parse()
+        .with_context(|| format!("bad hours in --utc-offset {text:?}"))?;
+    let minutes: i32 = minutes
+        .parse()
+        .with_context(|| format!("bad minutes in --utc-offset {text:?}"))?;
+    if hours > 14 || minutes > 59 {
+        bail!("--utc-offset {text:?} is out of range (at most ±14:00)");
+    }
+    Ok(sign * (hours * 3600 + minutes * 60))
+}
+
+/// A participant as the export names them, in the form mappings compare.
+fn mapping_key(participant: &str) -> String {
+    match phone_digits(participant) {
+        Some(digits) => format!("phone:{digits}"),
+        None => format!("name:{}", participant.trim().to_lowercase()),
+    }
+}
+
+async fn read_mappings(
+    store: &dyn Store,
+    arguments: &WhatsAppImport,
+) -> anyhow::Result<HashMap<String, User>> {
+    let mut lines: Vec<String> = arguments.map.clone();
+    if let Some(path) = &arguments.map_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the map file {}", path.display()))?;
+        lines.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    let mut mappings = HashMap::new();
+    for line in lines {
+        let (participant, email) = line
+            .rsplit_once('=')
+            .with_context(|| format!("a mapping must be PARTICIPANT=EMAIL, not {line:?}"))?;
+        let email = validate::normalize_email(email);
+        let user = store
+            .user_by_email(&email)
+            .await?
+            .with_context(|| format!("the mapping {line:?} names {email}, who is not a user"))?;
+        mappings.insert(mapping_key(participant), user);
+    }
+    Ok(mappings)
+}
+
+struct Export {
+    chat_text: String,
+    media: HashMap<String, Vec<u8>>,
+    zipped: bool,
+}
+
+fn read_export(path: &Path) -> anyhow::Result<Export> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        let archive = conclave_whatsapp::read_export_zip(
+            std::io::Cursor::new(bytes),
+            &ArchiveLimits::default(),
+        )
+        .with_context(|| format!("reading the zip export {}", path.display()))?;
+        let media = archive
+            .media
+            .into_iter()
+            .map(|file| (file.file_name, file.bytes))
+            .collect();
+        return Ok(Export {
+            chat_text: archive.chat_text,
+            media,
+            zipped: true,
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|error| {
+        anyhow::anyhow!(
+            "{} is not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            error.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok(Export {
+        chat_text: text,
+        media: HashMap::new(),
+        zipped: false,
+    })
+}
+
+fn problem_kind(kind: ProblemKind) -> &'static str {
+    match kind {
+        ProblemKind::TextBeforeFirstMessage => "text_before_first_message",
+        ProblemKind::InvalidDate => "invalid_date",
+        ProblemKind::ForeignHeaderFormat => "foreign_header_format",
+    }
+}
+
+async fn import(
+    store: &dyn Store,
+    settings: &ServerConfig,
+    arguments: &WhatsAppImport,
+) -> anyhow::Result<Value> {
+    let started = Instant::now();
+    let offset = parse_utc_offset(&arguments.utc_offset)?;
+    let date_order = match arguments.date_order.as_deref() {
+        None => None,
+        Some("day-first") => Some(DateOrder::DayFirst),
+        Some("month-first") => Some(DateOrder::MonthFirst),
+        Some("year-first") => Some(DateOrder::YearFirst),
+        Some(other) => {
+            bail!("--date-order must be day-first, month-first or year-first, not {other:?}")
+        }
+    };
+    let name = validate::normalize_channel_name(&arguments.channel);
+    validate::channel_name(&name)
+        .map_err(|error| anyhow::anyhow!("--channel {:?}: {error}", arguments.channel))?;
+    let custodian = match &arguments.custodian {
+        Some(email) => {
+            let email = validate::normalize_email(email);
+            Some(
+                store
+                    .user_by_email(&email)
+                    .await?
+                    .with_context(|| format!("no user with email {email} (--custodian)"))?,
+            )
+        }
+        None => None,
+    };
+    let mappings = read_mappings(store, arguments).await?;
+
+    let export = read_export(&arguments.path)?;
+    let chat_text = export
+        .chat_text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(&export.chat_text);
+    let lines = chat_text.lines().count();
+    let parsed = parse_chat_with(chat_text, ParseOptions { date_order });
+    let now = conclave_server::now_millis();
+    let source_name = arguments
+        .path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+
+    // Everybody who must be a member: the custodian and mapped participants.
+    let mut mapped: HashMap<String, UserId> = HashMap::new();
+    let mut member_ids: Vec<UserId> = custodian.iter().map(|user| user.id).collect();
+    for participant in &parsed.participants {
+        if let Some(user) = mappings.get(&mapping_key(&participant.name)) {
+            mapped.insert(participant.name.clone(), user.id);
+            member_ids.push(user.id);
+        }
+    }
+    let system = store
+        .external_participant(NewExternalParticipant {
+            kind: ExternalKind::System,
+            phone: None,
+            display_name: "WhatsApp".into(),
+            channel_id: None,
+            source: "whatsapp_export".into(),
+            at: now,
+        })
+        .await?;
+    let creator_id = custodian
+        .as_ref()
+        .map(|user| user.id)
+        .or_else(|| member_ids.first().copied())
+        .unwrap_or(system.user_id);
+    let (channel, created) = store
+        .open_whatsapp_import(WhatsAppImportChannel {
+            name: name.clone(),
+            topic: format!("WhatsApp export: {source_name}"),
+            custodian_id: custodian.as_ref().map(|user| user.id),
+            creator_id,
+            member_ids,
+            at: now,
+        })
+        .await?;
+
+    // Authors: mapped users, or external participants.
+    let mut authors: HashMap<String, UserId> = mapped.clone();
+    let mut participants = Vec::new();
+    for participant in &parsed.participants {
+        let user_id = match authors.get(&participant.name) {
+            Some(id) => *id,
+            None => {
+                let (kind, channel_id) = match &participant.phone {
+                    Some(_) => (ExternalKind::Phone, None),
+                    None => (ExternalKind::Name, Some(channel.id)),
+                };
+                let external = store
+                    .external_participant(NewExternalParticipant {
+                        kind,
+                        phone: participant.phone.clone(),
+                        display_name: participant.name.clone(),
+                        channel_id,
+                        source: "whatsapp_export".into(),
+                        at: now,
+                    })
+                    .await?;
+                authors.insert(participant.name.clone(), external.user_id);
+                external.user_id
+            }
+        };
+        participants.push(json!({
+            "name": participant.name,
+            "phone": participant.phone,
+            "user_id": user_id,
+            "external": !mapped.contains_key(&participant.name),
+            "messages": participant.message_count,
+        }));
+    }
+
+    let mut problems: Vec<Value> = parsed
+        .problems
+        .iter()
+        .map(|problem| json!({"line": problem.line, "kind": problem_kind(problem.kind), "text": problem.text}))
+        .collect();
+    let blobs =
+        LocalBlobStore::new(settings.data_dir.join("blobs")).context("preparing the blob store")?;
+    let (mut messages, mut system_events, mut media, mut duplicates) =
+        (0usize, 0usize, 0usize, 0usize);
+    for chunk in parsed.messages.chunks(BATCH) {
+        let keys: Vec<String> = chunk
+            .iter()
+            .map(conclave_whatsapp::Message::dedupe_key)
+            .collect();
+        // The store skips known keys by itself; asking first only saves
+        // writing the blobs of media imported before.
+        let media_keys: Vec<String> = chunk
+            .iter()
+            .zip(&keys)
+            .filter(|(message, _)| {
+                matches!(
+                    message.kind,
+                    MessageKind::Media {
+                        file_name: Some(_),
+                        ..
+                    }
+                ) && export.zipped
+            })
+            .map(|(_, key)| key.clone())
+            .collect();
+        let known: std::collections::HashSet<String> = if media_keys.is_empty() {
+            std::collections::HashSet::new()
+        } else {
+            store
+                .known_import_keys(channel.id, media_keys)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        let mut batch = Vec::with_capacity(chunk.len());
+        for (message, dedupe_key) in chunk.iter().zip(keys) {
+            if known.contains(&dedupe_key) {
+                duplicates += 1;
+                continue;
+            }
+            let created_at = message.timestamp.unix_seconds(offset) * 1000;
+            let author_id = match &message.author {
+                Some(author) => *authors.get(author).unwrap_or(&system.user_id),
+                None => system.user_id,
+            };
+            let (kind, text, attachments) = match &message.kind {
+                MessageKind::Text => (ImportedKind::Text, message.body.clone(), Vec::new()),
+                MessageKind::System(_) => (ImportedKind::System, message.body.clone(), Vec::new()),
+                MessageKind::Deleted => (ImportedKind::Deleted, message.body.clone(), Vec::new()),
+                MessageKind::Media {
+                    file_name, caption, ..
+                } => {
+                    let file = file_name
+                        .as_ref()
+                        .and_then(|name| export.media.get(name).map(|bytes| (name, bytes)));
+                    match file {
+                        Some((file_name, bytes)) => {
+                            let attachment = store_media(
+                                &blobs, file_name, bytes, author_id, channel.id, created_at,
+                            )
+                            .await?;
+                            (
+                                ImportedKind::Media,
+                                caption.clone().unwrap_or_default(),
+                                vec![attachment],
+                            )
+                        }
+                        None => {
+                            if let (true, Some(file_name)) = (export.zipped, file_name) {
+                                problems.push(json!({"line": message.line, "kind": "media_not_in_export", "text": file_name}));
+                            }
+                            // Nothing is lost: the marker and any caption stay as text.
+                            (ImportedKind::Media, message.body.clone(), Vec::new())
+                        }
+                    }
+                }
+            };
+            batch.push(ImportedMessage {
+                dedupe_key,
+                line: i64::try_from(message.line).unwrap_or(i64::MAX),
+                author_id,
+                kind,
+                text,
+                created_at,
+                edited: message.edited,
+                attachments,
+            });
+        }
+        let outcome = store
+            .import_whatsapp_messages(channel.id, batch, conclave_server::now_millis())
+            .await?;
+        messages += outcome.inserted - outcome.system;
+        system_events += outcome.system;
+        media += outcome.attachments;
+        duplicates += outcome.duplicates;
+    }
+    problems.sort_by_key(|problem| problem["line"].as_u64());
+
+    let seconds = started.elapsed().as_secs_f64();
+    let summary = json!({
+        "channel": channel.name,
+        "channel_id": channel.id,
+        "created": created,
+        "custodian": custodian.as_ref().map(|user| user.email.clone()),
+        "source": source_name,
+        "platform": parsed.platform.map(|platform| format!("{platform:?}").to_lowercase()),
+        "date_order": format!("{:?}", parsed.date_order.order),
+        "utc_offset_seconds": offset,
+        "lines": lines,
+        "messages": messages,
+        "system_events": system_events,
+        "media": media,
+        "duplicates_skipped": duplicates,
+        "participants": participants,
+        "problems": problems,
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+        "lines_per_second": if seconds > 0.0 { (lines as f64 / seconds).round() } else { 0.0 },
+    });
+    store
+        .record_import_run(ImportRun {
+            channel_id: channel.id,
+            custodian_id: custodian.as_ref().map(|user| user.id),
+            source_name: source_name.clone(),
+            summary: summary.to_string(),
+            at: conclave_server::now_millis(),
+        })
+        .await?;
+    let audit_after = json!({
+        "channel": channel.name, "source": source_name, "messages": messages, "system_events": system_events,
+        "media": media, "duplicates_skipped": duplicates, "custodian": summary["custodian"],
+    });
+    crate::audit(
+        store,
+        Change::new("whatsapp.import", "channel", channel.id).after(&audit_after),
+    )
+    .await?;
+    Ok(summary)
+}
+
+/// Puts a media file in the content-addressed blob store (once) and
+/// describes it as an attachment.
+async fn store_media(
+    blobs: &LocalBlobStore,
+    file_name: &str,
+    bytes: &[u8],
+    uploader_id: UserId,
+    channel_id: i64,
+    created_at: i64,
+) -> anyhow::Result<NewAttachment> {
+    let digest = hex::encode(Sha256::digest(bytes));
+    let key = format!("sha256/{digest}");
+    if blobs.open(&key).await.is_err() {
+        blobs
+            .put_bytes(&key, bytes.to_vec())
+            .await
+            .with_context(|| format!("storing {file_name}"))?;
+    }
+    let head = &bytes[..bytes.len().min(8192)];
+    Ok(NewAttachment {
+        uploader_id,
+        channel_id,
+        name: validate::sanitize_file_name(file_name),
+        content_type: conclave_server::routes::files::sniff(head),
+        size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        sha256: digest,
+        storage_key: key,
+        thumbnail_key: None,
+        width: None,
+        height: None,
+        created_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_offsets_are_read_in_their_usual_forms() {
+        let cases = [
+            ("+02:00", Some(7200)),
+            ("-05:30", Some(-19_800)),
+            ("+0530", Some(19_800)),
+            ("+2", Some(7200)),
+            ("Z", Some(0)),
+            ("UTC", Some(0)),
+            ("02:00", None),
+            ("+15:00", None),
+            ("+01:75", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_utc_offset(text).ok(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn mappings_compare_numbers_by_digits_and_names_without_case() {
+        assert_eq!(mapping_key("+49 170 1234567"), mapping_key("+491701234567"));
+        assert_eq!(mapping_key(" Anna Müller "), mapping_key("anna müller"));
+        assert_ne!(mapping_key("+49 170 1234567"), mapping_key("0170 1234567"));
+    }
+}

@@ -1,0 +1,284 @@
+//! The Graph API, as the connector uses it: sending messages
+//! (`POST {base}/{phone-number-id}/messages`) and downloading media
+//! (`GET {base}/{media-id}` answers a short-lived URL, fetched with the same
+//! bearer token). Failures say whether trying again could help.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::config::WhatsAppConfig;
+
+/// A failed Graph API call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct GraphError {
+    /// Server errors, rate limits and network failures: worth a retry.
+    pub transient: bool,
+    pub message: String,
+}
+
+impl GraphError {
+    fn transient(message: impl Into<String>) -> GraphError {
+        GraphError {
+            transient: true,
+            message: message.into(),
+        }
+    }
+
+    fn permanent(message: impl Into<String>) -> GraphError {
+        GraphError {
+            transient: false,
+            message: message.into(),
+        }
+    }
+}
+
+/// Path segments we put into URLs: Meta's ids are digits, letters and a
+/// few punctuation marks, never slashes.
+fn safe_segment(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 128
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn base(config: &WhatsAppConfig) -> &str {
+    config.graph_api_base.trim_end_matches('/')
+}
+
+/// Reads Meta's error envelope `{"error": {"message", "code", …}}`.
+fn error_text(status: reqwest::StatusCode, body: &str) -> String {
+    let detail = serde_json::from_str::<Value>(body).ok().and_then(|value| {
+        let error = value.get("error")?;
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("error");
+        Some(match error.get("code").and_then(Value::as_i64) {
+            Some(code) => format!("{message} (code {code})"),
+            None => message.to_string(),
+        })
+    });
+    format!(
+        "the Graph API answered {}: {}",
+        status.as_u16(),
+        detail.unwrap_or_else(|| body.chars().take(200).collect())
+    )
+}
+
+fn classify(status: reqwest::StatusCode, body: &str) -> GraphError {
+    let message = error_text(status, body);
+    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        GraphError::transient(message)
+    } else {
+        GraphError::permanent(message)
+    }
+}
+
+fn network(error: reqwest::Error) -> GraphError {
+    GraphError::transient(format!("the Graph API could not be reached: {error}"))
+}
+
+#[derive(Deserialize)]
+struct SendResponse {
+    #[serde(default)]
+    messages: Vec<SentMessage>,
+}
+
+#[derive(Deserialize)]
+struct SentMessage {
+    id: String,
+}
+
+/// Sends one message; answers Meta's message id (wamid).
+pub async fn send_message(
+    http: &reqwest::Client,
+    config: &WhatsAppConfig,
+    phone_number_id: &str,
+    body: &Value,
+) -> Result<String, GraphError> {
+    if !safe_segment(phone_number_id) {
+        return Err(GraphError::permanent("the phone number id is not valid"));
+    }
+    let url = format!("{}/{phone_number_id}/messages", base(config));
+    let response = http
+        .post(url)
+        .bearer_auth(&config.access_token)
+        .json(body)
+        .send()
+        .await
+        .map_err(network)?;
+    let status = response.status();
+    let text = response.text().await.map_err(network)?;
+    if !status.is_success() {
+        return Err(classify(status, &text));
+    }
+    let parsed: SendResponse = serde_json::from_str(&text)
+        .map_err(|error| GraphError::permanent(format!("unreadable send response: {error}")))?;
+    parsed
+        .messages
+        .into_iter()
+        .next()
+        .map(|message| message.id)
+        .ok_or_else(|| GraphError::permanent("the send response names no message id"))
+}
+
+#[derive(Deserialize)]
+struct MediaInfo {
+    url: String,
+    #[serde(default)]
+    mime_type: Option<String>,
+}
+
+/// A downloaded media file.
+pub struct Media {
+    pub bytes: Vec<u8>,
+    pub mime_type: Option<String>,
+}
+
+/// Downloads a media file of at most `limit` bytes.
+pub async fn download_media(
+    http: &reqwest::Client,
+    config: &WhatsAppConfig,
+    media_id: &str,
+    limit: u64,
+) -> Result<Media, GraphError> {
+    if !safe_segment(media_id) {
+        return Err(GraphError::permanent("the media id is not valid"));
+    }
+    let response = http
+        .get(format!("{}/{media_id}", base(config)))
+        .bearer_auth(&config.access_token)
+        .send()
+        .await
+        .map_err(network)?;
+    let status = response.status();
+    let text = response.text().await.map_err(network)?;
+    if !status.is_success() {
+        return Err(classify(status, &text));
+    }
+    let info: MediaInfo = serde_json::from_str(&text)
+        .map_err(|error| GraphError::permanent(format!("unreadable media response: {error}")))?;
+    if !(info.url.starts_with("https://") || info.url.starts_with("http://")) {
+        return Err(GraphError::permanent("the media URL is not http(s)"));
+    }
+    let mut response = http
+        .get(&info.url)
+        .bearer_auth(&config.access_token)
+        .send()
+        .await
+        .map_err(network)?;
+    let status = response.status();
+    if !status.is_success() {
+        let text = response.text().await.unwrap_or_default();
+        return Err(classify(status, &text));
+    }
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(GraphError::permanent(format!(
+            "the media file is larger than {limit} bytes"
+        )));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(network)? {
+        if bytes.len() as u64 + chunk.len() as u64 > limit {
+            return Err(GraphError::permanent(format!(
+                "the media file is larger than {limit} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Media {
+        bytes,
+        mime_type: info.mime_type,
+    })
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or `attempts` tries are
+/// used up, waiting `base_ms`, then twice as long, … (at most 30 s) between
+/// tries. Answers the result and how many tries were made.
+pub async fn with_retries<T, F, Fut>(
+    attempts: u32,
+    base_ms: u64,
+    mut attempt: F,
+) -> (Result<T, GraphError>, u32)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, GraphError>>,
+{
+    let attempts = attempts.max(1);
+    let mut delay = base_ms;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Ok(value) => return (Ok(value), tries),
+            Err(error) if error.transient && tries < attempts => {
+                tracing::warn!(%error, tries, "Graph API call failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                delay = (delay.saturating_mul(2)).min(30_000);
+            }
+            Err(error) => return (Err(error), tries),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_with_slashes_never_reach_a_url() {
+        for bad in ["", "../x", "a/b", "a?b", "a b", &"9".repeat(129)] {
+            assert!(!safe_segment(bad), "{bad}");
+        }
+        assert!(safe_segment("106540352242922"));
+    }
+
+    #[test]
+    fn meta_errors_are_classified() {
+        let body = r#"{"error":{"message":"(#131047) Re-engagement message","code":131047}}"#;
+        let error = classify(reqwest::StatusCode::BAD_REQUEST, body);
+        assert!(!error.transient);
+        assert!(
+            error
+                .message
+                .contains("Re-engagement message (code 131047)"),
+            "{}",
+            error.message
+        );
+        assert!(classify(reqwest::StatusCode::BAD_GATEWAY, "").transient);
+        assert!(classify(reqwest::StatusCode::TOO_MANY_REQUESTS, "").transient);
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_with_backoff() {
+        let mut calls = 0;
+        let (result, tries) = with_retries(4, 1, || {
+            calls += 1;
+            let outcome = if calls < 3 {
+                Err(GraphError::transient("503"))
+            } else {
+                Ok(calls)
+            };
+            async move { outcome }
+        })
+        .await;
+        assert_eq!((result.unwrap(), tries), (3, 3));
+        let (result, tries) = with_retries(4, 1, || async {
+            Err::<(), _>(GraphError::permanent("400"))
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(tries, 1, "permanent failures are not retried");
+        let (result, tries) = with_retries(3, 1, || async {
+            Err::<(), _>(GraphError::transient("503"))
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(tries, 3);
+    }
+}

@@ -1,0 +1,684 @@
+//! The WhatsApp Business Platform (Cloud API) connector: customers write to
+//! a business number, Meta delivers their messages to the signed webhook,
+//! and each customer number gets one customer conversation (a private
+//! channel) per business number, whose members are the staff assigned to
+//! that number. Staff replies are archived first, then sent through the
+//! Graph API with retries; delivery statuses come back by webhook.
+//!
+//! Every customer message is an ordinary archive message (journalled,
+//! retained, exported) written through the group-commit writer; the
+//! connector's own tables only map Meta's ids to messages and keep delivery
+//! statuses. This module must not write SQL; it speaks to the store and to
+//! the Graph API (`graph`), nothing else.
+
+pub mod config;
+pub mod graph;
+pub mod signature;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use conclave_domain::command::OutcomeValue;
+use conclave_domain::external::{
+    DeliveryStatus, DeliveryUpdate, Direction, ExternalKind, NewExternalParticipant,
+    NewWhatsAppConversation, WhatsAppConversation, WhatsAppMessageRecord,
+};
+use conclave_domain::{ChannelKind, Command, Message, NewAttachment, User, UserId, validate};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ApiResult};
+use crate::hub::Frame;
+use crate::routes::submit;
+use crate::state::AppState;
+pub use config::{WhatsAppConfig, WhatsAppNumber};
+use webhook::{InboundMessage, Notification, Status};
+
+/// What the connector keeps between requests: the HTTP client for the
+/// Graph API.
+pub struct Connector {
+    pub http: reqwest::Client,
+}
+
+impl Connector {
+    pub fn new() -> Connector {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Connector { http }
+    }
+}
+
+impl Default for Connector {
+    fn default() -> Self {
+        Connector::new()
+    }
+}
+
+/// Whether `user` answers the business number: assigned staff, and admins.
+pub fn is_staff(config: &WhatsAppConfig, user: &User, phone_number_id: &str) -> bool {
+    if !user.active {
+        return false;
+    }
+    user.role.is_admin()
+        || config.number(phone_number_id).is_some_and(|number| {
+            number
+                .staff
+                .iter()
+                .any(|email| validate::normalize_email(email) == user.email)
+        })
+}
+
+/// What one webhook delivery did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    pub messages: usize,
+    pub duplicates: usize,
+    pub statuses: usize,
+    pub ignored: usize,
+}
+
+/// Handles a verified delivery. A transient failure (the store or the Graph
+/// API unavailable) is an error, so Meta delivers again later; what is
+/// already stored is skipped then.
+pub async fn receive(state: &AppState, notification: Notification) -> ApiResult<Received> {
+    let mut received = Received::default();
+    if notification.object != "whatsapp_business_account" {
+        received.ignored += 1;
+        return Ok(received);
+    }
+    for change in notification
+        .entry
+        .into_iter()
+        .flat_map(|entry| entry.changes)
+    {
+        let Some(value) = change.value.filter(|_| change.field == "messages") else {
+            received.ignored += 1;
+            continue;
+        };
+        let Some(metadata) = value.metadata else {
+            received.ignored += 1;
+            continue;
+        };
+        let phone_number_id = metadata.phone_number_id;
+        if state.config.whatsapp.number(&phone_number_id).is_none() {
+            tracing::warn!(
+                phone_number_id,
+                "a delivery for a business number that is not configured was ignored"
+            );
+            received.ignored += value.messages.len() + value.statuses.len();
+            continue;
+        }
+        for message in value.messages {
+            let name = value
+                .contacts
+                .iter()
+                .find(|contact| contact.wa_id == message.from)
+                .and_then(|contact| contact.profile.as_ref())
+                .map(|profile| profile.name.clone())
+                .unwrap_or_default();
+            if receive_message(state, &phone_number_id, &name, message).await? {
+                received.messages += 1;
+            } else {
+                received.duplicates += 1;
+            }
+        }
+        for status in value.statuses {
+            if receive_status(state, status).await? {
+                received.statuses += 1;
+            } else {
+                received.ignored += 1;
+            }
+        }
+    }
+    Ok(received)
+}
+
+/// A WhatsApp id: the customer's number in digits.
+fn valid_wa_id(wa_id: &str) -> bool {
+    (5..=20).contains(&wa_id.len()) && wa_id.chars().all(|c| c.is_ascii_digit())
+}
+
+/// The message's time: WhatsApp's Unix seconds, never in the future.
+fn message_time(timestamp: &str) -> i64 {
+    let now = crate::now_millis();
+    timestamp
+        .parse::<i64>()
+        .ok()
+        .and_then(|seconds| seconds.checked_mul(1000))
+        .filter(|millis| *millis > 0)
+        .map_or(now, |millis| millis.min(now))
+}
+
+/// Stores one inbound message; answers false when it was stored before.
+async fn receive_message(
+    state: &AppState,
+    phone_number_id: &str,
+    name: &str,
+    message: InboundMessage,
+) -> ApiResult<bool> {
+    if !valid_wa_id(&message.from) || message.id.is_empty() || message.id.len() > 256 {
+        tracing::warn!(
+            kind = message.kind,
+            "an inbound message with an invalid sender or id was ignored"
+        );
+        return Ok(false);
+    }
+    if state
+        .store
+        .whatsapp_message_by_wamid(&message.id)
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let at = message_time(&message.timestamp);
+    let customer = state
+        .store
+        .external_participant(NewExternalParticipant {
+            kind: ExternalKind::Phone,
+            phone: Some(format!("+{}", message.from)),
+            display_name: if name.trim().is_empty() {
+                format!("+{}", message.from)
+            } else {
+                name.to_string()
+            },
+            channel_id: None,
+            source: "whatsapp_cloud".into(),
+            at,
+        })
+        .await?;
+    let conversation = conversation_for(
+        state,
+        phone_number_id,
+        &message.from,
+        customer.user_id,
+        name,
+    )
+    .await?;
+
+    if message.kind == "reaction" {
+        let Some(reaction) = &message.reaction else {
+            return Ok(false);
+        };
+        react(state, &conversation, customer.user_id, reaction, at).await?;
+        state
+            .store
+            .note_whatsapp_inbound(conversation.channel_id, at)
+            .await?;
+        return Ok(true);
+    }
+
+    let mut text = message.archive_text();
+    let mut attachment_ids = Vec::new();
+    if let Some(media) = message.media() {
+        match fetch_media(
+            state,
+            media,
+            customer.user_id,
+            conversation.channel_id,
+            &message.kind,
+        )
+        .await
+        {
+            Ok(id) => attachment_ids.push(id),
+            Err(error) if error.transient => {
+                return Err(ApiError::Unavailable(format!(
+                    "fetching media from the Graph API failed: {error}"
+                )));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "a media file could not be fetched; the message is kept without it");
+                let note = format!("[{} could not be fetched: {}]", message.kind, error.message);
+                text = if text.is_empty() {
+                    note
+                } else {
+                    format!("{text}\n{note}")
+                };
+            }
+        }
+    }
+    let outcome = submit(
+        state,
+        Command::PostMessage {
+            channel_id: conversation.channel_id,
+            author_id: customer.user_id,
+            thread_id: None,
+            text,
+            mentions: Vec::new(),
+            attachment_ids,
+            client_id: Some(format!("wa:{}", message.id)),
+            at,
+        },
+    )
+    .await?;
+    let stored = match outcome.result {
+        OutcomeValue::Message(message) => message,
+        other => {
+            return Err(ApiError::Internal(format!(
+                "expected a message, got {other:?}"
+            )));
+        }
+    };
+    state
+        .store
+        .record_whatsapp_message(WhatsAppMessageRecord {
+            message_id: stored.id,
+            channel_id: conversation.channel_id,
+            wamid: Some(message.id.clone()),
+            direction: Direction::Inbound,
+            kind: message.kind.clone(),
+            status: DeliveryStatus::Received,
+            error: None,
+            request: None,
+            attempts: 0,
+            created_at: at,
+            updated_at: at,
+        })
+        .await?;
+    state
+        .store
+        .note_whatsapp_inbound(conversation.channel_id, at)
+        .await?;
+    Ok(true)
+}
+
+/// The customer conversation of this customer with this business number,
+/// created on the first message with the number's staff as members.
+async fn conversation_for(
+    state: &AppState,
+    phone_number_id: &str,
+    wa_id: &str,
+    customer_id: UserId,
+    name: &str,
+) -> ApiResult<WhatsAppConversation> {
+    if let Some(conversation) = state
+        .store
+        .whatsapp_conversation(phone_number_id, wa_id)
+        .await?
+    {
+        return Ok(conversation);
+    }
+    let mut staff = Vec::new();
+    if let Some(number) = state.config.whatsapp.number(phone_number_id) {
+        for email in &number.staff {
+            match state
+                .store
+                .user_by_email(&validate::normalize_email(email))
+                .await?
+            {
+                Some(user) if user.active => staff.push(user.id),
+                _ => tracing::warn!(
+                    phone_number_id,
+                    "a configured WhatsApp staff member is not an active user"
+                ),
+            }
+        }
+    }
+    let key = format!("whatsapp:{phone_number_id}:{wa_id}");
+    let channel = match state.store.conversation_by_key(&key).await? {
+        Some(channel) => channel,
+        None => {
+            let name_for_channel: String = format!("wa-{wa_id}-{phone_number_id}")
+                .chars()
+                .take(validate::MAX_CHANNEL_NAME_CHARS)
+                .collect();
+            let label = if name.trim().is_empty() {
+                format!("+{wa_id}")
+            } else {
+                format!("{} (+{wa_id})", name.trim())
+            };
+            let topic: String = format!("WhatsApp customer {label}")
+                .chars()
+                .take(validate::MAX_TOPIC_CHARS)
+                .collect();
+            let created = submit(
+                state,
+                Command::CreateChannel {
+                    kind: ChannelKind::Private,
+                    name: name_for_channel,
+                    topic,
+                    creator_id: customer_id,
+                    member_ids: staff,
+                    conversation_key: Some(key.clone()),
+                    read_only: false,
+                    at: crate::now_millis(),
+                },
+            )
+            .await;
+            match created {
+                Ok(outcome) => crate::routes::outcome_channel(outcome)?,
+                // Another delivery created it a moment ago.
+                Err(ApiError::Conflict(_)) => state
+                    .store
+                    .conversation_by_key(&key)
+                    .await?
+                    .ok_or(ApiError::NotFound("conversation"))?,
+                Err(error) => return Err(error),
+            }
+        }
+    };
+    Ok(state
+        .store
+        .create_whatsapp_conversation(NewWhatsAppConversation {
+            channel_id: channel.id,
+            phone_number_id: phone_number_id.to_string(),
+            customer_wa_id: wa_id.to_string(),
+            customer_user_id: customer_id,
+            at: crate::now_millis(),
+        })
+        .await?)
+}
+
+/// A customer's reaction to a message of the conversation; an empty emoji
+/// takes their reaction back.
+async fn react(
+    state: &AppState,
+    conversation: &WhatsAppConversation,
+    customer_id: UserId,
+    reaction: &webhook::Reaction,
+    at: i64,
+) -> ApiResult<()> {
+    let Some(target) = state
+        .store
+        .whatsapp_message_by_wamid(&reaction.message_id)
+        .await?
+    else {
+        tracing::debug!("a reaction to an unknown message was ignored");
+        return Ok(());
+    };
+    if target.channel_id != conversation.channel_id {
+        return Ok(());
+    }
+    let Some(message) = state.store.message_by_id(target.message_id).await? else {
+        return Ok(());
+    };
+    if message.deleted_at.is_some() {
+        return Ok(());
+    }
+    let previous: Vec<String> = message
+        .reactions
+        .iter()
+        .filter(|summary| {
+            summary.user_ids.contains(&customer_id) && summary.emoji != reaction.emoji
+        })
+        .map(|summary| summary.emoji.clone())
+        .collect();
+    // WhatsApp allows one reaction per person: a new one replaces the old.
+    for emoji in previous {
+        submit(
+            state,
+            Command::SetReaction {
+                message_id: message.id,
+                user_id: customer_id,
+                emoji,
+                present: false,
+                at,
+            },
+        )
+        .await?;
+    }
+    if !reaction.emoji.is_empty() && validate::emoji(&reaction.emoji).is_ok() {
+        submit(
+            state,
+            Command::SetReaction {
+                message_id: message.id,
+                user_id: customer_id,
+                emoji: reaction.emoji.clone(),
+                present: true,
+                at,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Downloads a media file through the Graph API into the blob store and
+/// creates its attachment.
+async fn fetch_media(
+    state: &AppState,
+    media: &webhook::MediaRef,
+    uploader_id: UserId,
+    channel_id: i64,
+    kind: &str,
+) -> Result<i64, graph::GraphError> {
+    let config = &state.config.whatsapp;
+    let limit = state.config.limits.max_upload_bytes;
+    let (downloaded, _) = graph::with_retries(3, config.retry_base_ms, || {
+        graph::download_media(&state.connector.http, config, &media.id, limit)
+    })
+    .await;
+    let downloaded = downloaded?;
+    let internal = |error: String| graph::GraphError {
+        transient: true,
+        message: error,
+    };
+    let digest = hex::encode(Sha256::digest(&downloaded.bytes));
+    let key = format!("sha256/{digest}");
+    let size = i64::try_from(downloaded.bytes.len()).unwrap_or(i64::MAX);
+    let content_type =
+        crate::routes::files::sniff(&downloaded.bytes[..downloaded.bytes.len().min(8192)]);
+    state
+        .blobs
+        .put_bytes(&key, downloaded.bytes)
+        .await
+        .map_err(|error| internal(format!("storing media: {error}")))?;
+    let extension = downloaded
+        .mime_type
+        .as_deref()
+        .or(media.mime_type.as_deref())
+        .and_then(|mime| mime.split(';').next())
+        .and_then(|mime| mime.rsplit('/').next())
+        .unwrap_or("bin")
+        .to_string();
+    let name = media
+        .filename
+        .clone()
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| format!("whatsapp-{kind}-{}.{extension}", &digest[..12]));
+    let attachment = state
+        .store
+        .create_attachment(NewAttachment {
+            uploader_id,
+            channel_id,
+            name: validate::sanitize_file_name(&name),
+            content_type,
+            size,
+            sha256: digest,
+            storage_key: key,
+            thumbnail_key: None,
+            width: None,
+            height: None,
+            created_at: crate::now_millis(),
+        })
+        .await
+        .map_err(|error| internal(format!("recording media: {error}")))?;
+    Ok(attachment.id)
+}
+
+/// Applies a status webhook to the outbound message it names; answers
+/// whether a message was found.
+async fn receive_status(state: &AppState, status: Status) -> ApiResult<bool> {
+    let Some(record) = state.store.whatsapp_message_by_wamid(&status.id).await? else {
+        tracing::debug!("a status for an unknown message was ignored");
+        return Ok(false);
+    };
+    let Some(next) = DeliveryStatus::parse(&status.status).filter(|status| {
+        matches!(
+            status,
+            DeliveryStatus::Sent
+                | DeliveryStatus::Delivered
+                | DeliveryStatus::Read
+                | DeliveryStatus::Failed
+        )
+    }) else {
+        return Ok(false);
+    };
+    let error = status.errors.first().map(webhook::StatusError::describe);
+    let updated = state
+        .store
+        .update_whatsapp_delivery(DeliveryUpdate {
+            message_id: record.message_id,
+            status: next,
+            wamid: None,
+            error,
+            attempts: 0,
+            at: message_time(&status.timestamp),
+        })
+        .await?;
+    if let Some(updated) = updated
+        && updated.status != record.status
+    {
+        announce(state, &updated).await;
+    }
+    Ok(true)
+}
+
+/// Tells the conversation's members, over their sockets, that a message's
+/// delivery status changed: `{"type": "whatsapp_status", …}`, an ephemeral
+/// frame (the status itself is stored and readable through the API).
+pub async fn announce(state: &AppState, record: &WhatsAppMessageRecord) {
+    let members = match state.store.channel_member_ids(record.channel_id).await {
+        Ok(members) => members,
+        Err(error) => {
+            tracing::warn!(%error, "cannot announce a delivery status");
+            return;
+        }
+    };
+    let text = json!({
+        "type": "whatsapp_status",
+        "channel_id": record.channel_id,
+        "message_id": record.message_id,
+        "status": record.status.as_str(),
+        "error": record.error,
+        "updated_at": record.updated_at,
+    })
+    .to_string();
+    state.hub.deliver(
+        members.iter(),
+        None,
+        &Frame {
+            position: 0,
+            text: Arc::from(text),
+        },
+    );
+}
+
+/// The Graph API body of a reply.
+pub enum Outgoing {
+    Text(String),
+    Template {
+        name: String,
+        language: String,
+        components: Vec<Value>,
+    },
+}
+
+impl Outgoing {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outgoing::Text(_) => "text",
+            Outgoing::Template { .. } => "template",
+        }
+    }
+
+    /// Meta's send-message JSON.
+    pub fn body(&self, to: &str) -> Value {
+        match self {
+            Outgoing::Text(text) => json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": to,
+                "type": "text",
+                "text": {"preview_url": false, "body": text},
+            }),
+            Outgoing::Template {
+                name,
+                language,
+                components,
+            } => {
+                let mut template = json!({"name": name, "language": {"code": language}});
+                if !components.is_empty() {
+                    template["components"] = Value::Array(components.clone());
+                }
+                json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "template", "template": template})
+            }
+        }
+    }
+}
+
+/// Records an archived reply as queued and sends it in the background;
+/// answers the queued record. A record that exists already (a retried
+/// request with the same client_id) is answered as it is, not sent again.
+pub async fn queue_reply(
+    state: &AppState,
+    conversation: &WhatsAppConversation,
+    message: &Message,
+    outgoing: &Outgoing,
+) -> ApiResult<WhatsAppMessageRecord> {
+    let body = outgoing.body(&conversation.customer_wa_id);
+    let now = crate::now_millis();
+    let record = WhatsAppMessageRecord {
+        message_id: message.id,
+        channel_id: conversation.channel_id,
+        wamid: None,
+        direction: Direction::Outbound,
+        kind: outgoing.kind().into(),
+        status: DeliveryStatus::Queued,
+        error: None,
+        request: Some(body.to_string()),
+        attempts: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    if !state.store.record_whatsapp_message(record.clone()).await? {
+        return state
+            .store
+            .whatsapp_message(message.id)
+            .await?
+            .ok_or(ApiError::NotFound("message"));
+    }
+    let task_state = state.clone();
+    let phone_number_id = conversation.phone_number_id.clone();
+    let message_id = message.id;
+    tokio::spawn(async move { send(task_state, phone_number_id, message_id, body).await });
+    Ok(record)
+}
+
+/// Sends a queued reply with retries and records the outcome.
+async fn send(state: AppState, phone_number_id: String, message_id: i64, body: Value) {
+    let config = &state.config.whatsapp;
+    let (result, tries) = graph::with_retries(config.send_attempts, config.retry_base_ms, || {
+        graph::send_message(&state.connector.http, config, &phone_number_id, &body)
+    })
+    .await;
+    let update = match result {
+        Ok(wamid) => DeliveryUpdate {
+            message_id,
+            status: DeliveryStatus::Sent,
+            wamid: Some(wamid),
+            error: None,
+            attempts: i64::from(tries),
+            at: crate::now_millis(),
+        },
+        Err(error) => {
+            tracing::warn!(%error, message_id, tries, "a WhatsApp reply could not be sent");
+            DeliveryUpdate {
+                message_id,
+                status: DeliveryStatus::Failed,
+                wamid: None,
+                error: Some(error.message),
+                attempts: i64::from(tries),
+                at: crate::now_millis(),
+            }
+        }
+    };
+    match state.store.update_whatsapp_delivery(update).await {
+        Ok(Some(record)) => announce(&state, &record).await,
+        Ok(None) => {}
+        Err(error) => tracing::error!(%error, message_id, "recording a WhatsApp delivery failed"),
+    }
+}
