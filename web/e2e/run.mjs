@@ -9,7 +9,9 @@
 // non-zero on any failure. Steps share one story, so they run in order.
 
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -28,6 +30,8 @@ const BIN = process.env.CONCLAVE_BIN;
 const PASSWORD = 'correct horse battery staple';
 const ALICE = { email: 'alice@example.com', name: 'Alice Archer' };
 const BOB = { email: 'bob@example.com', name: 'Bob Baker' };
+const CAROL = { email: 'carol@example.com', name: 'Carol Clark' };
+const DANA = { email: 'dana@example.com', name: 'Dana Admin', role: 'admin' };
 
 const tests = [];
 function test(name, fn) {
@@ -105,6 +109,7 @@ async function cleanup() {
     // Already gone.
   }
   await stopServer();
+  state.graphServer?.close();
   if (state.dataDir) rmSync(state.dataDir, { recursive: true, force: true });
 }
 
@@ -153,6 +158,9 @@ async function newPage(label, viewport) {
     const text = message.text();
     // While the server is deliberately down, the browser logs failed loads and sockets.
     if (state.expectAuthError && /status of 401/.test(text)) return;
+    // Once a new policy is published, requests answer 403 until it is accepted.
+    if (state.expectRestriction && /status of 403/.test(text)) return;
+    if (state.expectLockout && /status of (401|423)/.test(text)) return;
     if (state.expectNetworkErrors && /Failed to load resource|WebSocket connection|ERR_CONNECTION_REFUSED|net::/.test(text)) return;
     state.consoleProblems.push(`[${label}] console: ${text}`);
   });
@@ -234,6 +242,44 @@ async function api(user, method, path, body) {
   }
   assert(response.ok, `${method} ${path} answered ${response.status}: ${await response.clone().text()}`);
   return response.status === 204 ? null : response.json();
+}
+
+// ---- WhatsApp: a stand-in for Meta's Graph API and signed webhooks ----------
+
+const WA_SECRET = 'e2e-app-secret';
+const WA_NUMBER = '1055501';
+const WA_CUSTOMER = '4915112345678';
+
+function startGraphStandIn() {
+  state.graphSends = [];
+  const server = createHttpServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      state.graphSends.push({ url: request.url, body });
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.end(JSON.stringify({ messaging_product: 'whatsapp', contacts: [{ wa_id: WA_CUSTOMER }], messages: [{ id: `wamid.OUT${state.graphSends.length}` }] }));
+    });
+  });
+  state.graphServer = server;
+  return new Promise((done) =>
+    server.listen(0, '127.0.0.1', () => {
+      state.graphBase = `http://127.0.0.1:${server.address().port}/v21.0`;
+      done();
+    }),
+  );
+}
+
+async function webhook(value) {
+  const body = JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [{ id: '1', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550100', phone_number_id: WA_NUMBER }, contacts: [{ profile: { name: 'Kerry Fisher' }, wa_id: WA_CUSTOMER }], ...value } }] }],
+  });
+  const signature = `sha256=${createHmac('sha256', WA_SECRET).update(body).digest('hex')}`;
+  const response = await fetch(`${baseUrl()}/connectors/whatsapp/webhook`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': signature }, body });
+  const text = await response.text();
+  assert(response.ok, `webhook answered ${response.status}: ${text}`);
+  return JSON.parse(text);
 }
 
 // ---- the story -------------------------------------------------------------
@@ -595,6 +641,225 @@ test('the quick switcher opens a conversation from the keyboard', async () => {
   await axe(alice, 'direct-message');
 });
 
+/** RFC 6238 TOTP (SHA-1, 30 s, 6 digits) from a base32 secret. */
+function totp(secret, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const char of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(char).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30_000)));
+  const digest = createHmac('sha1', key).update(counter).digest();
+  const offset = digest[digest.length - 1] & 0xf;
+  return String((digest.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+test('presence is watched for channel members who are not conversation partners', async () => {
+  const { alice } = pages;
+  const general = (await api(CAROL, 'GET', '/channels/browse')).find((entry) => entry.channel.name === 'general');
+  await api(CAROL, 'POST', `/channels/${general.channel.id}/join`);
+  await openChannel(alice, 'general');
+  await alice.getByRole("button", { name: /^\d+ members$/ }).click();
+  const row = alice.locator('aside.side-panel .member-row', { hasText: CAROL.name });
+  await row.waitFor();
+  assert((await row.locator('.presence-online').count()) === 0, 'carol is offline at first');
+  // Carol comes online (a socket of her own, opened from a page): alice,
+  // who shares no conversation with her, sees it because she watches the member list.
+  const carolPage = await newPage('carol', { width: 800, height: 600 });
+  await carolPage.goto(baseUrl());
+  await carolPage.evaluate(([token]) => {
+    window.__carol = new WebSocket(`${location.origin.replace('http', 'ws')}/api/v1/ws?token=${encodeURIComponent(token)}`);
+  }, [CAROL.token]);
+  await row.locator('.presence-online').waitFor();
+  await carolPage.evaluate(() => window.__carol.close());
+  await row.locator('.presence-offline').waitFor();
+  await carolPage.context().close();
+  await alice.getByRole('button', { name: 'Close members' }).click().catch(() => undefined);
+});
+
+test('two-factor authentication is set up, a wrong code keeps the session, sessions are listed', async () => {
+  const { alice } = pages;
+  await alice.locator('.me-button').click();
+  await alice.getByRole('menuitem', { name: 'Security' }).click();
+  const dialog = alice.getByRole('dialog', { name: 'Security' });
+  await dialog.locator('.session-row', { hasText: 'This device' }).waitFor();
+  await dialog.getByRole('button', { name: 'Set up two-factor authentication' }).click();
+  const secret = (await dialog.locator('[data-testid="totp-secret"]').textContent()).trim();
+  assert(/^[A-Z2-7]+=*$/.test(secret), `a base32 secret is shown: ${secret}`);
+  assert((await dialog.locator('code', { hasText: 'otpauth://totp/' }).count()) === 1, 'the otpauth URI is shown as text');
+  await axe(alice, 'mfa-enrolment');
+  await dialog.getByLabel('Code from your app').fill(totp(secret));
+  await dialog.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
+  const codes = dialog.locator('.recovery-codes li');
+  await until('ten recovery codes', async () => (await codes.count()) === 10);
+  const recovery = (await codes.first().textContent()).trim();
+  await screenshot(alice, 'desktop-recovery-codes');
+  await dialog.getByRole('button', { name: 'I have saved my codes' }).click();
+  await dialog.locator('.pill.on', { hasText: 'On' }).waitFor();
+  // A wrong code is refused (401 invalid_totp) without signing out.
+  await dialog.getByRole('button', { name: 'Turn off' }).click();
+  state.expectAuthError = true;
+  await dialog.getByLabel('Code to turn off two-factor authentication').fill('000000');
+  await dialog.getByRole('button', { name: 'Turn off' }).last().click();
+  await dialog.getByRole('alert').filter({ hasText: 'not valid' }).waitFor();
+  state.expectAuthError = false;
+  assert(await alice.locator('nav.sidebar').isVisible(), 'still signed in after a wrong code');
+  await dialog.getByLabel('Code to turn off two-factor authentication').fill(recovery);
+  await dialog.getByRole('button', { name: 'Turn off' }).last().click();
+  await dialog.locator('.pill', { hasText: 'Off' }).waitFor();
+  await dialog.getByRole('button', { name: 'Close' }).click();
+});
+
+test('admins manage people and guests and read the audit log; SSO errors are shown', async () => {
+  const admin = await newPage('dana', { width: 1280, height: 800 });
+  pages.dana = admin;
+  await admin.goto(`${baseUrl()}/#sso_error=unknown_user`);
+  await admin.getByRole('alert').filter({ hasText: 'no Conclave account' }).waitFor();
+  assert((await admin.evaluate(() => location.hash)) === '', 'the fragment is removed');
+  assert((await admin.getByRole('link', { name: /single sign-on/i }).count()) === 0, 'no SSO button while SSO is off');
+  await signIn(admin, DANA);
+  await admin.locator('.me-button').click();
+  await admin.getByRole('menuitem', { name: 'Administration' }).click();
+  const dialog = admin.getByRole('dialog', { name: 'Administration' });
+  await dialog.locator('.admin-user', { hasText: BOB.name }).waitFor();
+  await dialog.getByRole('button', { name: 'Invite guest' }).click();
+  await dialog.getByLabel('Name').fill('Gina Guest');
+  await dialog.getByLabel('Email').fill('gina@example.com');
+  await dialog.getByLabel('Password (optional)').fill('a long guest password 42');
+  await dialog.getByRole('checkbox', { name: '#general' }).check();
+  await dialog.getByRole('button', { name: 'Create guest' }).click();
+  const gina = dialog.locator('.admin-user', { hasText: 'Gina Guest' });
+  await gina.locator('.guest-badge', { hasText: 'Guest' }).waitFor();
+  await dialog.getByLabel('Search people').fill('carol');
+  await until('the search to narrow the list', async () => (await dialog.locator('.admin-user').count()) === 1);
+  await dialog.getByLabel(`Role of ${CAROL.name}`).selectOption('compliance');
+  await until('the role to change', async () => (await api(DANA, 'GET', '/admin/users?q=carol')).some((user) => user.role === 'compliance'));
+  await dialog.getByRole('button', { name: `Deactivate ${CAROL.name}` }).click();
+  await dialog.getByRole('button', { name: `Reactivate ${CAROL.name}` }).click();
+  await dialog.getByRole('button', { name: `Deactivate ${CAROL.name}` }).waitFor();
+  await screenshot(admin, 'desktop-admin-people');
+  await axe(admin, 'admin-people');
+  await dialog.getByRole('tab', { name: 'Audit log' }).click();
+  await dialog.locator('.audit-table tbody tr').first().waitFor();
+  await dialog.getByLabel('Action').fill('user.deactivate');
+  await dialog.getByRole('button', { name: 'Filter' }).click();
+  await until('only deactivations', async () => {
+    const actions = await dialog.locator('.audit-table tbody tr td:nth-child(3)').allTextContents();
+    return actions.length > 0 && actions.every((action) => action.includes('deactivate'));
+  }).catch(() => undefined);
+  const download = admin.waitForEvent('download');
+  await dialog.getByRole('button', { name: 'Export JSON Lines' }).click();
+  assert((await download).suggestedFilename().endsWith('.jsonl'), 'the export downloads as JSON Lines');
+  await axe(admin, 'admin-audit');
+  await dialog.getByRole('button', { name: 'Close' }).click();
+});
+
+test('staff answer WhatsApp customers from the inbox with delivery ticks', async () => {
+  const { alice } = pages;
+  const now = Math.floor(Date.now() / 1000);
+  await webhook({ messages: [{ from: WA_CUSTOMER, id: 'wamid.IN1', timestamp: String(now), type: 'text', text: { body: 'Hi, where is order #1234?' } }] });
+  await alice.reload();
+  await alice.getByRole('button', { name: 'Customer inbox' }).click();
+  await alice.getByRole('heading', { name: 'Customer inbox' }).waitFor();
+  const row = alice.locator('.inbox-row', { hasText: 'Kerry Fisher' });
+  await row.locator('.window.open').waitFor();
+  await row.getByText('Unassigned').waitFor();
+  await screenshot(alice, 'desktop-whatsapp-inbox');
+  await axe(alice, 'whatsapp-inbox');
+  await row.getByRole('button', { name: /^Claim/ }).click();
+  await row.getByText('Assigned to you').waitFor();
+  await row.locator('.inbox-open').click();
+  await messageWith(alice, 'where is order #1234').waitFor();
+  await alice.getByLabel(/^Reply to Kerry Fisher/).fill('It ships today!');
+  await alice.getByRole('button', { name: 'Send reply' }).click();
+  const reply = messageWith(alice, 'It ships today!');
+  await reply.waitFor();
+  await until('the reply to reach the Graph API', async () => state.graphSends.some((send) => send.body.includes('It ships today!')));
+  await reply.locator('.delivery[data-status="sent"]').waitFor();
+  // Meta reports the reply delivered, then read: the ticks follow live.
+  const wamid = `wamid.OUT${state.graphSends.findIndex((send) => send.body.includes('It ships today!')) + 1}`;
+  const status = (value) => ({ id: wamid, status: value, timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: WA_CUSTOMER });
+  await webhook({ statuses: [status('delivered')] });
+  await reply.locator('.delivery[data-status="delivered"]').waitFor();
+  await webhook({ statuses: [status('read')] });
+  await reply.locator('.delivery[data-status="read"]').waitFor();
+  await screenshot(alice, 'desktop-whatsapp-conversation');
+  await axe(alice, 'whatsapp-conversation');
+
+  // A customer who last wrote two days ago: only a template may be sent.
+  const old = Math.floor(Date.now() / 1000) - 2 * 86_400;
+  await webhook({
+    contacts: [{ profile: { name: 'Old Customer' }, wa_id: '4915100000001' }],
+    messages: [{ from: '4915100000001', id: 'wamid.IN-OLD', timestamp: String(old), type: 'text', text: { body: 'Any news?' } }],
+  });
+  await alice.getByRole('button', { name: 'Customer inbox' }).click();
+  const stale = alice.locator('.inbox-row', { hasText: 'Old Customer' });
+  await stale.locator('.window.closed').waitFor();
+  await stale.locator('.inbox-open').click();
+  await alice.getByText('Only an approved template can be sent').waitFor();
+  assert((await alice.locator('.wa-composer textarea').count()) === 0, 'no free text outside the window');
+  await alice.getByLabel('Template name').fill('order_update');
+  await alice.getByRole('button', { name: 'Send template' }).click();
+  await until('the template to reach the Graph API', async () => state.graphSends.some((send) => send.body.includes('order_update')));
+  await axe(alice, 'whatsapp-template');
+  // At phone size the inbox fits without horizontal scrolling.
+  await alice.setViewportSize({ width: 360, height: 740 });
+  await alice.getByRole('button', { name: 'Back to conversations' }).click();
+  await alice.getByRole('button', { name: 'Customer inbox' }).click();
+  await alice.locator('.inbox-row').first().waitFor();
+  const width = await alice.evaluate(() => document.documentElement.scrollWidth);
+  await screenshot(alice, 'phone-whatsapp-inbox');
+  await alice.setViewportSize({ width: 1280, height: 800 });
+  assert(width <= 360, `no horizontal scrolling in the inbox (scrollWidth ${width})`);
+});
+
+test('too many failed sign-ins lock the account, and the screen says for how long', async () => {
+  const page = await newPage('locked', { width: 1280, height: 800 });
+  state.expectLockout = true;
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    await fetch(`${baseUrl()}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'gina@example.com', password: 'wrong password here' }) });
+  }
+  await page.goto(baseUrl());
+  await page.getByLabel('Email').fill('gina@example.com');
+  await page.getByLabel('Password').fill('a long guest password 42');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: /Try again in \d+ (minute|second)/ }).waitFor();
+  await screenshot(page, 'desktop-locked');
+  await page.context().close();
+  state.expectLockout = false;
+});
+
+test('a new acceptable-use policy blocks until accepted', async () => {
+  const { bob } = pages;
+  state.expectRestriction = true;
+  await api(DANA, 'POST', '/policy', { text: 'Be kind.\nKeep customer data inside Conclave.' });
+  await bob.reload();
+  await bob.getByRole('heading', { name: /Acceptable use policy/ }).waitFor();
+  await bob.locator('.policy-text', { hasText: 'Keep customer data inside Conclave.' }).waitFor();
+  await screenshot(bob, 'desktop-policy');
+  await axe(bob, 'policy');
+  await bob.getByRole('button', { name: 'Accept' }).click();
+  await bob.locator('nav.sidebar').waitFor();
+  await bob.locator('main.conversation h1', { hasText: 'general' }).waitFor();
+});
+
+test('when the organisation requires MFA, a signed-in member must enrol first', async () => {
+  const { bob } = pages;
+  const { version } = await api(DANA, 'GET', '/policy');
+  await api(DANA, 'POST', '/policy/accept', { version });
+  await api(DANA, 'PUT', '/auth/mfa-policy', { required: true });
+  await bob.reload();
+  await bob.getByRole('heading', { name: 'Set up two-factor authentication' }).waitFor();
+  const secret = (await bob.locator('[data-testid="totp-secret"]').textContent()).trim();
+  await axe(bob, 'mfa-required');
+  await bob.getByLabel('Code from your app').fill(totp(secret));
+  await bob.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
+  await until('ten recovery codes', async () => (await bob.locator('.recovery-codes li').count()) === 10);
+  await bob.getByRole('button', { name: 'I have saved my codes' }).click();
+  await bob.locator('nav.sidebar').waitFor();
+  await bob.locator('main.conversation h1', { hasText: 'general' }).waitFor();
+});
+
 test('no console errors or uncaught exceptions', async () => {
   assert(state.consoleProblems.length === 0, state.consoleProblems.join('\n'));
 });
@@ -612,9 +877,16 @@ async function main() {
   try {
     state.dataDir = mkdtempSync(join(tmpdir(), 'conclave-e2e-'));
     state.port = await freePort();
+    await startGraphStandIn();
+    // The WhatsApp connector, talking to the Graph API stand-in, with alice
+    // answering one business number.
+    writeFileSync(
+      join(state.dataDir, 'conclave.toml'),
+      `[whatsapp]\nverify_token = "verify"\napp_secret = "${WA_SECRET}"\naccess_token = "graph-token"\ngraph_api_base = "${state.graphBase}"\nretry_base_ms = 10\n\n[[whatsapp.numbers]]\nphone_number_id = "${WA_NUMBER}"\nstaff = ["${ALICE.email}"]\n`,
+    );
     await startServer();
-    for (const user of [ALICE, BOB]) {
-      await run(['user', 'create', '--data-dir', state.dataDir, '--email', user.email, '--name', user.name, '--role', 'member', '--password-stdin'], `${PASSWORD}\n`);
+    for (const user of [ALICE, BOB, CAROL, DANA]) {
+      await run(['user', 'create', '--data-dir', state.dataDir, '--email', user.email, '--name', user.name, '--role', user.role ?? 'member', '--password-stdin'], `${PASSWORD}\n`);
     }
     state.browser = await chromium.launch({
       executablePath: CHROMIUM,

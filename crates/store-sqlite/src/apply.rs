@@ -111,24 +111,24 @@ pub fn apply_command(
         } => {
             if let Some(client_id) = &client_id {
                 let existing: Option<i64> = conn
-                    .query_row(
+                    .prepare_cached(
                         "SELECT id FROM messages WHERE author_id = ?1 AND client_id = ?2",
-                        params![author_id, client_id],
-                        |row| row.get(0),
                     )
-                    .optional()
+                    .and_then(|mut s| {
+                        s.query_row(params![author_id, client_id], |row| row.get(0))
+                            .optional()
+                    })
                     .map_err(backend)?;
                 if let Some(id) = existing {
                     return Ok(outcome(OutcomeValue::Message(message(conn, id)?), vec![]));
                 }
             }
             let (archived, read_only): (bool, bool) = conn
-                .query_row(
-                    "SELECT archived, read_only FROM channels WHERE id = ?1",
-                    params![channel_id],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()
+                .prepare_cached("SELECT archived, read_only FROM channels WHERE id = ?1")
+                .and_then(|mut s| {
+                    s.query_row(params![channel_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()
+                })
                 .map_err(backend)?
                 .ok_or(StoreError::NotFound("channel"))?;
             if archived || read_only {
@@ -203,7 +203,32 @@ pub fn apply_command(
                     .map_err(backend)?;
                 }
             }
-            let message = message(conn, id)?;
+            // A new message is exactly what was just written; reading it
+            // back (four queries) is needed only for its attachments.
+            let message = if attachment_ids.is_empty() {
+                let mut mentions = mentions;
+                mentions.sort_unstable();
+                mentions.dedup();
+                Message {
+                    id,
+                    channel_id,
+                    author_id,
+                    thread_id,
+                    text,
+                    mentions,
+                    created_at: at,
+                    edited_at: None,
+                    deleted_at: None,
+                    pinned: false,
+                    reply_count: 0,
+                    last_reply_at: None,
+                    reactions: Vec::new(),
+                    attachments: Vec::new(),
+                    client_id,
+                }
+            } else {
+                message(conn, id)?
+            };
             let event = append_event(
                 conn,
                 head,

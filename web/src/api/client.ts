@@ -11,9 +11,32 @@ import type {
   Message,
   MessageId,
   MessagePage,
+  Policy,
+  Role,
+  Security,
+  Session,
+  SsoConfig,
+  TotpEnrolment,
+  AdminUser,
+  WaConversation,
+  WaDelivery,
+  WaNumber,
+  AuditEntry,
   User,
   UserId,
 } from './types';
+
+export type Restriction = 'mfa_enrolment' | 'policy';
+
+/** What an error answer means for the session as a whole. */
+export function sessionEffect(status: number, code: string): 'sign_out' | Restriction | null {
+  if ((status === 401 && code === 'unauthenticated') || (status === 403 && code === 'account_deactivated')) return 'sign_out';
+  // An older server without codes on 401: treat a bare 401 as the end of the session.
+  if (status === 401 && code === 'http_401') return 'sign_out';
+  if (status === 403 && code === 'mfa_enrolment_required') return 'mfa_enrolment';
+  if (status === 403 && code === 'policy_acceptance_required') return 'policy';
+  return null;
+}
 
 /** An error answered by the server ({code, message}) or a network failure. */
 export class ApiError extends Error {
@@ -45,8 +68,10 @@ export interface PageQuery {
 }
 
 export class ApiClient {
-  /** Called when any request answers 401 unauthenticated, so the app signs out. */
+  /** Called when a request answers that the session is over (401 unauthenticated, 403 account_deactivated), so the app signs out. */
   onUnauthenticated: (() => void) | null = null;
+  /** Called when a request answers that the session is restricted to MFA enrolment or policy acceptance. */
+  onRestricted: ((restriction: Restriction) => void) | null = null;
 
   constructor(public token: string | null = null) {}
 
@@ -80,6 +105,80 @@ export class ApiClient {
   }
   me(): Promise<User> {
     return this.request('GET', '/me');
+  }
+
+  security(): Promise<Security> {
+    return this.request('GET', '/me/security');
+  }
+  policy(): Promise<Policy> {
+    return this.request('GET', '/policy');
+  }
+  acceptPolicy(version: number): Promise<unknown> {
+    return this.request('POST', '/policy/accept', { version });
+  }
+  startTotp(): Promise<TotpEnrolment> {
+    return this.request('POST', '/me/mfa/totp');
+  }
+  confirmTotp(code: string): Promise<{ recovery_codes: string[] }> {
+    return this.request('POST', '/me/mfa/totp/confirm', { code });
+  }
+  disableTotp(code: string): Promise<unknown> {
+    return this.request('POST', '/me/mfa/totp/disable', { code });
+  }
+  regenerateRecoveryCodes(code: string): Promise<{ recovery_codes: string[] }> {
+    return this.request('POST', '/me/mfa/recovery-codes', { code });
+  }
+  sessions(): Promise<Session[]> {
+    return this.request<Session[] | { sessions: Session[] }>('GET', '/me/sessions').then(listOf('sessions'));
+  }
+  revokeSession(id: number): Promise<unknown> {
+    return this.request('DELETE', `/me/sessions/${id}`);
+  }
+  ssoConfig(): Promise<SsoConfig> {
+    return this.request('GET', '/auth/sso/config');
+  }
+  adminUsers(query: { q?: string; limit?: number } = {}): Promise<AdminUser[]> {
+    const params = new URLSearchParams();
+    if (query.q) params.set('q', query.q);
+    params.set('limit', String(query.limit ?? 200));
+    return this.request<AdminUser[] | { users: AdminUser[] }>('GET', `/admin/users?${params}`).then(listOf('users'));
+  }
+  setRole(id: UserId, role: Role): Promise<unknown> {
+    return this.request('PUT', `/admin/users/${id}/role`, { role });
+  }
+  setActive(id: UserId, active: boolean): Promise<unknown> {
+    return this.request('POST', `/admin/users/${id}/${active ? 'reactivate' : 'deactivate'}`);
+  }
+  createGuest(input: { email: string; name: string; password?: string; expires_at: number; channel_ids: ChannelId[] }): Promise<unknown> {
+    return this.request('POST', '/admin/guests', input);
+  }
+
+  audit(query: string): Promise<AuditEntry[]> {
+    return this.request<AuditEntry[] | { entries: AuditEntry[] }>('GET', `/audit${query ? `?${query}` : ''}`).then(listOf('entries'));
+  }
+  /** The audit log as JSON Lines (a download, fetched with the bearer token). */
+  auditExport(query: string): Promise<Blob> {
+    return this.fileBlob(`/audit/export${query ? `?${query}` : ''}`);
+  }
+
+  waNumbers(): Promise<WaNumber[]> {
+    return this.request<WaNumber[] | { numbers: WaNumber[] }>('GET', '/whatsapp/numbers').then(listOf('numbers'));
+  }
+  waConversations(phoneNumberId?: string): Promise<WaConversation[]> {
+    const query = phoneNumberId ? `?phone_number_id=${encodeURIComponent(phoneNumberId)}` : '';
+    return this.request<WaConversation[] | { conversations: WaConversation[] }>('GET', `/whatsapp/conversations${query}`).then(listOf('conversations'));
+  }
+  waConversation(channelId: ChannelId): Promise<WaConversation> {
+    return this.request('GET', `/whatsapp/conversations/${channelId}`);
+  }
+  waClaim(channelId: ChannelId): Promise<unknown> {
+    return this.request('POST', `/whatsapp/conversations/${channelId}/claim`);
+  }
+  waSend(channelId: ChannelId, body: { text: string } | { template: { name: string; language: string } }, clientId: string): Promise<{ message: Message; delivery: WaDelivery }> {
+    return this.request('POST', `/whatsapp/conversations/${channelId}/messages`, { ...body, client_id: clientId });
+  }
+  waDeliveries(channelId: ChannelId): Promise<WaDelivery[]> {
+    return this.request<WaDelivery[] | { deliveries: WaDelivery[] }>('GET', `/whatsapp/conversations/${channelId}/deliveries`).then(listOf('deliveries'));
   }
 
   searchUsers(query: string, limit = 8): Promise<User[]> {
@@ -199,8 +298,8 @@ async function errorFromResponse(response: Response, client: ApiClient): Promise
     // Not JSON (for example a proxy error page); keep the status text.
   }
   const retryAfter = Number(response.headers.get('Retry-After'));
-  if (response.status === 401 && code !== 'invalid_credentials' && code !== 'mfa_required' && client.token) {
-    client.onUnauthenticated?.();
-  }
+  const effect = client.token ? sessionEffect(response.status, code) : null;
+  if (effect === 'sign_out') client.onUnauthenticated?.();
+  else if (effect) client.onRestricted?.(effect);
   return new ApiError(response.status, code, message, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : null);
 }

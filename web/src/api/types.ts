@@ -92,6 +92,57 @@ export interface MessagePage {
 export interface LoginResponse {
   token: string;
   user: User;
+  mfa_enrolment_required?: boolean;
+  policy_acceptance_required?: boolean;
+}
+
+export interface Security {
+  mfa_enabled: boolean;
+  mfa_pending: boolean;
+  recovery_codes_left: number;
+  mfa_required: boolean;
+  mfa_enrolment_required: boolean;
+  policy_acceptance_required: boolean;
+  policy_version: number | null;
+}
+
+export interface Policy {
+  version: number;
+  text: string;
+  published_at: Millis;
+  published_by: UserId | null;
+  accepted_at: Millis | null;
+}
+
+export interface TotpEnrolment {
+  secret: string;
+  otpauth_uri: string;
+  algorithm?: string;
+  digits?: number;
+  period?: number;
+}
+
+export interface Session {
+  id: number;
+  created_at?: Millis;
+  last_used_at?: Millis | null;
+  expires_at?: Millis | null;
+  user_agent?: string | null;
+  address?: string | null;
+  current?: boolean;
+  [key: string]: unknown;
+}
+
+export interface SsoConfig {
+  enabled: boolean;
+  button_label?: string;
+  start_url?: string;
+}
+
+export interface AdminUser extends User {
+  expires_at?: Millis | null;
+  departments?: unknown[];
+  teams?: unknown[];
 }
 
 export type EventPayload =
@@ -113,7 +164,9 @@ export type EventPayload =
   | { kind: 'user_deactivated'; user: User };
 
 export type ServerFrame =
-  | { type: 'hello'; user: User; position: number; heartbeat_ms?: number }
+  | { type: 'hello'; user: User; position: number; heartbeat_ms?: number; online_user_ids?: UserId[] }
+  | { type: 'presence_snapshot'; online_user_ids: UserId[] }
+  | { type: 'whatsapp_status'; channel_id: ChannelId; message_id: MessageId; status: DeliveryStatus; error?: string | null; updated_at: Millis }
   | { type: 'event'; position: number; event: EventPayload }
   | { type: 'caught_up'; position: number }
   | { type: 'typing'; channel_id: ChannelId; user_id: UserId; thread_id?: MessageId | null }
@@ -126,5 +179,49 @@ export type ServerFrame =
 
 export type ClientFrame =
   | { type: 'typing'; channel_id: ChannelId; thread_id?: MessageId | null }
+  | { type: 'presence_subscribe'; user_ids: UserId[] }
   | { type: 'pong' }
   | { type: 'ping' };
+
+export interface AuditEntry {
+  id: number;
+  at: Millis;
+  actor_id: UserId | null;
+  actor_label: string;
+  action: string;
+  target_kind: string;
+  target_id: string | null;
+  address: string | null;
+  before?: unknown;
+  after?: unknown;
+}
+
+export interface WaNumber {
+  phone_number_id: string;
+  staff_ids: UserId[];
+}
+
+export interface WaConversation {
+  channel_id: ChannelId;
+  phone_number_id: string;
+  customer: { user_id: UserId; name: string; wa_id: string; phone: string };
+  assignee_id: UserId | null;
+  last_inbound_at: Millis | null;
+  window_open: boolean;
+  window_closes_at: Millis | null;
+  created_at: Millis;
+  summary: ChannelSummary | null;
+}
+
+export type DeliveryStatus = 'received' | 'queued' | 'sent' | 'delivered' | 'read' | 'failed';
+
+export interface WaDelivery {
+  message_id: MessageId;
+  wamid: string | null;
+  direction: string;
+  kind: string;
+  status: DeliveryStatus;
+  error: string | null;
+  attempts: number;
+  updated_at: Millis;
+}

@@ -35,7 +35,7 @@ export interface Scheduler {
 
 export interface ConnectionHandlers {
   /** `resumed` is false on a first connection (no `since`): the owner must reload state over REST. */
-  onHello(user: User, position: number, resumed: boolean): void;
+  onHello(user: User, position: number, resumed: boolean, onlineUserIds?: number[]): void;
   onEvent(event: EventPayload, position: number): void;
   onCaughtUp?(position: number): void;
   /** Ephemeral frames: typing, presence, ack, nack, error. */
@@ -180,7 +180,7 @@ export class RealtimeConnection {
         this.armWatchdog();
         if (this.position === undefined) this.position = frame.position;
         this.setStatus('online');
-        this.options.handlers.onHello(frame.user, frame.position, resumed);
+        this.options.handlers.onHello(frame.user, frame.position, resumed, frame.online_user_ids);
         return;
       case 'event':
         // Positions only grow; anything at or below ours was already applied.

@@ -3,13 +3,15 @@
 //! react) into requests and state changes. Views read from it and call it;
 //! they never talk to the network themselves.
 
-import { ApiClient, ApiError } from '../api/client';
-import type { Attachment, ChannelId, ChannelSummary, EventPayload, Message, MessageId, ServerFrame, User, UserId } from '../api/types';
+import { ApiClient, ApiError, type Restriction } from '../api/client';
+import type { Attachment, ChannelId, ChannelSummary, DeliveryStatus, EventPayload, LoginResponse, Message, MessageId, Security, ServerFrame, User, UserId, WaConversation, WaNumber } from '../api/types';
+import { mergeDelivery } from './whatsapp';
 import { RealtimeConnection, type ConnectionStatus, type SocketLike } from '../realtime/connection';
 import { newClientId } from '../util/ids';
 import { channelTitle } from '../util/format';
 import { ChannelStore, isConversation } from './channels';
 import { MessageStore, type PendingSend } from './messages';
+import { PresenceWatch, presenceTargets } from './presence';
 
 const TOKEN_KEY = 'conclave.token';
 const PAGE_SIZE = 50;
@@ -19,7 +21,7 @@ const TYPING_SEND_INTERVAL_MS = 3000;
 
 export type SidePanel = { kind: 'thread'; rootId: MessageId } | { kind: 'pins' } | { kind: 'members' } | { kind: 'profile'; userId: UserId } | null;
 
-export type Modal = 'create-channel' | 'browse' | 'new-message' | 'switcher' | null;
+export type Modal = 'create-channel' | 'browse' | 'new-message' | 'switcher' | 'security' | 'admin' | null;
 
 export interface Toast {
   id: number;
@@ -32,6 +34,18 @@ export class App {
   readonly channels = new ChannelStore();
   me: User | null = null;
   token: string | null;
+  /** The session may only enrol MFA or accept the policy until this is null. */
+  restriction: Restriction | null = null;
+  security: Security | null = null;
+  /** WhatsApp business numbers the user answers (empty for most people). */
+  waNumbers: WaNumber[] = [];
+  readonly waConversations = new Map<ChannelId, WaConversation>();
+  /** Delivery status of WhatsApp replies, by message. */
+  readonly deliveries = new Map<MessageId, DeliveryStatus>();
+  /** The customer inbox replaces the conversation view while open. */
+  inboxOpen = false;
+  /** Why the last single sign-on failed, for the sign-in screen. */
+  ssoError: string | null = null;
   status: ConnectionStatus = 'idle';
   /** True once the first channel list has arrived. */
   ready = false;
@@ -59,6 +73,7 @@ export class App {
   version = 0;
 
   private connection: RealtimeConnection | null = null;
+  private readonly presenceWatch = new PresenceWatch((ids) => this.connection?.send({ type: 'presence_subscribe', user_ids: ids }) ?? false);
   private readonly listeners = new Set<() => void>();
   private readonly userFetches = new Set<UserId>();
   private readonly lastTypingSent = new Map<string, number>();
@@ -70,6 +85,7 @@ export class App {
     this.token = storage.getItem(TOKEN_KEY);
     this.api = new ApiClient(this.token);
     this.api.onUnauthenticated = () => this.signOutLocally();
+    this.api.onRestricted = (restriction) => this.restrict(restriction);
     this.messages.subscribe(() => this.changed());
     this.channels.subscribe(() => this.changed());
   }
@@ -83,12 +99,58 @@ export class App {
 
   async signIn(email: string, password: string, totp?: string): Promise<void> {
     const answer = await this.api.login(email, password, totp);
+    this.acceptLogin(answer);
+  }
+
+  private acceptLogin(answer: LoginResponse): void {
     this.token = answer.token;
     this.api.token = answer.token;
     this.storage.setItem(TOKEN_KEY, answer.token);
     this.me = answer.user;
     this.users.set(answer.user.id, answer.user);
-    this.start();
+    this.restriction = answer.mfa_enrolment_required ? 'mfa_enrolment' : answer.policy_acceptance_required ? 'policy' : null;
+    if (this.restriction) this.changed();
+    else this.start();
+  }
+
+  /** Single sign-on came back with a token: use it like a password sign-in's. */
+  async signInWithToken(token: string): Promise<void> {
+    this.token = token;
+    this.api.token = token;
+    this.storage.setItem(TOKEN_KEY, token);
+    this.changed();
+    await this.resume();
+  }
+
+  /** The server said the session is restricted: stop everything until it is lifted. */
+  restrict(restriction: Restriction): void {
+    if (this.restriction === restriction) return;
+    this.restriction = restriction;
+    this.connection?.stop();
+    this.connection = null;
+    this.modal = null;
+    this.changed();
+  }
+
+  /** After enrolling or accepting: asks the server what is left, and starts when nothing is. */
+  async refreshRestriction(): Promise<void> {
+    const security = await this.api.security();
+    this.security = security;
+    const next: Restriction | null = security.mfa_enrolment_required ? 'mfa_enrolment' : security.policy_acceptance_required ? 'policy' : null;
+    this.restriction = next;
+    if (next === null && !this.connection) this.start();
+    this.changed();
+  }
+
+  async loadSecurity(): Promise<Security | null> {
+    try {
+      this.security = await this.api.security();
+      this.changed();
+      return this.security;
+    } catch (error) {
+      this.toast(errorText(error));
+      return null;
+    }
   }
 
   /** Resumes a stored session on page load. */
@@ -98,8 +160,21 @@ export class App {
       this.me = await this.api.me();
       this.users.set(this.me.id, this.me);
     } catch (error) {
-      if (error instanceof ApiError && error.status === 401) return this.signOutLocally();
+      if (error instanceof ApiError && (error.status === 401 || error.code === 'account_deactivated')) return this.signOutLocally();
       // Offline at start: keep the token and let the socket retry.
+    }
+    try {
+      const security = await this.api.security();
+      this.security = security;
+      this.restriction = security.mfa_enrolment_required ? 'mfa_enrolment' : security.policy_acceptance_required ? 'policy' : null;
+    } catch (error) {
+      if (!this.token) return;
+      // Offline, or a server without the endpoint: carry on; a restricted
+      // session will say so on its next request.
+    }
+    if (this.restriction) {
+      this.changed();
+      return;
     }
     this.start();
   }
@@ -120,6 +195,9 @@ export class App {
     this.token = null;
     this.api.token = null;
     this.me = null;
+    this.restriction = null;
+    this.security = null;
+    this.presenceWatch.reset();
     this.ready = false;
     this.activeChannelId = null;
     this.panel = null;
@@ -145,9 +223,10 @@ export class App {
       },
       createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
       handlers: {
-        onHello: (user, _position, resumed) => {
+        onHello: (user, _position, resumed, onlineUserIds) => {
           this.me = user;
           this.users.set(user.id, user);
+          if (onlineUserIds) for (const id of onlineUserIds) this.presence.set(id, 'online');
           if (!resumed || !this.ready) void this.reloadState();
           this.retryFailedSends();
         },
@@ -155,6 +234,8 @@ export class App {
         onFrame: (frame) => this.applyFrame(frame),
         onStatus: (status) => {
           this.status = status;
+          // A new socket hears nobody's presence beyond partners until told again.
+          if (status !== 'online') this.presenceWatch.reset();
           if (status === 'revoked') this.signOutLocally();
           // Presence is only known while connected; stale dots would mislead.
           if (status === 'offline') this.presence.clear();
@@ -178,6 +259,7 @@ export class App {
       this.channels.setAll(summaries);
       this.ready = true;
       this.ensureUsers(summaries.flatMap((summary) => summary.member_ids));
+      void this.loadInbox();
       const active = this.activeChannelId;
       if (active !== null) {
         const summary = this.channels.summaries.get(active);
@@ -224,6 +306,8 @@ export class App {
   }
 
   title(summary: ChannelSummary): string {
+    const customer = this.waConversations.get(summary.channel.id)?.customer;
+    if (customer) return `WhatsApp: ${customer.name || customer.phone}`;
     return channelTitle(summary, this.me?.id ?? 0, (id) => this.user(id));
   }
 
@@ -236,6 +320,8 @@ export class App {
       this.members = null;
     }
     this.activeChannelId = channelId;
+    if (channelId !== null) this.inboxOpen = false;
+    if (channelId !== null && this.waConversations.has(channelId)) void this.loadDeliveries(channelId);
     if (!options.fromHistory) {
       const path = channelId === null ? '/' : `/c/${channelId}`;
       if (location.pathname !== path) {
@@ -564,6 +650,84 @@ export class App {
     await this.openChannel(summary.channel.id);
   }
 
+  // ---- WhatsApp customer inbox ---------------------------------------
+
+  /** Loads the numbers the user answers and, if any, their conversations. */
+  async loadInbox(): Promise<void> {
+    try {
+      this.waNumbers = await this.api.waNumbers();
+      if (this.waNumbers.length === 0) return;
+      const conversations = await this.api.waConversations();
+      this.waConversations.clear();
+      for (const conversation of conversations) this.waConversations.set(conversation.channel_id, conversation);
+      this.ensureUsers(conversations.flatMap((conversation) => (conversation.assignee_id ? [conversation.assignee_id] : [])));
+      const active = this.activeChannelId;
+      if (active !== null && this.waConversations.has(active)) void this.loadDeliveries(active);
+      this.changed();
+    } catch {
+      // No connector (or an older server): no inbox.
+    }
+  }
+
+  openInbox(): void {
+    this.inboxOpen = true;
+    this.panel = null;
+    void this.openChannel(null);
+    void this.loadInbox();
+  }
+
+  closeInbox(): void {
+    this.inboxOpen = false;
+    this.changed();
+  }
+
+  private async refreshConversation(channelId: ChannelId): Promise<void> {
+    try {
+      this.waConversations.set(channelId, await this.api.waConversation(channelId));
+      this.changed();
+    } catch {
+      // Keep what we had.
+    }
+  }
+
+  private async loadDeliveries(channelId: ChannelId): Promise<void> {
+    try {
+      for (const delivery of await this.api.waDeliveries(channelId)) {
+        this.deliveries.set(delivery.message_id, mergeDelivery(this.deliveries.get(delivery.message_id), delivery.status));
+      }
+      this.changed();
+    } catch {
+      // Ticks are a nicety; the messages are there regardless.
+    }
+  }
+
+  async claim(channelId: ChannelId): Promise<void> {
+    try {
+      await this.api.waClaim(channelId);
+    } catch (error) {
+      this.toast(errorText(error));
+    }
+    await this.refreshConversation(channelId);
+  }
+
+  /** Sends a WhatsApp reply; answers an error text, or null when it was accepted. */
+  async sendWhatsApp(channelId: ChannelId, body: { text: string } | { template: { name: string; language: string } }): Promise<string | null> {
+    try {
+      const answer = await this.api.waSend(channelId, body, newClientId());
+      this.messages.put(answer.message, 'created');
+      this.deliveries.set(answer.message.id, mergeDelivery(this.deliveries.get(answer.message.id), answer.delivery.status));
+      this.markReadIfViewing();
+      this.changed();
+      return null;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'whatsapp_window_closed') {
+        await this.refreshConversation(channelId);
+        return 'The 24-hour window has closed: only a template can be sent now.';
+      }
+      return errorText(error);
+    }
+  }
+
   // ---- live events ---------------------------------------------------
 
   private applyEvent(event: EventPayload): void {
@@ -577,6 +741,9 @@ export class App {
         this.clearTyping(message.channel_id, message.author_id);
         if (message.channel_id === this.viewingChannel()) this.markReadIfViewing();
         if (message.author_id !== me) this.notify(message);
+        const conversation = this.waConversations.get(message.channel_id);
+        // A customer message reopens the reply window.
+        if (conversation && message.author_id === conversation.customer.user_id) void this.refreshConversation(message.channel_id);
         break;
       }
       case 'message_pinned':
@@ -622,6 +789,12 @@ export class App {
       this.changed();
     } else if (frame.type === 'presence') {
       this.presence.set(frame.user_id, frame.status);
+      this.changed();
+    } else if (frame.type === 'whatsapp_status') {
+      this.deliveries.set(frame.message_id, mergeDelivery(this.deliveries.get(frame.message_id), frame.status));
+      this.changed();
+    } else if (frame.type === 'presence_snapshot') {
+      this.presenceWatch.applySnapshot(frame.online_user_ids ?? [], this.presence);
       this.changed();
     } else if (frame.type === 'error') {
       this.toast(frame.message);
@@ -685,7 +858,16 @@ export class App {
     }, 5000);
   }
 
+  /** Watches the presence of the people on screen: the open channel's members and the member list. */
+  private syncPresence(): void {
+    if (!this.connection || this.status !== 'online') return;
+    const active = this.activeChannelId === null ? undefined : this.channels.summaries.get(this.activeChannelId);
+    const listed = this.members && this.members.channelId === this.activeChannelId ? this.members.users.map((user) => user.id) : undefined;
+    this.presenceWatch.update(presenceTargets(this.me?.id ?? null, active?.member_ids, listed));
+  }
+
   changed(): void {
+    this.syncPresence();
     this.version += 1;
     for (const listener of this.listeners) listener();
   }

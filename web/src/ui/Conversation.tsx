@@ -8,6 +8,7 @@ import { Composer } from './Composer';
 import { useApp } from './context';
 import { Icon, Logo } from './icons';
 import { MessageList } from './MessageList';
+import { WhatsAppBar, WhatsAppComposer } from './Inbox';
 
 export function Conversation() {
   const app = useApp();
@@ -17,6 +18,7 @@ export function Conversation() {
   const channelId = app.activeChannelId;
 
   if (channelId === null) return <Welcome />;
+  const whatsapp = app.waConversations.has(channelId);
 
   const summary = app.channels.summaries.get(channelId);
   const channel = summary?.channel;
@@ -25,7 +27,7 @@ export function Conversation() {
   const others = summary?.member_ids.filter((id) => id !== app.me?.id) ?? [];
   const directUser = channel?.kind === 'direct' ? app.user(others[0] ?? app.me?.id ?? 0) : undefined;
   const typing = app.typingIn(channelId, null);
-  const displayTitle = isConversation ? title : `#${title}`;
+  const displayTitle = isConversation || whatsapp ? title : `#${title}`;
   const disabled = channel?.archived ? 'This channel is archived.' : channel?.read_only ? 'This channel is read-only.' : !summary ? 'Join this channel to write in it.' : null;
 
   return (
@@ -81,9 +83,10 @@ export function Conversation() {
           )}
         </div>
       </header>
-      <MessageList channelId={channelId} emptyTitle={isConversation ? `This is the start of your conversation with ${title}` : `Welcome to #${title}`} />
+      {whatsapp && <WhatsAppBar channelId={channelId} />}
+      <MessageList channelId={channelId} emptyTitle={isConversation || whatsapp ? `This is the start of your conversation with ${isConversation ? title : displayTitle.replace(/^WhatsApp: /, '')}` : `Welcome to #${title}`} />
       <TypingLine users={typing} />
-      <Composer channelId={channelId} placeholder={`Message ${displayTitle}`} filesSink={filesSink} disabled={disabled} />
+      {whatsapp ? <WhatsAppComposer channelId={channelId} /> : <Composer channelId={channelId} placeholder={`Message ${displayTitle}`} filesSink={filesSink} disabled={disabled} />}
       {dragging && (
         <div class="drop-overlay" aria-hidden="true">
           <div>

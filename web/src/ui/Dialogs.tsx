@@ -2,6 +2,7 @@
 //! Escape for free): create channel, browse channels, new direct message,
 //! the quick switcher and confirmations.
 
+import { GuestBadge } from './GuestBadge';
 import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { BrowseEntry, User } from '../api/types';
@@ -247,7 +248,9 @@ export function NewMessage() {
             >
               <Avatar user={user} size={32} presence={app.presence.get(user.id)} />
               <span class="member-text">
-                <span>{user.name}</span>
+                <span>
+                  {user.name} <GuestBadge user={user} />
+                </span>
                 <span class="muted">
                   @{user.handle} · {user.email}
                 </span>

@@ -2,8 +2,10 @@
 //! one), Markdown text, attachments, reactions, thread summary, and the
 //! actions the viewer may take on it.
 
+import { GuestBadge } from './GuestBadge';
+import { deliveryTicks } from '../state/whatsapp';
 import { createPortal, memo } from 'preact/compat';
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Message, User } from '../api/types';
 import { isEmojiOnly, Markdown } from '../markdown/render';
 import type { PendingSend } from '../state/messages';
@@ -65,6 +67,8 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
         {!grouped && (
           <header class="message-header">
             <span class="message-author">{authorName}</span>
+            {/* WhatsApp customers are stored as guests; they are customers, not guests. */}
+            {app.waConversations.get(message.channel_id)?.customer.user_id !== message.author_id && <GuestBadge user={author} />}
             <time class="message-time" dateTime={time.toISOString()} title={time.toLocaleString()}>
               {formatTime(message.created_at)}
             </time>
@@ -93,6 +97,7 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
                 {message.edited_at !== null && <span class="edited">(edited)</span>}
               </div>
             )}
+            {app.waConversations.has(message.channel_id) && <DeliveryTicks messageId={message.id} />}
             {grouped && message.pinned && (
               <span class="pinned-flag">
                 <Icon name="pin" size={12} /> Pinned
@@ -335,5 +340,21 @@ export function PendingItem({ pending, author, grouped }: { pending: PendingSend
         )}
       </div>
     </article>
+  );
+}
+
+/** WhatsApp delivery ticks under a reply to a customer. */
+function DeliveryTicks({ messageId }: { messageId: number }) {
+  const app = useApp();
+  // Message rows are memoised; the ticks follow status changes themselves.
+  const [status, setStatus] = useState(app.deliveries.get(messageId));
+  useEffect(() => app.subscribe(() => setStatus(app.deliveries.get(messageId))), [app, messageId]);
+  if (!status || status === 'received') return null;
+  const { ticks, label } = deliveryTicks(status);
+  return (
+    <span class={`delivery delivery-${status}`} data-status={status} title={label}>
+      <span aria-hidden="true">{ticks}</span>
+      <span class="sr-only">{label}</span>
+    </span>
   );
 }

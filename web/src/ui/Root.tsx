@@ -5,10 +5,11 @@ import { useEffect, useState } from 'preact/hooks';
 import type { App } from '../state/app';
 import { AppContext } from './context';
 import { Shell } from './Shell';
+import { RestrictedScreen } from './Security';
 import { SignIn } from './SignIn';
 
 export function Root({ app }: { app: App }) {
   const [, setVersion] = useState(app.version);
   useEffect(() => app.subscribe(() => setVersion(app.version)), [app]);
-  return <AppContext.Provider value={app}>{app.token ? <Shell /> : <SignIn />}</AppContext.Provider>;
+  return <AppContext.Provider value={app}>{!app.token ? <SignIn /> : app.restriction ? <RestrictedScreen /> : <Shell />}</AppContext.Provider>;
 }

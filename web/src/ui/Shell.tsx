@@ -7,6 +7,9 @@ import { Conversation } from './Conversation';
 import { useApp } from './context';
 import { Icon } from './icons';
 import { BrowseChannels, CreateChannel, NewMessage, QuickSwitcher } from './Dialogs';
+import { AdminConsole } from './Admin';
+import { Inbox } from './Inbox';
+import { SecurityDialog } from './Security';
 import { SidePanelView } from './SidePanel';
 import { Sidebar } from './Sidebar';
 
@@ -48,7 +51,7 @@ export function Shell() {
     };
   }, [app]);
 
-  const view = app.activeChannelId === null ? 'list' : 'chat';
+  const view = app.activeChannelId === null && !app.inboxOpen ? 'list' : 'chat';
   const offline = app.status === 'offline' || (app.status === 'connecting' && app.ready);
 
   return (
@@ -60,12 +63,14 @@ export function Shell() {
         </div>
       )}
       <Sidebar />
-      <Conversation />
+      {app.inboxOpen && app.activeChannelId === null ? <Inbox /> : <Conversation />}
       {app.panel && <SidePanelView />}
       {app.modal === 'create-channel' && <CreateChannel />}
       {app.modal === 'browse' && <BrowseChannels />}
       {app.modal === 'new-message' && <NewMessage />}
       {app.modal === 'switcher' && <QuickSwitcher />}
+      {app.modal === 'security' && <SecurityDialog />}
+      {app.modal === 'admin' && <AdminConsole />}
       <div class="toasts" role="status" aria-live="polite">
         {app.toasts.map((toast) => (
           <div class="toast" key={toast.id}>

@@ -1,6 +1,7 @@
 //! The right-hand panel: a thread with its replies and composer, the pinned
 //! messages, the member list, or a user's profile.
 
+import { GuestBadge } from './GuestBadge';
 import { useEffect, useMemo, useRef } from 'preact/hooks';
 import type { Message } from '../api/types';
 import { formatDay, formatTime } from '../util/format';
@@ -139,7 +140,7 @@ function MembersPanel() {
               <Avatar user={user} size={32} presence={app.presence.get(user.id) ?? 'offline'} />
               <span class="member-text">
                 <span>
-                  {user.name}
+                  {user.name} <GuestBadge user={user} />
                   {user.id === app.me?.id ? ' (you)' : ''}
                 </span>
                 <span class="muted">@{user.handle}</span>
@@ -160,7 +161,9 @@ function ProfilePanel({ userId }: { userId: number }) {
   return (
     <div class="panel-body profile">
       <Avatar user={user} size={96} />
-      <h3>{user.name}</h3>
+      <h3>
+        {user.name} <GuestBadge user={user} />
+      </h3>
       <p class="muted">@{user.handle}</p>
       <p class="profile-presence">
         <PresenceDot status={presence} /> {presence === 'online' ? 'Active now' : 'Away'}

@@ -1,6 +1,7 @@
 //! The list of channels and conversations with unread and mention badges,
 //! plus the entry points to create, browse and start conversations.
 
+import { GuestBadge } from './GuestBadge';
 import { useState } from 'preact/hooks';
 import type { ChannelSummary } from '../api/types';
 import { Avatar } from './Avatar';
@@ -45,6 +46,11 @@ export function Sidebar() {
           <button class="sidebar-link" type="button" onClick={() => app.setModal('browse')}>
             <Icon name="search" size={16} /> Browse channels
           </button>
+          {app.waNumbers.length > 0 && (
+            <button class="sidebar-link" type="button" aria-current={app.inboxOpen && app.activeChannelId === null ? 'page' : undefined} onClick={() => app.openInbox()}>
+              <Icon name="users" size={16} /> Customer inbox
+            </button>
+          )}
         </section>
         <section class="sidebar-section" aria-labelledby="dms-heading">
           <div class="section-header">
@@ -86,6 +92,28 @@ export function Sidebar() {
                 }}
               >
                 <Icon name="info" size={16} /> Your profile
+              </button>
+            )}
+            <button
+              role="menuitem"
+              type="button"
+              onClick={() => {
+                setMenuOpen(false);
+                app.setModal('security');
+              }}
+            >
+              <Icon name="lock" size={16} /> Security
+            </button>
+            {me && (me.role === 'owner' || me.role === 'admin' || me.role === 'compliance') && (
+              <button
+                role="menuitem"
+                type="button"
+                onClick={() => {
+                  setMenuOpen(false);
+                  app.setModal('admin');
+                }}
+              >
+                <Icon name="users" size={16} /> Administration
               </button>
             )}
             <button role="menuitem" type="button" onClick={() => void app.signOut()}>
@@ -135,6 +163,7 @@ function SidebarItem({ summary }: { summary: ChannelSummary }) {
           {channel.kind === 'private' && <span class="sr-only">Private: </span>}
           {title}
         </span>
+        {channel.kind === 'direct' && <GuestBadge user={app.users.get(others[0] ?? 0)} />}
         {badge > 0 && (
           <span class="badge" aria-hidden="true">
             {badge > 99 ? '99+' : badge}

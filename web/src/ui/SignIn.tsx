@@ -1,7 +1,9 @@
 //! The sign-in screen: email and password, then a one-time code when the
-//! server answers `mfa_required`. Room is left for an SSO button.
+//! server answers `mfa_required`; a single sign-on button when configured.
 
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { SsoConfig } from '../api/types';
+import { retryAfterText } from '../state/sso';
 import { ApiError } from '../api/client';
 import { errorText } from '../state/app';
 import { useApp } from './context';
@@ -14,7 +16,14 @@ export function SignIn() {
   const [totp, setTotp] = useState('');
   const [needsCode, setNeedsCode] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(app.ssoError);
+  const [sso, setSso] = useState<SsoConfig | null>(null);
+  useEffect(() => {
+    app.api
+      .ssoConfig()
+      .then((config) => setSso(config?.enabled && config.start_url ? config : null))
+      .catch(() => setSso(null));
+  }, [app]);
   const codeInput = useRef<HTMLInputElement>(null);
 
   const submit = async (event: Event) => {
@@ -29,6 +38,10 @@ export function SignIn() {
         setTimeout(() => codeInput.current?.focus(), 0);
       } else if (failure instanceof ApiError && failure.code === 'invalid_credentials') {
         setError('That email and password do not match.');
+      } else if (failure instanceof ApiError && failure.code === 'invalid_totp') {
+        setError('That code is not valid. Check your authenticator app and try again.');
+      } else if (failure instanceof ApiError && failure.code === 'account_locked') {
+        setError(`${failure.message || 'Too many failed sign-ins: the account is locked for now.'}${retryAfterText(failure.retryAfterMs)}`);
       } else {
         setError(errorText(failure));
       }
@@ -77,6 +90,16 @@ export function SignIn() {
         <button class="button primary wide" type="submit" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        {sso && (
+          <>
+            <div class="divider" role="separator">
+              <span>or</span>
+            </div>
+            <a class="button wide" href={sso.start_url}>
+              {sso.button_label || 'Sign in with single sign-on'}
+            </a>
+          </>
+        )}
       </form>
     </main>
   );

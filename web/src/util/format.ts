@@ -58,3 +58,8 @@ export function channelTitle(summary: ChannelSummary, me: UserId, user: (id: Use
   if (others.length === 0) return `${user(me)?.name ?? 'You'} (you)`;
   return others.map((id) => user(id)?.name ?? '…').join(', ');
 }
+
+/** "22 Nov 2026, 14:05" in the reader's locale. */
+export function formatDateTime(millis: number): string {
+  return new Date(millis).toLocaleString(undefined, { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+}

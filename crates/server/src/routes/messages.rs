@@ -92,15 +92,14 @@ pub async fn post_message(
             "attach at most 10 files to one message".into(),
         ));
     }
-    if let Some(client_id) = &request.client_id {
-        if client_id.is_empty() || client_id.len() > 64 {
-            return Err(ApiError::InvalidRequest(
-                "client_id must be 1 to 64 characters".into(),
-            ));
-        }
-        if let Some(existing) = state.store.message_by_client_id(user.id, client_id).await? {
-            return Ok(existing);
-        }
+    if request
+        .client_id
+        .as_ref()
+        .is_some_and(|client_id| client_id.is_empty() || client_id.len() > 64)
+    {
+        return Err(ApiError::InvalidRequest(
+            "client_id must be 1 to 64 characters".into(),
+        ));
     }
     let (channel, membership) = readable_channel(state, user, channel_id).await?;
     if !permissions::can_post(user, &channel, membership.as_ref()) {

@@ -1,0 +1,39 @@
+//! WhatsApp customer inbox rules: the reply window and delivery ticks.
+
+import type { DeliveryStatus, WaConversation } from '../api/types';
+
+const ORDER: DeliveryStatus[] = ['queued', 'sent', 'delivered', 'read'];
+
+/**
+ * Merges a delivery status into what is known: statuses only move forward
+ * (a late "sent" never undoes "read"), except that "failed" always wins.
+ */
+export function mergeDelivery(known: DeliveryStatus | undefined, next: DeliveryStatus): DeliveryStatus {
+  if (!known || next === 'failed' || known === 'received') return next;
+  if (known === 'failed') return known;
+  return ORDER.indexOf(next) >= ORDER.indexOf(known) ? next : known;
+}
+
+/** Tick marks and the accessible label for a reply's delivery status. */
+export function deliveryTicks(status: DeliveryStatus): { ticks: string; label: string } {
+  switch (status) {
+    case 'queued':
+      return { ticks: '🕓', label: 'Sending to WhatsApp' };
+    case 'sent':
+      return { ticks: '✓', label: 'Sent' };
+    case 'delivered':
+      return { ticks: '✓✓', label: 'Delivered' };
+    case 'read':
+      return { ticks: '✓✓', label: 'Read' };
+    case 'failed':
+      return { ticks: '!', label: 'Not delivered' };
+    default:
+      return { ticks: '', label: 'Received' };
+  }
+}
+
+/** Whether free text may be sent now (the 24-hour customer-service window). */
+export function windowOpen(conversation: Pick<WaConversation, 'window_open' | 'window_closes_at'>, now = Date.now()): boolean {
+  if (!conversation.window_open) return false;
+  return conversation.window_closes_at === null || conversation.window_closes_at > now;
+}

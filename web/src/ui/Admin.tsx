@@ -1,0 +1,311 @@
+//! The admin console: people (search, role, deactivate/reactivate, invite a
+//! guest with an expiry) for owners and admins, and the audit log (filters,
+//! JSON Lines export) for admins, owners and compliance officers.
+
+import { useEffect, useState } from 'preact/hooks';
+import type { AdminUser, AuditEntry, Channel, Role } from '../api/types';
+import { assignableRoles, auditQuery, endOfDay, mayToggleActive, type AuditFilters } from '../state/admin';
+import { errorText } from '../state/app';
+import { formatDateTime } from '../util/format';
+import { Avatar } from './Avatar';
+import { GuestBadge } from './GuestBadge';
+import { useApp } from './context';
+import { Modal } from './Dialogs';
+
+
+export function AdminConsole() {
+  const app = useApp();
+  const me = app.me;
+  const managesPeople = me?.role === 'owner' || me?.role === 'admin';
+  const [tab, setTab] = useState<'people' | 'audit'>(managesPeople ? 'people' : 'audit');
+  return (
+    <Modal title="Administration" onClose={() => app.setModal(null)} className="admin-dialog">
+      <div class="tabs" role="tablist" aria-label="Administration sections">
+        {managesPeople && (
+          <button type="button" role="tab" id="tab-people" aria-controls="panel-people" aria-selected={tab === 'people'} class="tab" onClick={() => setTab('people')}>
+            People
+          </button>
+        )}
+        <button type="button" role="tab" id="tab-audit" aria-controls="panel-audit" aria-selected={tab === 'audit'} class="tab" onClick={() => setTab('audit')}>
+          Audit log
+        </button>
+      </div>
+      <div class="modal-body" role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+        {tab === 'people' ? <People /> : <AuditLog />}
+      </div>
+    </Modal>
+  );
+}
+
+function People() {
+  const app = useApp();
+  const me = app.me!;
+  const [query, setQuery] = useState('');
+  const [users, setUsers] = useState<AdminUser[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [inviting, setInviting] = useState(false);
+
+  const load = (q = query) =>
+    app.api
+      .adminUsers({ q })
+      .then((list) => {
+        setUsers(list);
+        for (const user of list) app.users.set(user.id, user);
+      })
+      .catch((failure) => setError(errorText(failure)));
+  useEffect(() => {
+    const timer = setTimeout(() => void load(query), 200);
+    return () => clearTimeout(timer);
+  }, [query]);
+
+  const act = async (work: () => Promise<unknown>) => {
+    setError(null);
+    try {
+      await work();
+      await load();
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
+
+  return (
+    <div class="stack">
+      <div class="admin-toolbar">
+        <input class="modal-search" type="search" aria-label="Search people" placeholder="Search by name or email" value={query} onInput={(event) => setQuery(event.currentTarget.value)} />
+        <button type="button" class="button primary" onClick={() => setInviting(!inviting)} aria-expanded={inviting}>
+          Invite guest
+        </button>
+      </div>
+      {inviting && <GuestForm onDone={() => (setInviting(false), void load())} />}
+      {error && (
+        <p class="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      {!users ? (
+        <p class="muted">Loading…</p>
+      ) : (
+        <ul class="admin-users" role="list">
+          {users.map((user) => {
+            const roles = assignableRoles(me, user);
+            return (
+              <li key={user.id} class={`admin-user${user.active ? '' : ' inactive'}`}>
+                <Avatar user={user} size={32} />
+                <span class="member-text">
+                  <span>
+                    {user.name} <GuestBadge user={user} />
+                    {!user.active && <span class="pill">Deactivated</span>}
+                  </span>
+                  <span class="muted">
+                    {user.email}
+                    {user.expires_at ? ` · until ${formatDateTime(user.expires_at)}` : ''}
+                  </span>
+                </span>
+                <span class="admin-user-actions">
+                  {roles.length > 0 ? (
+                    <select aria-label={`Role of ${user.name}`} value={user.role} onChange={(event) => void act(() => app.api.setRole(user.id, event.currentTarget.value as Role))}>
+                      {(roles.includes(user.role) ? roles : [user.role, ...roles]).map((role) => (
+                        <option key={role} value={role}>
+                          {role}
+                        </option>
+                      ))}
+                    </select>
+                  ) : (
+                    <span class="capitalize muted">{user.role}</span>
+                  )}
+                  {mayToggleActive(me, user) && (
+                    <button type="button" class={`button small${user.active ? ' danger' : ''}`} onClick={() => void act(() => app.api.setActive(user.id, !user.active))}>
+                      {user.active ? 'Deactivate' : 'Reactivate'}
+                      <span class="sr-only"> {user.name}</span>
+                    </button>
+                  )}
+                </span>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+function GuestForm({ onDone }: { onDone: () => void }) {
+  const app = useApp();
+  const [name, setName] = useState('');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [until, setUntil] = useState(() => new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10));
+  const [channelIds, setChannelIds] = useState<number[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  // The guest's channels: the admin's own channels and every public one.
+  const [channels, setChannels] = useState<Channel[]>(() => app.channels.channelList().map((summary) => summary.channel));
+  useEffect(() => {
+    app.api
+      .browseChannels()
+      .then((entries) => {
+        const known = new Map(app.channels.channelList().map((summary) => [summary.channel.id, summary.channel] as const));
+        for (const entry of entries) known.set(entry.channel.id, entry.channel);
+        setChannels([...known.values()].filter((channel) => !channel.archived).sort((a, b) => a.name.localeCompare(b.name)));
+      })
+      .catch(() => undefined);
+  }, [app]);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const expires = endOfDay(until);
+    if (expires === null || expires <= Date.now()) return setError('Choose a day in the future.');
+    if (channelIds.length === 0) return setError('Choose at least one channel for the guest.');
+    try {
+      await app.api.createGuest({ name: name.trim(), email: email.trim(), password: password || undefined, expires_at: expires, channel_ids: channelIds });
+      app.toast(`${name.trim()} was invited as a guest.`);
+      onDone();
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
+  return (
+    <form class="guest-form stack" onSubmit={submit} aria-label="Invite a guest">
+      <label class="field">
+        <span>Name</span>
+        <input name="guest-name" required value={name} onInput={(event) => setName(event.currentTarget.value)} />
+      </label>
+      <label class="field">
+        <span>Email</span>
+        <input name="guest-email" type="email" required value={email} onInput={(event) => setEmail(event.currentTarget.value)} />
+      </label>
+      <label class="field">
+        <span>Password (optional)</span>
+        <input name="guest-password" type="password" autoComplete="new-password" value={password} onInput={(event) => setPassword(event.currentTarget.value)} />
+      </label>
+      <label class="field">
+        <span>Access until</span>
+        <input name="guest-until" type="date" required value={until} onInput={(event) => setUntil(event.currentTarget.value)} />
+      </label>
+      <fieldset class="channel-picks">
+        <legend>Channels the guest sees</legend>
+        {channels.map((channel) => (
+          <label class="checkbox" key={channel.id}>
+            <input
+              type="checkbox"
+              checked={channelIds.includes(channel.id)}
+              onChange={(event) => setChannelIds(event.currentTarget.checked ? [...channelIds, channel.id] : channelIds.filter((id) => id !== channel.id))}
+            />
+            <span>#{channel.name}</span>
+          </label>
+        ))}
+      </fieldset>
+      {error && (
+        <p class="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="row-actions">
+        <button type="submit" class="button primary">
+          Create guest
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function AuditLog() {
+  const app = useApp();
+  const [filters, setFilters] = useState<AuditFilters>({});
+  const [entries, setEntries] = useState<AuditEntry[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = () => {
+    setError(null);
+    app.api
+      .audit(auditQuery(filters, 200))
+      .then(setEntries)
+      .catch((failure) => setError(errorText(failure)));
+  };
+  useEffect(load, []);
+  const download = async () => {
+    try {
+      const blob = await app.api.auditExport(auditQuery(filters));
+      const url = URL.createObjectURL(blob);
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = `conclave-audit-${new Date().toISOString().slice(0, 10)}.jsonl`;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
+  const field = (key: keyof AuditFilters, label: string, type: 'text' | 'date' = 'text') => (
+    <label class="field compact">
+      <span>{label}</span>
+      {type === 'date' ? (
+        <input type="date" name={`audit-${key}`} value={filters[key] ?? ''} onInput={(event) => setFilters({ ...filters, [key]: event.currentTarget.value })} />
+      ) : (
+        <input type="text" name={`audit-${key}`} value={filters[key] ?? ''} onInput={(event) => setFilters({ ...filters, [key]: event.currentTarget.value })} />
+      )}
+    </label>
+  );
+  return (
+    <div class="stack">
+      <form
+        class="audit-filters"
+        onSubmit={(event) => {
+          event.preventDefault();
+          load();
+        }}
+      >
+        {field('action', 'Action')}
+        {field('actorId', 'Actor id')}
+        {field('targetKind', 'Target kind')}
+        {field('from', 'From', 'date')}
+        {field('to', 'To', 'date')}
+        <div class="row-actions">
+          <button type="submit" class="button primary">
+            Filter
+          </button>
+          <button type="button" class="button" onClick={() => void download()}>
+            Export JSON Lines
+          </button>
+        </div>
+      </form>
+      {error && (
+        <p class="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      {!entries ? (
+        <p class="muted">Loading…</p>
+      ) : entries.length === 0 ? (
+        <p class="muted">No entries match.</p>
+      ) : (
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Audit entries">
+          <table class="audit-table">
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Who</th>
+                <th scope="col">Action</th>
+                <th scope="col">Target</th>
+              </tr>
+            </thead>
+            <tbody>
+              {entries.map((entry) => (
+                <tr key={entry.id}>
+                  <td>{formatDateTime(entry.at)}</td>
+                  <td>{entry.actor_label}</td>
+                  <td>
+                    <code>{entry.action}</code>
+                  </td>
+                  <td>
+                    {entry.target_kind}
+                    {entry.target_id ? ` ${entry.target_id}` : ''}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}

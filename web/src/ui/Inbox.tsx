@@ -1,0 +1,208 @@
+//! The WhatsApp customer inbox for staff of business numbers: the list of
+//! customer conversations per number, and inside a conversation the bar
+//! (customer, assignee, reply window, claim) and the reply box (free text
+//! while the window is open, otherwise a template).
+
+import { useState } from 'preact/hooks';
+import type { ChannelId, WaConversation } from '../api/types';
+import { windowOpen } from '../state/whatsapp';
+import { formatDateTime } from '../util/format';
+import { useApp } from './context';
+import { Icon } from './icons';
+
+export function Inbox() {
+  const app = useApp();
+  const [number, setNumber] = useState<string>('all');
+  const [filter, setFilter] = useState<'all' | 'mine' | 'none'>('all');
+  const me = app.me?.id;
+  const conversations = [...app.waConversations.values()]
+    .filter((conversation) => number === 'all' || conversation.phone_number_id === number)
+    .filter((conversation) => (filter === 'mine' ? conversation.assignee_id === me : filter === 'none' ? conversation.assignee_id === null : true))
+    .sort((a, b) => (b.last_inbound_at ?? b.created_at) - (a.last_inbound_at ?? a.created_at));
+  return (
+    <main class="conversation inbox" aria-labelledby="inbox-title">
+      <header class="conversation-header">
+        <button class="icon-button back-button" type="button" aria-label="Back to conversations" onClick={() => app.closeInbox()}>
+          <Icon name="back" />
+        </button>
+        <div class="conversation-title">
+          <Icon name="users" size={18} />
+          <h1 id="inbox-title">Customer inbox</h1>
+        </div>
+      </header>
+      <div class="inbox-body">
+        <div class="inbox-filters">
+          {app.waNumbers.length > 1 && (
+            <label class="field compact">
+              <span>Business number</span>
+              <select value={number} onChange={(event) => setNumber(event.currentTarget.value)}>
+                <option value="all">All numbers</option>
+                {app.waNumbers.map((entry) => (
+                  <option key={entry.phone_number_id} value={entry.phone_number_id}>
+                    {entry.phone_number_id}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
+          <div class="segmented" role="group" aria-label="Show">
+            {(['all', 'mine', 'none'] as const).map((value) => (
+              <button key={value} type="button" class="button small" aria-pressed={filter === value} onClick={() => setFilter(value)}>
+                {value === 'all' ? 'All' : value === 'mine' ? 'Mine' : 'Unclaimed'}
+              </button>
+            ))}
+          </div>
+        </div>
+        {conversations.length === 0 ? (
+          <p class="muted inbox-empty">No customer conversations here yet.</p>
+        ) : (
+          <ul class="inbox-list" role="list">
+            {conversations.map((conversation) => (
+              <InboxRow key={conversation.channel_id} conversation={conversation} />
+            ))}
+          </ul>
+        )}
+      </div>
+    </main>
+  );
+}
+
+function InboxRow({ conversation }: { conversation: WaConversation }) {
+  const app = useApp();
+  const summary = app.channels.summaries.get(conversation.channel_id) ?? conversation.summary;
+  const unread = summary?.unread_count ?? 0;
+  const name = conversation.customer.name || conversation.customer.phone;
+  return (
+    <li class={`inbox-row${unread ? ' unread' : ''}`}>
+      <button type="button" class="inbox-open" onClick={() => void app.openChannel(conversation.channel_id)}>
+        <span class="inbox-customer">
+          <span class="inbox-name">{name}</span>
+          <span class="muted">{conversation.customer.phone}</span>
+        </span>
+        <span class="inbox-meta">
+          <span>{assigneeText(app.me?.id, conversation.assignee_id, (id) => app.user(id)?.name)}</span>
+          <WindowText conversation={conversation} />
+        </span>
+        {unread > 0 && (
+          <span class="badge" aria-label={`${unread} unread`}>
+            {unread}
+          </span>
+        )}
+      </button>
+      {conversation.assignee_id === null && (
+        <button type="button" class="button small primary" onClick={() => void app.claim(conversation.channel_id)}>
+          Claim<span class="sr-only"> conversation with {name}</span>
+        </button>
+      )}
+    </li>
+  );
+}
+
+function assigneeText(me: number | undefined, assignee: number | null, name: (id: number) => string | undefined): string {
+  if (assignee === null) return 'Unassigned';
+  if (assignee === me) return 'Assigned to you';
+  return `Assigned to ${name(assignee) ?? 'a colleague'}`;
+}
+
+function WindowText({ conversation }: { conversation: WaConversation }) {
+  if (windowOpen(conversation)) {
+    return <span class="window open">Window open{conversation.window_closes_at ? ` until ${formatDateTime(conversation.window_closes_at)}` : ''}</span>;
+  }
+  return <span class="window closed">Window closed · templates only</span>;
+}
+
+/** Above the messages of a customer conversation. */
+export function WhatsAppBar({ channelId }: { channelId: ChannelId }) {
+  const app = useApp();
+  const conversation = app.waConversations.get(channelId);
+  if (!conversation) return null;
+  return (
+    <div class="wa-bar" role="region" aria-label="WhatsApp conversation">
+      <span>
+        <strong>{conversation.customer.name || conversation.customer.phone}</strong> <span class="muted">{conversation.customer.phone}</span>
+      </span>
+      <span>{assigneeText(app.me?.id, conversation.assignee_id, (id) => app.user(id)?.name)}</span>
+      <WindowText conversation={conversation} />
+      {conversation.assignee_id === null && (
+        <button type="button" class="button small primary" onClick={() => void app.claim(channelId)}>
+          Claim
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** The reply box of a customer conversation. */
+export function WhatsAppComposer({ channelId }: { channelId: ChannelId }) {
+  const app = useApp();
+  const conversation = app.waConversations.get(channelId);
+  const [text, setText] = useState('');
+  const [template, setTemplate] = useState({ name: '', language: 'en_US' });
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  if (!conversation) return null;
+  const open = windowOpen(conversation);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    const failure = open ? await app.sendWhatsApp(channelId, { text: text.trim() }) : await app.sendWhatsApp(channelId, { template: { name: template.name.trim(), language: template.language.trim() } });
+    setBusy(false);
+    if (failure) setError(failure);
+    else if (open) setText('');
+    else setTemplate({ ...template, name: '' });
+  };
+  return (
+    <form class="wa-composer" onSubmit={submit} aria-label="Reply on WhatsApp">
+      {open ? (
+        <div class="wa-row">
+          <label class="sr-only" for="wa-text">
+            Reply to {conversation.customer.name || conversation.customer.phone}
+          </label>
+          <textarea
+            id="wa-text"
+            class="wa-input"
+            rows={2}
+            placeholder={`Reply to ${conversation.customer.name || conversation.customer.phone} on WhatsApp`}
+            value={text}
+            onInput={(event) => setText(event.currentTarget.value)}
+            onKeyDown={(event) => {
+              if (event.key === 'Enter' && !event.shiftKey) {
+                event.preventDefault();
+                if (text.trim()) (event.currentTarget.form as HTMLFormElement | null)?.requestSubmit();
+              }
+            }}
+          />
+          <button type="submit" class="button primary" disabled={busy || !text.trim()}>
+            Send reply
+          </button>
+        </div>
+      ) : (
+        <>
+          <p class="wa-closed" role="note">
+            The 24-hour customer-service window is closed. Only an approved template can be sent.
+          </p>
+          <div class="wa-row">
+            <label class="field compact">
+              <span>Template name</span>
+              <input name="template-name" required value={template.name} onInput={(event) => setTemplate({ ...template, name: event.currentTarget.value })} />
+            </label>
+            <label class="field compact">
+              <span>Language</span>
+              <input name="template-language" required value={template.language} onInput={(event) => setTemplate({ ...template, language: event.currentTarget.value })} />
+            </label>
+            <button type="submit" class="button primary" disabled={busy}>
+              Send template
+            </button>
+          </div>
+        </>
+      )}
+      {error && (
+        <p class="form-error" role="alert">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}
+
