@@ -17,6 +17,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { registerAdminExtras } from './admin-extras.mjs';
+import { conversationExtras } from './conversation-extras.mjs';
 
 const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SCREENSHOTS = resolve(WEB_DIR, '../artifacts/screenshots');
@@ -533,6 +535,8 @@ test('history pages load while scrolling up, in order and without duplicates', a
   await openChannel(alice, 'general');
 });
 
+conversationExtras({ test, api, pages, openChannel, messageWith, composer, until, assert, sleep, users: { ALICE, BOB, CAROL, DANA } });
+
 test('the app shell is cached by the service worker, API responses never', async () => {
   const { alice } = pages;
   const manifest = await (await fetch(`${baseUrl()}/manifest.webmanifest`)).json();
@@ -859,6 +863,8 @@ test('when the organisation requires MFA, a signed-in member must enrol first', 
   await bob.locator('nav.sidebar').waitFor();
   await bob.locator('main.conversation h1', { hasText: 'general' }).waitFor();
 });
+
+registerAdminExtras({ test, pages, api, axe, screenshot, until, assert, baseUrl, state, totp, BOB, DANA, ALICE, PASSWORD });
 
 test('no console errors or uncaught exceptions', async () => {
   assert(state.consoleProblems.length === 0, state.consoleProblems.join('\n'));

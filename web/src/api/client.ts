@@ -10,6 +10,7 @@ import type {
   LoginResponse,
   Message,
   MessageId,
+  MessageVersion,
   MessagePage,
   Policy,
   Role,
@@ -244,6 +245,15 @@ export class ApiClient {
   }
   editMessage(id: MessageId, text: string): Promise<Message> {
     return this.request('PATCH', `/messages/${id}`, { text });
+  }
+  messageVersions(id: MessageId): Promise<MessageVersion[]> {
+    return this.request<MessageVersion[] | { versions: MessageVersion[] }>('GET', `/messages/${id}/versions`).then(listOf('versions'));
+  }
+  addMember(id: ChannelId, userId: UserId): Promise<unknown> {
+    return this.request('POST', `/channels/${id}/members`, { user_id: userId });
+  }
+  removeMember(id: ChannelId, userId: UserId): Promise<unknown> {
+    return this.request('DELETE', `/channels/${id}/members/${userId}`);
   }
   deleteMessage(id: MessageId): Promise<unknown> {
     return this.request('DELETE', `/messages/${id}`);

@@ -65,6 +65,15 @@ export interface Attachment {
   created_at?: Millis;
 }
 
+/** A prior version of an edited message (GET /messages/{id}/versions). */
+export interface MessageVersion {
+  message_id: MessageId;
+  version: number;
+  text: string;
+  created_at: Millis;
+  author_id: UserId;
+}
+
 export interface Message {
   id: MessageId;
   channel_id: ChannelId;

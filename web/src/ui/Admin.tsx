@@ -1,6 +1,7 @@
 //! The admin console: people (search, role, deactivate/reactivate, invite a
 //! guest with an expiry) for owners and admins, and the audit log (filters,
-//! JSON Lines export) for admins, owners and compliance officers.
+//! JSON Lines export) for admins, owners and compliance officers. Per-user
+//! tools, Security settings and the Directory live in AdminExtras.tsx.
 
 import { useEffect, useState } from 'preact/hooks';
 import type { AdminUser, AuditEntry, Channel, Role } from '../api/types';
@@ -9,6 +10,7 @@ import { errorText } from '../state/app';
 import { formatDateTime } from '../util/format';
 import { Avatar } from './Avatar';
 import { GuestBadge } from './GuestBadge';
+import { Directory, SecuritySettings, UserTools } from './AdminExtras';
 import { useApp } from './context';
 import { Modal } from './Dialogs';
 
@@ -17,25 +19,41 @@ export function AdminConsole() {
   const app = useApp();
   const me = app.me;
   const managesPeople = me?.role === 'owner' || me?.role === 'admin';
-  const [tab, setTab] = useState<'people' | 'audit'>(managesPeople ? 'people' : 'audit');
+  const [tab, setTab] = useState<Tab>(managesPeople ? 'people' : 'audit');
+  const tabs: [Tab, string][] = managesPeople
+    ? [
+        ['people', 'People'],
+        ['security', 'Security'],
+        ['directory', 'Directory'],
+        ['audit', 'Audit log'],
+      ]
+    : [['audit', 'Audit log']];
+  const onKeyDown = (event: KeyboardEvent) => {
+    const index = tabs.findIndex(([key]) => key === tab);
+    const step = event.key === 'ArrowRight' ? 1 : event.key === 'ArrowLeft' ? -1 : 0;
+    if (!step) return;
+    event.preventDefault();
+    const next = tabs[(index + step + tabs.length) % tabs.length]![0];
+    setTab(next);
+    (document.getElementById(`tab-${next}`) as HTMLElement | null)?.focus();
+  };
   return (
     <Modal title="Administration" onClose={() => app.setModal(null)} className="admin-dialog">
-      <div class="tabs" role="tablist" aria-label="Administration sections">
-        {managesPeople && (
-          <button type="button" role="tab" id="tab-people" aria-controls="panel-people" aria-selected={tab === 'people'} class="tab" onClick={() => setTab('people')}>
-            People
+      <div class="tabs" role="tablist" aria-label="Administration sections" onKeyDown={onKeyDown}>
+        {tabs.map(([key, label]) => (
+          <button type="button" role="tab" key={key} id={`tab-${key}`} aria-controls={`panel-${key}`} aria-selected={tab === key} tabIndex={tab === key ? 0 : -1} class="tab" onClick={() => setTab(key)}>
+            {label}
           </button>
-        )}
-        <button type="button" role="tab" id="tab-audit" aria-controls="panel-audit" aria-selected={tab === 'audit'} class="tab" onClick={() => setTab('audit')}>
-          Audit log
-        </button>
+        ))}
       </div>
       <div class="modal-body" role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
-        {tab === 'people' ? <People /> : <AuditLog />}
+        {tab === 'people' ? <People /> : tab === 'security' ? <SecuritySettings /> : tab === 'directory' ? <Directory /> : <AuditLog />}
       </div>
     </Modal>
   );
 }
+
+type Tab = 'people' | 'security' | 'directory' | 'audit';
 
 function People() {
   const app = useApp();
@@ -44,6 +62,7 @@ function People() {
   const [users, setUsers] = useState<AdminUser[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [inviting, setInviting] = useState(false);
+  const [managing, setManaging] = useState<number | null>(null);
 
   const load = (q = query) =>
     app.api
@@ -119,7 +138,13 @@ function People() {
                       <span class="sr-only"> {user.name}</span>
                     </button>
                   )}
+                  {mayToggleActive(me, user) && (
+                    <button type="button" class="button small" aria-expanded={managing === user.id} onClick={() => setManaging(managing === user.id ? null : user.id)}>
+                      Manage<span class="sr-only"> {user.name}</span>
+                    </button>
+                  )}
                 </span>
+                {managing === user.id && <UserTools user={user} onChanged={() => void load()} />}
               </li>
             );
           })}

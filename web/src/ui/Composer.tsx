@@ -28,6 +28,12 @@ interface Upload {
 /** Drafts survive switching channels. */
 const drafts = new Map<string, string>();
 
+/** Asks the rendered MessageItem for `messageId` (in the thread panel or the channel) to open its edit box. */
+export function requestEdit(messageId: MessageId, inThread: boolean): void {
+  window.dispatchEvent(new CustomEvent(EDIT_REQUEST_EVENT, { detail: { messageId, inThread } }));
+}
+export const EDIT_REQUEST_EVENT = 'conclave:edit-message';
+
 export function Composer({
   channelId,
   threadId = null,
@@ -204,6 +210,18 @@ export function Composer({
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       submit();
+    }
+    if (event.key === 'ArrowUp' && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey && text === '') {
+      const meId = app.me?.id;
+      const items = threadId === null ? app.messages.channelItems(channelId) : app.messages.threadItems(threadId);
+      for (let index = items.length - 1; index >= 0; index -= 1) {
+        const item = items[index]!;
+        if (item.kind === 'message' && item.message.author_id === meId && item.message.deleted_at === null && item.message.id !== threadId) {
+          event.preventDefault();
+          requestEdit(item.message.id, threadId !== null);
+          break;
+        }
+      }
     }
   };
 

@@ -4,6 +4,7 @@
 import { useRef, useState } from 'preact/hooks';
 import type { User } from '../api/types';
 import { Avatar } from './Avatar';
+import { ChannelSettings } from './ChannelSettings';
 import { Composer } from './Composer';
 import { useApp } from './context';
 import { Icon, Logo } from './icons';
@@ -15,6 +16,7 @@ export function Conversation() {
   const filesSink = useRef<((files: File[]) => void) | null>(null);
   const [dragging, setDragging] = useState(false);
   const dragDepth = useRef(0);
+  const [settingsFor, setSettingsFor] = useState<number | null>(null);
   const channelId = app.activeChannelId;
 
   if (channelId === null) return <Welcome />;
@@ -76,6 +78,11 @@ export function Conversation() {
           <button class="header-button" type="button" aria-label="Pinned messages" title="Pinned messages" onClick={() => app.setPanel(app.panel?.kind === 'pins' ? null : { kind: 'pins' })}>
             <Icon name="pin" size={18} />
           </button>
+          {!isConversation && !whatsapp && summary && (
+            <button class="header-button" type="button" aria-label="Channel details" title="Channel details" onClick={() => setSettingsFor(channelId)}>
+              <Icon name="info" size={18} />
+            </button>
+          )}
           {!isConversation && summary && (
             <button class="header-button" type="button" aria-label="Leave channel" title="Leave channel" onClick={() => void app.leaveChannel(channelId)}>
               <Icon name="signOut" size={18} />
@@ -83,6 +90,7 @@ export function Conversation() {
           )}
         </div>
       </header>
+      {settingsFor === channelId && <ChannelSettings channelId={channelId} onClose={() => setSettingsFor(null)} />}
       {whatsapp && <WhatsAppBar channelId={channelId} />}
       <MessageList channelId={channelId} emptyTitle={isConversation || whatsapp ? `This is the start of your conversation with ${isConversation ? title : displayTitle.replace(/^WhatsApp: /, '')}` : `Welcome to #${title}`} />
       <TypingLine users={typing} />

@@ -11,6 +11,10 @@ import { isEmojiOnly, Markdown } from '../markdown/render';
 import type { PendingSend } from '../state/messages';
 import { formatTime } from '../util/format';
 import { AttachmentList } from './Attachments';
+import { EDIT_REQUEST_EVENT } from './Composer';
+import { Modal } from './Dialogs';
+import { errorText } from '../state/app';
+import type { MessageVersion } from '../api/types';
 import { ConfirmDialog } from './Dialogs';
 import { Avatar } from './Avatar';
 import { useApp } from './context';
@@ -35,6 +39,7 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
   const [picker, setPicker] = useState(false);
   const [menu, setMenu] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const [history, setHistory] = useState(false);
   const deleted = message.deleted_at !== null;
   const mine = message.author_id === meId;
   const isAdmin = app.me?.role === 'owner' || app.me?.role === 'admin';
@@ -43,6 +48,16 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
     const user = app.userByHandle(handle);
     return user ? { name: user.name, isMe: user.id === meId } : null;
   };
+  const canSeeHistory = mine || app.me?.role === 'compliance';
+  useEffect(() => {
+    if (!mine || deleted) return;
+    const onRequest = (event: Event) => {
+      const detail = (event as CustomEvent<{ messageId: number; inThread: boolean }>).detail;
+      if (detail.messageId === message.id && detail.inThread === Boolean(inThread)) setEditing(true);
+    };
+    window.addEventListener(EDIT_REQUEST_EVENT, onRequest);
+    return () => window.removeEventListener(EDIT_REQUEST_EVENT, onRequest);
+  }, [message.id, mine, deleted, inThread]);
   const time = new Date(message.created_at);
   const authorName = author?.name ?? 'Unknown user';
 
@@ -94,7 +109,15 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
             {message.text && (
               <div class={`message-text${isEmojiOnly(message.text) ? ' jumbo' : ''}`}>
                 <Markdown text={message.text} resolveMention={resolveMention} />
-                {message.edited_at !== null && <span class="edited">(edited)</span>}
+                {message.edited_at !== null &&
+                  (canSeeHistory ? (
+                    <button type="button" class="edited link-button" title="Show edit history" onClick={() => setHistory(true)}>
+                      (edited)
+                    </button>
+                  ) : (
+                    <span class="edited">(edited)</span>
+                  ))}
+                {history && <EditHistory message={message} onClose={() => setHistory(false)} />}
               </div>
             )}
             {app.waConversations.has(message.channel_id) && <DeliveryTicks messageId={message.id} />}
@@ -258,6 +281,54 @@ function MessageMenu({ items, onClose }: { items: MenuItem[]; onClose: () => voi
         </button>
       ))}
     </div>
+  );
+}
+
+function EditHistory({ message, onClose }: { message: Message; onClose: () => void }) {
+  const app = useApp();
+  const [versions, setVersions] = useState<MessageVersion[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    app.api.messageVersions(message.id).then(
+      (list) => live && setVersions([...list].sort((a, b) => b.version - a.version)),
+      (failure) => live && setError(errorText(failure)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [message.id, message.edited_at]);
+  return createPortal(
+    <Modal title="Edit history" onClose={onClose}>
+      <ol class="edit-history" aria-label="Versions">
+        {/* The server's list may or may not include the current text; show it once, on top. */}
+        <li class="edit-version current">
+          <div class="muted">Current{message.edited_at !== null ? ` · edited ${formatTime(message.edited_at)}` : ''}</div>
+          <Markdown text={message.text} />
+        </li>
+        {versions?.filter((version, index) => !(index === 0 && version.text === message.text)).map((version) => (
+          <li class="edit-version" key={version.version}>
+            <div class="muted">
+              Version {version.version} · {new Date(version.created_at).toLocaleString()}
+            </div>
+            <Markdown text={version.text} />
+          </li>
+        ))}
+      </ol>
+      {!versions && !error && <p class="muted">Loading earlier versions…</p>}
+      {versions && versions.filter((version) => version.text !== message.text).length === 0 && <p class="muted">No earlier versions.</p>}
+      {error && (
+        <p class="form-error" role="alert">
+          Could not load the edit history: {error}
+        </p>
+      )}
+      <div class="modal-actions">
+        <button type="button" class="button" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </Modal>,
+    document.body,
   );
 }
 

@@ -8,6 +8,7 @@ import type { TimelineItem } from '../state/messages';
 import { formatDay, sameDay } from '../util/format';
 import { useApp } from './context';
 import { Icon } from './icons';
+import { anchorAt, computeWindow, prefixOffsets, restoreAnchor, type Anchor } from './virtual';
 import { MessageItem, PendingItem } from './MessageItem';
 
 /** Messages by one author within this many milliseconds share one header. */
@@ -47,15 +48,27 @@ export function buildRows(items: TimelineItem[], lineBeforeId: number | null, no
   return rows;
 }
 
+/** Lists with more rows than this are windowed: only rows near the viewport are in the DOM. */
+export const VIRTUALISE_ABOVE = 150;
+/** Extra pixels rendered above and below the viewport. */
+const OVERSCAN_PX = 900;
+const ESTIMATE_ITEM_PX = 56;
+const ESTIMATE_SEPARATOR_PX = 40;
+
 export function MessageList({ channelId, emptyTitle }: { channelId: ChannelId; emptyTitle: string }) {
   const app = useApp();
   const scroller = useRef<HTMLDivElement>(null);
   const content = useRef<HTMLDivElement>(null);
+  const spacerTop = useRef<HTMLDivElement>(null);
+  const spacerBottom = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
-  const firstKey = useRef<string | null>(null);
-  const lastHeight = useRef(0);
   const initialDone = useRef<ChannelId | null>(null);
+  const heights = useRef(new Map<string, number>());
+  const anchor = useRef<Anchor | null>(null);
+  const layout = useRef<{ keys: string[]; offsets: number[] }>({ keys: [], offsets: [0] });
   const [showJump, setShowJump] = useState(false);
+  const [view, setView] = useState({ top: 0, height: 800 });
+  const [, setMeasured] = useState(0);
 
   const timeline = app.messages.channelTimeline(channelId);
   const items = useMemo(() => app.messages.channelItems(channelId), [app.messages.version, channelId]);
@@ -64,40 +77,62 @@ export function MessageList({ channelId, emptyTitle }: { channelId: ChannelId; e
   const rows = useMemo(() => buildRows(items, lineBefore), [items, lineBefore]);
   const loadingOlder = app.loadingOlder.has(channelId);
 
+  const keys = rows.map((row) => row.key);
+  const offsets = prefixOffsets(rows.map((row) => heights.current.get(row.key) ?? (row.kind === 'item' ? ESTIMATE_ITEM_PX : ESTIMATE_SEPARATOR_PX)));
+  layout.current = { keys, offsets };
+  const windowed = rows.length > VIRTUALISE_ABOVE;
+  const rowsTop = spacerTop.current?.offsetTop ?? 0;
+  const slice = windowed ? computeWindow(offsets, view.top - rowsTop, view.height, OVERSCAN_PX) : { start: 0, end: rows.length, padTop: 0, padBottom: 0 };
+
   useLayoutEffect(() => {
     const element = scroller.current;
-    if (!element) return;
-    const first = rows.find((row) => row.kind === 'item')?.key ?? null;
+    const first = spacerTop.current;
+    if (!element || !first) return;
+    // Measure the rendered rows: each row is one element between the spacers.
+    let changed = false;
+    let node = first.nextElementSibling as HTMLElement | null;
+    for (let index = slice.start; index < slice.end && node && node !== spacerBottom.current; index += 1) {
+      const next = node.nextElementSibling as HTMLElement | null;
+      const height = next ? next.offsetTop - node.offsetTop : node.offsetHeight;
+      const key = rows[index]!.key;
+      if (height > 0 && heights.current.get(key) !== height) {
+        heights.current.set(key, height);
+        changed = true;
+      }
+      node = next;
+    }
+    const { offsets: current } = layout.current;
+    const top = first.offsetTop;
     if (initialDone.current !== channelId && timeline.loaded && app.newMessagesLine.has(channelId)) {
       initialDone.current = channelId;
-      const line = element.querySelector('.new-messages-line');
-      if (line instanceof HTMLElement) {
-        element.scrollTop = Math.max(0, line.offsetTop - element.clientHeight / 3);
+      const lineIndex = rows.findIndex((row) => row.kind === 'new');
+      if (lineIndex >= 0) {
+        element.scrollTop = Math.max(0, top + current[lineIndex]! - element.clientHeight / 3);
         atBottom.current = element.scrollHeight - element.scrollTop - element.clientHeight < 80;
       } else {
         element.scrollTop = element.scrollHeight;
         atBottom.current = true;
       }
-    } else if (firstKey.current !== null && first !== firstKey.current && element.scrollHeight > lastHeight.current && !atBottom.current) {
-      // Older messages were added above: keep the same messages in view.
-      element.scrollTop += element.scrollHeight - lastHeight.current;
     } else if (atBottom.current) {
       element.scrollTop = element.scrollHeight;
+    } else if (anchor.current) {
+      // Older pages loaded above, or rows above changed height: keep the same row in view.
+      const wanted = restoreAnchor(keys, current, anchor.current);
+      if (wanted !== null && Math.abs(top + wanted - element.scrollTop) > 1) element.scrollTop = top + wanted;
     }
-    firstKey.current = first;
-    lastHeight.current = element.scrollHeight;
+    anchor.current = anchorAt(keys, current, element.scrollTop - top);
+    if (element.scrollTop !== view.top || element.clientHeight !== view.height) setView({ top: element.scrollTop, height: element.clientHeight });
+    else if (changed) setMeasured((count) => count + 1);
   });
 
-  // Images and previews grow after they load; stay at the bottom if we were there.
+  // Images and previews grow after they load: re-measure, staying at the bottom or anchored.
   useLayoutEffect(() => {
     const element = scroller.current;
     const inner = content.current;
     if (!element || !inner || typeof ResizeObserver === 'undefined') return;
-    const observer = new ResizeObserver(() => {
-      if (atBottom.current) element.scrollTop = element.scrollHeight;
-      lastHeight.current = element.scrollHeight;
-    });
+    const observer = new ResizeObserver(() => setMeasured((count) => count + 1));
     observer.observe(inner);
+    observer.observe(element);
     return () => observer.disconnect();
   }, [channelId]);
 
@@ -106,6 +141,9 @@ export function MessageList({ channelId, emptyTitle }: { channelId: ChannelId; e
     if (!element) return;
     const distance = element.scrollHeight - element.scrollTop - element.clientHeight;
     atBottom.current = distance < 80;
+    const top = spacerTop.current?.offsetTop ?? 0;
+    anchor.current = anchorAt(layout.current.keys, layout.current.offsets, element.scrollTop - top);
+    setView({ top: element.scrollTop, height: element.clientHeight });
     setShowJump(distance > 600);
     if (element.scrollTop < 400) void app.loadOlder(channelId);
     if (atBottom.current) app.markReadIfViewing();
@@ -128,7 +166,8 @@ export function MessageList({ channelId, emptyTitle }: { channelId: ChannelId; e
             Could not load messages: {app.loadErrors.get(channelId)}
           </div>
         )}
-        {rows.map((row) => {
+        <div class="virtual-spacer" ref={spacerTop} style={{ height: `${slice.padTop}px` }} aria-hidden="true" />
+        {rows.slice(slice.start, slice.end).map((row) => {
           if (row.kind === 'day') {
             return (
               <div class="day-separator" key={row.key} role="separator" aria-label={row.label}>
@@ -158,6 +197,7 @@ export function MessageList({ channelId, emptyTitle }: { channelId: ChannelId; e
             />
           );
         })}
+        <div class="virtual-spacer" ref={spacerBottom} style={{ height: `${slice.padBottom}px` }} aria-hidden="true" />
       </div>
       {showJump && (
         <button
