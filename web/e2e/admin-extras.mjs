@@ -140,4 +140,27 @@ export function registerAdminExtras(ctx) {
     const { version } = await api(ALICE, 'GET', '/policy');
     await api(ALICE, 'POST', '/policy/accept', { version });
   });
+
+  test('admin adds a person from the console and they can sign in with the temporary password', async () => {
+    const admin = pages.dana;
+    const dialog = await openAdmin(admin, 'People');
+    await dialog.getByRole('button', { name: 'Add person' }).first().click();
+    const form = dialog.getByRole('form', { name: 'Add a person' });
+    await form.getByLabel('Name').fill('Hana Example');
+    await form.getByLabel('Email').fill('hana@example.com');
+    await form.getByLabel('Role').selectOption('compliance');
+    await form.getByLabel('Temporary password').fill('short');
+    await form.getByRole('button', { name: 'Add person' }).click();
+    await form.getByRole('alert').waitFor();
+    await form.getByLabel('Temporary password').fill('temporary password 1');
+    await form.getByRole('button', { name: 'Add person' }).click();
+    await until('hana to be listed', async () => {
+      const [hana] = await api(DANA, 'GET', '/admin/users?q=hana');
+      return hana && hana.role === 'compliance';
+    });
+    await axe(admin, 'admin-add-person');
+    const login = await fetch(`${baseUrl()}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'hana@example.com', password: 'temporary password 1' }) });
+    assert(login.status === 200, `the new person signs in (${login.status})`);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+  });
 }

@@ -150,6 +150,10 @@ export class ApiClient {
   setActive(id: UserId, active: boolean): Promise<unknown> {
     return this.request('POST', `/admin/users/${id}/${active ? 'reactivate' : 'deactivate'}`);
   }
+  /** Creates a local account (admins; owners for owners): POST /users. */
+  createUser(input: { email: string; name: string; role: Role; password: string }): Promise<unknown> {
+    return this.request('POST', '/users', input);
+  }
   createGuest(input: { email: string; name: string; password?: string; expires_at: number; channel_ids: ChannelId[] }): Promise<unknown> {
     return this.request('POST', '/admin/guests', input);
   }

@@ -62,6 +62,7 @@ function People() {
   const [users, setUsers] = useState<AdminUser[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [inviting, setInviting] = useState(false);
+  const [adding, setAdding] = useState(false);
   const [managing, setManaging] = useState<number | null>(null);
 
   const load = (q = query) =>
@@ -91,10 +92,14 @@ function People() {
     <div class="stack">
       <div class="admin-toolbar">
         <input class="modal-search" type="search" aria-label="Search people" placeholder="Search by name or email" value={query} onInput={(event) => setQuery(event.currentTarget.value)} />
+        <button type="button" class="button" onClick={() => setAdding(!adding)} aria-expanded={adding}>
+          Add person
+        </button>
         <button type="button" class="button primary" onClick={() => setInviting(!inviting)} aria-expanded={inviting}>
           Invite guest
         </button>
       </div>
+      {adding && <PersonForm onDone={() => (setAdding(false), void load())} />}
       {inviting && <GuestForm onDone={() => (setInviting(false), void load())} />}
       {error && (
         <p class="form-error" role="alert">
@@ -226,6 +231,64 @@ function GuestForm({ onDone }: { onDone: () => void }) {
       <div class="row-actions">
         <button type="submit" class="button primary">
           Create guest
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Adds a colleague with a temporary password they change after signing in. */
+function PersonForm({ onDone }: { onDone: () => void }) {
+  const app = useApp();
+  const [name, setName] = useState('');
+  const [email, setEmail] = useState('');
+  const [role, setRole] = useState<Role>('member');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const roles: Role[] = app.me?.role === 'owner' ? ['member', 'compliance', 'admin', 'owner'] : ['member', 'compliance', 'admin'];
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    if (password.length < 10) return setError('The temporary password needs at least 10 characters.');
+    try {
+      await app.api.createUser({ name: name.trim(), email: email.trim(), role, password });
+      app.toast(`${name.trim()} can now sign in.`);
+      onDone();
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
+  return (
+    <form class="guest-form stack" onSubmit={submit} aria-label="Add a person">
+      <label class="field">
+        <span>Name</span>
+        <input name="person-name" required value={name} onInput={(event) => setName(event.currentTarget.value)} />
+      </label>
+      <label class="field">
+        <span>Email</span>
+        <input name="person-email" type="email" required value={email} onInput={(event) => setEmail(event.currentTarget.value)} />
+      </label>
+      <label class="field">
+        <span>Role</span>
+        <select name="person-role" value={role} onChange={(event) => setRole(event.currentTarget.value as Role)}>
+          {roles.map((option) => (
+            <option key={option} value={option}>
+              {option}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label class="field">
+        <span>Temporary password</span>
+        <input name="person-password" type="password" autoComplete="new-password" required value={password} onInput={(event) => setPassword(event.currentTarget.value)} />
+      </label>
+      {error && (
+        <p class="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="row-actions">
+        <button type="submit" class="button primary">
+          Add person
         </button>
       </div>
     </form>
