@@ -116,6 +116,11 @@ pub async fn set_role(
         format!("unknown role {role:?}; use owner, admin, compliance, member or guest")
     })?;
     let user = user_by_email(store, email).await?;
+    if role != Role::Owner {
+        conclave_server::scim::directory::keep_an_owner(store, &user)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+    }
     let changed = store.set_user_role(user.id, role).await?;
     audit(
         store,

@@ -315,6 +315,9 @@ async fn user_command(
                 .user_by_email(&email)
                 .await?
                 .with_context(|| format!("no user with email {email}"))?;
+            conclave_server::scim::directory::keep_an_owner(store, &user)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
             let outcome = store
                 .apply(vec![StoreCommand::DeactivateUser {
                     user_id: user.id,

@@ -252,8 +252,22 @@ fn user_commands_follow_the_contract() {
         .output()
         .unwrap();
     assert!(!missing.status.success());
-    let deactivated = conclave(&dir)
+    // The only owner cannot be deactivated: nobody could administer the
+    // workspace afterwards.
+    let last_owner = conclave(&dir)
         .args(["user", "deactivate", "owner@example.com"])
+        .output()
+        .unwrap();
+    assert!(!last_owner.status.success());
+    assert!(String::from_utf8_lossy(&last_owner.stderr).contains("last active owner"));
+    let demoted = conclave(&dir)
+        .args(["user", "role", "owner@example.com", "admin"])
+        .output()
+        .unwrap();
+    assert!(!demoted.status.success(), "nor demoted");
+    create_user(&dir, "member@example.com", "member");
+    let deactivated = conclave(&dir)
+        .args(["user", "deactivate", "member@example.com"])
         .output()
         .unwrap();
     assert!(deactivated.status.success());

@@ -306,6 +306,7 @@ pub async fn change_role(
     if user.role == role {
         return Ok(Json(admin_user(&state, user).await?));
     }
+    directory::keep_an_owner(&*state.store, &user).await?;
     let changed = state.store.set_user_role(user.id, role).await?;
     record(
         &state,

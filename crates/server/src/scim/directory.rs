@@ -56,9 +56,34 @@ pub async fn create_account(
         .await?)
 }
 
+/// Refuses to deactivate or demote the last active owner, whoever asks (an
+/// admin, the identity provider through SCIM, the command line): a
+/// workspace without an owner cannot be administered.
+pub async fn keep_an_owner(store: &dyn conclave_store::Store, user: &User) -> ApiResult<()> {
+    if user.role != Role::Owner || !user.active {
+        return Ok(());
+    }
+    let owners = store
+        .list_users(conclave_domain::directory::UserListFilter {
+            role: Some(Role::Owner),
+            active: Some(true),
+            limit: 2,
+            ..Default::default()
+        })
+        .await?;
+    if owners.iter().all(|owner| owner.id == user.id) {
+        return Err(ApiError::Conflict(format!(
+            "{} is the last active owner; make someone else an owner first",
+            user.email
+        )));
+    }
+    Ok(())
+}
+
 /// Deactivates `user` through the writer: sessions revoked in the same
 /// transaction, sockets closed by the hub when the event is published.
 pub async fn deactivate(state: &AppState, user: &User, actor: &Actor) -> ApiResult<User> {
+    keep_an_owner(&*state.store, user).await?;
     submit(
         state,
         Command::DeactivateUser {
