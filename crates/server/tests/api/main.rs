@@ -33,6 +33,8 @@ struct Server {
     http: reqwest::Client,
     dir: std::path::PathBuf,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The PostgreSQL schema this server's store lives in, dropped with it.
+    schema: Option<String>,
 }
 
 impl Drop for Server {
@@ -41,6 +43,30 @@ impl Drop for Server {
             let _ = shutdown.send(());
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let (Some(schema), Ok(url)) = (
+            self.schema.take(),
+            std::env::var("CONCLAVE_TEST_DATABASE_URL"),
+        ) {
+            // Drop cannot await: a thread with its own runtime removes the
+            // schema so test runs do not pile up tables in the database.
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                runtime.block_on(async {
+                    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                        .await
+                        .ok()?;
+                    tokio::spawn(connection);
+                    client
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .await
+                        .ok()
+                })
+            });
+            let _ = dropped.join();
+        }
     }
 }
 
@@ -75,6 +101,7 @@ fn unique(prefix: &str) -> String {
 async fn start(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> Server {
     let dir = std::env::temp_dir().join(unique("conclave_api"));
     std::fs::create_dir_all(&dir).unwrap();
+    let schema = matches!(backend, Backend::Postgres).then(|| unique("conclave_api"));
     let store: Arc<dyn Store> = match backend {
         Backend::Sqlite => {
             Arc::new(conclave_store_sqlite::SqliteStore::open(&dir.join("conclave.db")).unwrap())
@@ -84,7 +111,7 @@ async fn start(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
             Arc::new(
                 conclave_store_postgres::PostgresStore::connect_in_schema(
                     &url,
-                    &unique("conclave_api"),
+                    schema.as_deref().unwrap_or_default(),
                 )
                 .await
                 .unwrap(),
@@ -114,6 +141,7 @@ async fn start(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
         http: reqwest::Client::new(),
         dir,
         shutdown: Some(shutdown),
+        schema,
     }
 }
 
