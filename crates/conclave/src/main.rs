@@ -382,13 +382,31 @@ async fn serve(settings: ServerConfig) -> anyhow::Result<std::process::ExitCode>
     println!("Conclave is running at http://{address}/");
     if users == 0 {
         println!(
-            "No users yet. Create the first owner with:\n  conclave user create --data-dir {} --email you@example.com --name \"Your Name\" --role owner --password-stdin",
+            "No users yet. Create the first owner with:\n  {} user create --data-dir {} --email you@example.com --name \"Your Name\" --role owner --password-stdin",
+            this_binary(),
             data_dir.display()
         );
     }
     conclave_server::run(listener, state, shutdown).await?;
     tracing::info!("stopped");
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// How to invoke this binary in a printed command: its path, so the command
+/// works even when `conclave` is not on the PATH (as after `scripts/run`).
+fn this_binary() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|path| {
+            let current = std::env::current_dir().ok()?;
+            Some(
+                path.strip_prefix(&current)
+                    .map(|relative| relative.to_path_buf())
+                    .unwrap_or(path),
+            )
+        })
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|| "conclave".to_string())
 }
 
 /// Listens for SIGTERM from the moment it is called (not from the first
