@@ -13,6 +13,8 @@ import { ChannelStore, isConversation } from './channels';
 import { MessageStore, type PendingSend } from './messages';
 import { PresenceWatch, presenceTargets } from './presence';
 
+/** How often an open customer conversation re-reads its delivery statuses. */
+const DELIVERY_REFRESH_MS = 3_000;
 const TOKEN_KEY = 'conclave.token';
 const PAGE_SIZE = 50;
 /** How long a typing notice stays up without a repeat. */
@@ -322,6 +324,7 @@ export class App {
     this.activeChannelId = channelId;
     if (channelId !== null) this.inboxOpen = false;
     if (channelId !== null && this.waConversations.has(channelId)) void this.loadDeliveries(channelId);
+    this.followDeliveries();
     if (!options.fromHistory) {
       const path = channelId === null ? '/' : `/c/${channelId}`;
       if (location.pathname !== path) {
@@ -663,6 +666,7 @@ export class App {
       this.ensureUsers(conversations.flatMap((conversation) => (conversation.assignee_id ? [conversation.assignee_id] : [])));
       const active = this.activeChannelId;
       if (active !== null && this.waConversations.has(active)) void this.loadDeliveries(active);
+      this.followDeliveries();
       this.changed();
     } catch {
       // No connector (or an older server): no inbox.
@@ -688,6 +692,24 @@ export class App {
     } catch {
       // Keep what we had.
     }
+  }
+
+  private deliveryTimer: ReturnType<typeof setInterval> | null = null;
+
+  /**
+   * While a customer conversation is open, refresh its delivery statuses now
+   * and then: live `whatsapp_status` frames are not replayed after a
+   * reconnect, so one missed while the socket was down would otherwise leave
+   * a tick stale until the conversation is reopened.
+   */
+  private followDeliveries(): void {
+    if (this.deliveryTimer !== null) clearInterval(this.deliveryTimer);
+    this.deliveryTimer = null;
+    const channelId = this.activeChannelId;
+    if (channelId === null || !this.waConversations.has(channelId)) return;
+    this.deliveryTimer = setInterval(() => {
+      if (this.activeChannelId === channelId && typeof document !== 'undefined' && !document.hidden) void this.loadDeliveries(channelId);
+    }, DELIVERY_REFRESH_MS);
   }
 
   private async loadDeliveries(channelId: ChannelId): Promise<void> {
