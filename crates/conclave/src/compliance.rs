@@ -102,8 +102,9 @@ pub struct CheckpointArgs {
     verify: Option<PathBuf>,
 }
 
-fn blobs(settings: &ServerConfig) -> anyhow::Result<LocalBlobStore> {
-    LocalBlobStore::new(settings.data_dir.join("blobs")).context("opening the blob store")
+fn blobs(settings: &ServerConfig, store: &dyn Store) -> anyhow::Result<LocalBlobStore> {
+    LocalBlobStore::new(settings.data_dir.join("blobs"), store.keyring().clone())
+        .context("opening the blob store")
 }
 
 async fn user_id(store: &dyn Store, email: &str) -> anyhow::Result<i64> {
@@ -169,7 +170,7 @@ pub async fn export(
         custodians: args.custodians,
         channels: args.channels,
     };
-    let blobs = blobs(settings)?;
+    let blobs = blobs(settings, &*store)?;
     let started = std::time::Instant::now();
     let manifest = write_export(
         &*store,
@@ -257,7 +258,7 @@ pub async fn retention(
             println!("{after}");
         }
         RetentionCommand::Run => {
-            let blobs = blobs(settings)?;
+            let blobs = blobs(settings, &*store)?;
             let report = conclave_server::compliance::run_retention(
                 &*store,
                 &blobs,
@@ -350,7 +351,7 @@ pub async fn erase(
     args: EraseArgs,
 ) -> anyhow::Result<ExitCode> {
     let id = user_id(&*store, &args.user).await?;
-    let blobs = blobs(settings)?;
+    let blobs = blobs(settings, &*store)?;
     match conclave_server::compliance::erase_person(
         &*store,
         &blobs,

@@ -162,7 +162,9 @@ pub fn example() -> anyhow::Result<String> {
          # Put this in DATA_DIR/conclave.toml or pass --config. Environment\n\
          # variables override it: CONCLAVE_LISTEN, CONCLAVE_DATA_DIR,\n\
          # CONCLAVE_DATABASE_URL, and CONCLAVE_SECTION__KEY for nested keys.\n\
-         # database_url (PostgreSQL; absent means SQLite in the data dir) is unset by default.\n\n{body}"
+         # database_url (PostgreSQL; absent means SQLite in the data dir) is unset by default.\n\
+         # [encryption] master_key_file (default DATA_DIR/master.key, created 0600) or\n\
+         # master_key (base64; best as CONCLAVE_ENCRYPTION__MASTER_KEY) set the master key.\n\n{body}"
     ))
 }
 

@@ -96,11 +96,30 @@ enum Command {
         #[command(subcommand)]
         command: auth_cli::MfaCommand,
     },
+    /// Encryption at rest: the master key and the data keys it wraps.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Prints where the master key comes from, its fingerprint, and how many
+    /// data keys are live and destroyed.
+    Status,
+    /// Replaces the master key and re-wraps every data key with it (a
+    /// running server picks the new key up by itself). Keystore backups
+    /// taken before become useless: run it after erasures.
+    Rotate,
+    /// Prints a new random master key in base64, for
+    /// CONCLAVE_ENCRYPTION__MASTER_KEY or a key file.
+    Generate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Serve { .. } => serve(settings).await,
+        Command::Keys { command } => keys_command(&settings, command).await,
         Command::User { command } => {
             let store = open_store(&settings).await?;
             user_command(&*store, command).await
@@ -239,6 +259,48 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     }
 }
 
+async fn keys_command(
+    settings: &ServerConfig,
+    command: KeysCommand,
+) -> anyhow::Result<std::process::ExitCode> {
+    let status = |keyring: &conclave_store::Keyring| -> anyhow::Result<serde_json::Value> {
+        let status = keyring.status()?;
+        Ok(serde_json::json!({
+            "source": status.source,
+            "fingerprint": status.fingerprint,
+            "data_keys": status.data_keys,
+            "destroyed_keys": status.destroyed_keys,
+        }))
+    };
+    match command {
+        KeysCommand::Generate => println!("{}", conclave_store::keys::generate_master_key()?),
+        KeysCommand::Status => println!("{}", status(&open_keyring(settings)?)?),
+        KeysCommand::Rotate => {
+            let store = open_store(settings).await?;
+            let rotation = store.keyring().rotate_master()?;
+            let after = serde_json::json!({
+                "previous_fingerprint": rotation.previous_fingerprint,
+                "fingerprint": rotation.fingerprint,
+                "rewrapped": rotation.rewrapped,
+            });
+            audit(
+                &*store,
+                Change::new("keys.rotate", "master_key", &rotation.fingerprint).after(&after),
+            )
+            .await?;
+            println!("{after}");
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The keystore and master key encryption at rest uses.
+fn open_keyring(settings: &ServerConfig) -> anyhow::Result<conclave_store::Keyring> {
+    let (path, source) = settings.keyring_location();
+    conclave_store::Keyring::open(&path, source)
+        .with_context(|| format!("opening the keystore {}", path.display()))
+}
+
 async fn open_store(settings: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
         format!(
@@ -246,16 +308,17 @@ async fn open_store(settings: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
             settings.data_dir.display()
         )
     })?;
+    let keyring = Arc::new(open_keyring(settings)?);
     Ok(match &settings.database_url {
         Some(url) => Arc::new(
-            conclave_store_postgres::PostgresStore::connect(url)
+            conclave_store_postgres::PostgresStore::connect(url, keyring)
                 .await
                 .context("connecting to PostgreSQL")?,
         ),
         None => {
             let path = config::sqlite_path(&settings.data_dir);
             Arc::new(
-                conclave_store_sqlite::SqliteStore::open(&path)
+                conclave_store_sqlite::SqliteStore::open_with_keyring(&path, keyring)
                     .with_context(|| format!("opening {}", path.display()))?,
             )
         }
@@ -363,7 +426,8 @@ async fn serve(settings: ServerConfig) -> anyhow::Result<std::process::ExitCode>
     let started = std::time::Instant::now();
     let store = open_store(&settings).await?;
     let blobs = Arc::new(
-        LocalBlobStore::new(settings.data_dir.join("blobs")).context("preparing the blob store")?,
+        LocalBlobStore::new(settings.data_dir.join("blobs"), store.keyring().clone())
+            .context("preparing the blob store")?,
     );
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await

@@ -21,7 +21,7 @@ use conclave_domain::external::{
 };
 use conclave_domain::{NewAttachment, User, UserId, validate};
 use conclave_server::audit::Change;
-use conclave_server::blobs::{BlobStore, LocalBlobStore};
+use conclave_server::blobs::{BlobStore, LocalBlobStore, content_key};
 use conclave_server::config::ServerConfig;
 use conclave_store::Store;
 use conclave_whatsapp::{
@@ -312,8 +312,8 @@ async fn import(
         .iter()
         .map(|problem| json!({"line": problem.line, "kind": problem_kind(problem.kind), "text": problem.text}))
         .collect();
-    let blobs =
-        LocalBlobStore::new(settings.data_dir.join("blobs")).context("preparing the blob store")?;
+    let blobs = LocalBlobStore::new(settings.data_dir.join("blobs"), store.keyring().clone())
+        .context("preparing the blob store")?;
     let (mut messages, mut system_events, mut media, mut duplicates) =
         (0usize, 0usize, 0usize, 0usize);
     for chunk in parsed.messages.chunks(BATCH) {
@@ -462,25 +462,42 @@ async fn store_media(
     created_at: i64,
 ) -> anyhow::Result<NewAttachment> {
     let digest = hex::encode(Sha256::digest(bytes));
-    let key = format!("sha256/{digest}");
+    let key = content_key("sha256", &digest, uploader_id);
     if blobs.open(&key).await.is_err() {
         blobs
-            .put_bytes(&key, bytes.to_vec())
+            .put_bytes(&key, bytes.to_vec(), uploader_id)
             .await
             .with_context(|| format!("storing {file_name}"))?;
     }
     let head = &bytes[..bytes.len().min(8192)];
+    let content_type = conclave_server::routes::files::sniff(head);
+    // Images get a thumbnail, as uploads do; one that does not decode is
+    // kept without.
+    let (mut thumbnail_key, mut width, mut height) = (None, None, None);
+    if content_type.starts_with("image/") {
+        let made = tokio::task::block_in_place(|| {
+            conclave_server::routes::files::make_thumbnail(bytes.to_vec())
+        });
+        if let Ok((jpeg, w, h)) = made {
+            let thumb = content_key("thumb", &digest, uploader_id);
+            blobs
+                .put_bytes(&thumb, jpeg, uploader_id)
+                .await
+                .with_context(|| format!("storing the thumbnail of {file_name}"))?;
+            (thumbnail_key, width, height) = (Some(thumb), Some(w), Some(h));
+        }
+    }
     Ok(NewAttachment {
         uploader_id,
         channel_id,
         name: validate::sanitize_file_name(file_name),
-        content_type: conclave_server::routes::files::sniff(head),
+        content_type,
         size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
         sha256: digest,
         storage_key: key,
-        thumbnail_key: None,
-        width: None,
-        height: None,
+        thumbnail_key,
+        width,
+        height,
         created_at,
     })
 }

@@ -197,6 +197,9 @@ pub struct ErasureReport {
     pub versions: u64,
     pub attachments: u64,
     pub events_redacted: u64,
+    /// Data keys destroyed (crypto-shredding).
+    #[serde(default)]
+    pub keys_destroyed: u64,
     #[serde(skip)]
     pub orphaned_blobs: Vec<String>,
 }

@@ -26,7 +26,7 @@ async fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let store: Arc<dyn Store> =
         Arc::new(conclave_store_sqlite::SqliteStore::open(&dir.join("conclave.db")).unwrap());
-    let blobs = LocalBlobStore::new(dir.join("blobs")).unwrap();
+    let blobs = LocalBlobStore::new(dir.join("blobs"), store.keyring().clone()).unwrap();
     let mut people = Vec::new();
     for index in 0..20 {
         let user = store

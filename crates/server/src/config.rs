@@ -28,6 +28,49 @@ pub struct ServerConfig {
     pub compliance: crate::compliance::ComplianceConfig,
     /// The WhatsApp Cloud API connector (secrets redacted in Debug).
     pub whatsapp: crate::whatsapp::WhatsAppConfig,
+    /// Encryption at rest: where the master key comes from.
+    pub encryption: EncryptionConfig,
+}
+
+/// Where the master key that wraps every data key comes from. Neither set:
+/// `master.key` in the data directory, generated on first start.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// A file holding the base64 master key, created (mode 0600) when
+    /// missing; `conclave keys rotate` rewrites it.
+    pub master_key_file: Option<PathBuf>,
+    /// The base64 master key itself, best given as
+    /// `CONCLAVE_ENCRYPTION__MASTER_KEY`; wins over `master_key_file`.
+    pub master_key: Option<String>,
+}
+
+impl std::fmt::Debug for EncryptionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptionConfig")
+            .field("master_key_file", &self.master_key_file)
+            .field(
+                "master_key",
+                &self.master_key.as_ref().map(|_| "(redacted)"),
+            )
+            .finish()
+    }
+}
+
+impl ServerConfig {
+    /// The keystore's file and the master key's source.
+    pub fn keyring_location(&self) -> (PathBuf, conclave_store::keys::MasterKeySource) {
+        use conclave_store::keys::MasterKeySource;
+        let source = match (
+            &self.encryption.master_key,
+            &self.encryption.master_key_file,
+        ) {
+            (Some(value), _) => MasterKeySource::Value(value.clone()),
+            (None, Some(path)) => MasterKeySource::File(path.clone()),
+            (None, None) => MasterKeySource::File(self.data_dir.join("master.key")),
+        };
+        (self.data_dir.join("keys.db"), source)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -78,6 +121,7 @@ impl Default for ServerConfig {
             sso: Default::default(),
             compliance: Default::default(),
             whatsapp: Default::default(),
+            encryption: Default::default(),
         }
     }
 }

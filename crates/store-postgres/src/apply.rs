@@ -6,7 +6,7 @@ use conclave_domain::{
     ChannelId, Command, Event, EventPayload, Message, MessageId, Millis, Outcome, UserId,
 };
 use conclave_store::journal::{GENESIS_HASH, chain_hash};
-use conclave_store::{StoreError, StoreResult};
+use conclave_store::{Keyring, StoreError, StoreResult};
 use tokio_postgres::GenericClient;
 
 use crate::connection::{Sql, get};
@@ -118,9 +118,11 @@ fn outcome(result: OutcomeValue, events: Vec<Event>) -> Outcome {
 }
 
 /// Applies one command. The caller wraps it in a savepoint and restores the
-/// chain head when it fails.
+/// chain head when it fails. Text is stored sealed under its author's key;
+/// the outcome carries it sealed too, for the caller to open.
 pub(crate) async fn apply_command<C: GenericClient + Sync>(
     sql: &Sql<'_, C>,
+    keyring: &Keyring,
     head: &mut ChainHead,
     command: Command,
 ) -> StoreResult<Outcome> {
@@ -182,6 +184,9 @@ pub(crate) async fn apply_command<C: GenericClient + Sync>(
                     }
                 }
             };
+            // One sealed string in the message, its first version and the
+            // journal, so the journal's content check compares them as stored.
+            let text = keyring.seal_text(author_id, &text)?;
             let row = sql
                 .query_one(
                     "INSERT INTO messages (channel_id, author_id, thread_id, text, created_at, client_id)
@@ -258,9 +263,10 @@ pub(crate) async fn apply_command<C: GenericClient + Sync>(
                     "a deleted message cannot be edited".into(),
                 ));
             }
-            if before.text == text {
+            if keyring.open_text(&before.text)? == text {
                 return Ok(outcome(OutcomeValue::Message(before), vec![]));
             }
+            let text = keyring.seal_text(before.author_id, &text)?;
             sql.execute(
                 "INSERT INTO message_versions (message_id, version, text, created_at, author_id)
                  SELECT $1::BIGINT, COALESCE(MAX(version), 0) + 1, $2::TEXT, $3::BIGINT, $4::BIGINT

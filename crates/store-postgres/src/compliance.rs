@@ -20,7 +20,8 @@ use conclave_domain::{
     UserId,
 };
 use conclave_store::journal::payload_digest;
-use conclave_store::{ComplianceStore, StoreError, StoreResult};
+use conclave_store::sealing::open_archived;
+use conclave_store::{ComplianceStore, Keyring, Store, StoreError, StoreResult};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
 
@@ -218,7 +219,7 @@ impl ComplianceStore for PostgresStore {
 
     async fn erase_user(&self, user_id: UserId, at: Millis) -> StoreResult<ErasureOutcome> {
         locked_write!(self, |sql| {
-            let outcome = erase(&sql, user_id, at).await?;
+            let outcome = erase(&sql, &self.keyring, user_id, at).await?;
             let removed = matches!(outcome, ErasureOutcome::Erased(_));
             (outcome, removed)
         })
@@ -277,7 +278,11 @@ impl ComplianceStore for PostgresStore {
             ..filter.clone()
         };
         let reader = self.reader().await?;
-        export_page(&reader.sql(), &filter, after, limit).await
+        let mut page = export_page(&reader.sql(), &filter, after, limit).await?;
+        for archived in &mut page {
+            open_archived(self.keyring(), archived);
+        }
+        Ok(page)
     }
 
     async fn membership_changes(
@@ -545,6 +550,83 @@ async fn redact_message_events<C: GenericClient + Sync>(
     Ok(redacted)
 }
 
+/// For a person from outside (a WhatsApp customer or an imported
+/// participant): removes their phone number and name wherever Conclave
+/// kept them: the participant record, their customer conversations' key,
+/// channel name and topic, and those channels' journal entries (redacted
+/// verifiably). Answers how many journal entries were redacted.
+async fn scrub_external_identity<C: GenericClient + Sync>(
+    sql: &Sql<'_, C>,
+    user_id: UserId,
+    at: Millis,
+) -> StoreResult<u64> {
+    sql.execute(
+        "UPDATE external_participants SET key = 'erased:' || user_id, phone = NULL,
+                display_name = 'Erased participant ' || user_id
+         WHERE user_id = $1",
+        &[&user_id],
+    )
+    .await?;
+    let channels: Vec<i64> = sql
+        .query(
+            "SELECT channel_id FROM whatsapp_conversations WHERE customer_user_id = $1",
+            &[&user_id],
+        )
+        .await?
+        .iter()
+        .map(|row| get(row, 0))
+        .collect::<StoreResult<_>>()?;
+    let mut redacted = 0;
+    for channel_id in channels {
+        sql.execute(
+            "UPDATE whatsapp_conversations SET customer_wa_id = 'erased:' || customer_user_id WHERE channel_id = $1",
+            &[&channel_id],
+        )
+        .await?;
+        sql.execute(
+            "UPDATE channels SET name = 'wa-erased-' || id, topic = 'WhatsApp customer (erased)',
+                    conversation_key = 'erased:' || id
+             WHERE id = $1",
+            &[&channel_id],
+        )
+        .await?;
+        let row = sql
+            .query_one(
+                &format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = $1"),
+                &[&channel_id],
+            )
+            .await?;
+        let scrubbed = rows::channel(&row)?;
+        let entries = sql
+            .query(
+                "SELECT position, payload FROM events
+                 WHERE channel_id = $1 AND kind IN ('channel_created', 'channel_updated')",
+                &[&channel_id],
+            )
+            .await?;
+        for entry in &entries {
+            let position: i64 = get(entry, 0)?;
+            let payload: String = get(entry, 1)?;
+            let stub = match serde_json::from_str::<EventPayload>(&payload) {
+                Ok(EventPayload::ChannelCreated { member_ids, .. }) => {
+                    EventPayload::ChannelCreated {
+                        channel: scrubbed.clone(),
+                        member_ids,
+                    }
+                }
+                Ok(EventPayload::ChannelUpdated { actor_id, .. }) => EventPayload::ChannelUpdated {
+                    channel: scrubbed.clone(),
+                    actor_id,
+                },
+                _ => continue,
+            };
+            replace_payload(sql, position, &payload, &stub, at, "erasure").await?;
+            redacted += 1;
+        }
+    }
+    Ok(redacted)
+}
+
 async fn replace_payload<C: GenericClient + Sync>(
     sql: &Sql<'_, C>,
     position: Position,
@@ -722,6 +804,7 @@ async fn purge<C: GenericClient + Sync>(sql: &Sql<'_, C>, now: Millis) -> StoreR
 
 async fn erase<C: GenericClient + Sync>(
     sql: &Sql<'_, C>,
+    keyring: &Keyring,
     user_id: UserId,
     at: Millis,
 ) -> StoreResult<ErasureOutcome> {
@@ -829,6 +912,12 @@ async fn erase<C: GenericClient + Sync>(
         replace_payload(sql, position, &payload, &stub, at, "erasure").await?;
         report.events_redacted += 1;
     }
+    report.events_redacted += scrub_external_identity(sql, user_id, at).await?;
+    // Crypto-shredding: without the key, every sealed copy of what they
+    // wrote (backups of the database and of the files included) is noise.
+    // Destroyed before this transaction commits: should the commit fail,
+    // the content is unreadable all the same.
+    report.keys_destroyed = keyring.shred(user_id)?;
     journal(
         sql,
         at,

@@ -454,7 +454,10 @@ impl ExternalStore for PostgresStore {
         let mut columns = MessageColumns::default();
         let mut attachment_columns = AttachmentColumns::default();
         let mut events = Vec::with_capacity(fresh.len());
-        for (imported, message_id) in fresh.into_iter().zip(message_ids) {
+        for (mut imported, message_id) in fresh.into_iter().zip(message_ids) {
+            // Sealed once: the message, its version and the journal entry
+            // hold the same string.
+            imported.text = self.keyring.seal_text(imported.author_id, &imported.text)?;
             let edited_at = imported.edited.then_some(imported.created_at);
             let deleted_at =
                 (imported.kind == ImportedKind::Deleted).then_some(imported.created_at);

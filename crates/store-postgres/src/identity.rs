@@ -5,7 +5,8 @@ use conclave_domain::auth::{
     AcceptableUsePolicy, LoginThrottle, MfaEnrolment, PolicyAcceptance, SsoAttempt,
 };
 use conclave_domain::{Millis, UserId};
-use conclave_store::{IdentityStore, StoreError, StoreResult};
+use conclave_store::keys::SYSTEM_OWNER;
+use conclave_store::{IdentityStore, Store, StoreError, StoreResult};
 use tokio_postgres::Row;
 
 use crate::PostgresStore;
@@ -587,7 +588,12 @@ impl IdentityStore for PostgresStore {
                 &[&user_id],
             )
             .await?
-            .map(|row| mfa_enrolment(&row))
+            .map(|row| {
+                // TOTP seeds are sealed at rest with the server's own key.
+                let mut enrolment = mfa_enrolment(&row)?;
+                enrolment.secret = self.keyring().open_blob(&enrolment.secret)?;
+                Ok(enrolment)
+            })
             .transpose()
     }
 
@@ -597,6 +603,7 @@ impl IdentityStore for PostgresStore {
         secret: Vec<u8>,
         at: Millis,
     ) -> StoreResult<()> {
+        let secret = self.keyring().seal_blob(SYSTEM_OWNER, &secret)?;
         let writer = self.writer().await?;
         let changed = writer
             .sql()

@@ -26,6 +26,7 @@ mod external;
 mod identity;
 mod rows;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
@@ -35,7 +36,10 @@ use conclave_domain::{
     Position, Session, SessionId, User, UserId,
 };
 use conclave_store::journal::{GENESIS_HASH, row_is_intact};
-use conclave_store::{PublicChannel, Store, StoreError, StoreResult};
+use conclave_store::sealing::{
+    open_events, open_message, open_messages, open_outcome, open_versions,
+};
+use conclave_store::{Keyring, PublicChannel, Store, StoreError, StoreResult};
 use tokio_postgres::{Config, GenericClient, Row};
 
 use crate::apply::{ChainHead, apply_command};
@@ -81,25 +85,41 @@ pub struct PostgresStore {
     writer: tokio::sync::Mutex<Option<Connection>>,
     readers: Vec<Slot>,
     next_reader: AtomicUsize,
+    keyring: Arc<Keyring>,
 }
 
 impl PostgresStore {
     /// Connects to the database at `url` (a `postgres://` URL or a libpq
     /// key=value string) and brings its schema up to date. Tables live in
     /// the first schema of the connection's default `search_path`.
-    pub async fn connect(url: &str) -> StoreResult<PostgresStore> {
-        PostgresStore::open(connection::config(url, None)?, None).await
+    /// Content is sealed with `keyring`, which lives apart from the
+    /// database (in the data directory).
+    pub async fn connect(url: &str, keyring: Arc<Keyring>) -> StoreResult<PostgresStore> {
+        PostgresStore::open(connection::config(url, None)?, None, keyring).await
     }
 
     /// Like [`PostgresStore::connect`], with every connection's
     /// `search_path` set to `schema`, which is created if missing. `schema`
     /// must be a lowercase identifier. Tests use this to isolate themselves
     /// in a throwaway schema.
-    pub async fn connect_in_schema(url: &str, schema: &str) -> StoreResult<PostgresStore> {
-        PostgresStore::open(connection::config(url, Some(schema))?, Some(schema)).await
+    pub async fn connect_in_schema(
+        url: &str,
+        schema: &str,
+        keyring: Arc<Keyring>,
+    ) -> StoreResult<PostgresStore> {
+        PostgresStore::open(
+            connection::config(url, Some(schema))?,
+            Some(schema),
+            keyring,
+        )
+        .await
     }
 
-    async fn open(config: Config, schema: Option<&str>) -> StoreResult<PostgresStore> {
+    async fn open(
+        config: Config,
+        schema: Option<&str>,
+        keyring: Arc<Keyring>,
+    ) -> StoreResult<PostgresStore> {
         let mut writer = Connection::open(&config).await?;
         migrate(&mut writer, schema).await?;
         let mut readers = Vec::with_capacity(READERS);
@@ -111,6 +131,7 @@ impl PostgresStore {
             writer: tokio::sync::Mutex::new(Some(writer)),
             readers,
             next_reader: AtomicUsize::new(0),
+            keyring,
         })
     }
 
@@ -319,7 +340,13 @@ impl Store for PostgresStore {
         for command in commands {
             let savepoint = transaction.savepoint("command").await.map_err(backend)?;
             let saved_head = head.clone();
-            let result = apply_command(&Sql::new(&savepoint, statements), &mut head, command).await;
+            let result = apply_command(
+                &Sql::new(&savepoint, statements),
+                &self.keyring,
+                &mut head,
+                command,
+            )
+            .await;
             match result {
                 Ok(outcome) => {
                     savepoint.commit().await.map_err(backend)?;
@@ -333,6 +360,9 @@ impl Store for PostgresStore {
             }
         }
         transaction.commit().await.map_err(backend)?;
+        for outcome in outcomes.iter_mut().flatten() {
+            open_outcome(&self.keyring, outcome);
+        }
         Ok(outcomes)
     }
 
@@ -748,7 +778,11 @@ impl Store for PostgresStore {
 
     async fn message_by_id(&self, id: MessageId) -> StoreResult<Option<Message>> {
         let reader = self.reader().await?;
-        rows::load_message(&reader.sql(), id).await
+        let mut message = rows::load_message(&reader.sql(), id).await?;
+        if let Some(message) = &mut message {
+            open_message(&self.keyring, message);
+        }
+        Ok(message)
     }
 
     async fn messages(
@@ -789,6 +823,7 @@ impl Store for PostgresStore {
             )?,
             _ => (false, false),
         };
+        open_messages(&self.keyring, &mut messages);
         Ok((messages, has_before, has_after))
     }
 
@@ -801,16 +836,15 @@ impl Store for PostgresStore {
         let query = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE author_id = $1 AND client_id = $2"
         );
-        Ok(
-            rows::load_messages(&reader.sql(), &query, &[&author_id, &client_id])
-                .await?
-                .pop(),
-        )
+        let mut messages =
+            rows::load_messages(&reader.sql(), &query, &[&author_id, &client_id]).await?;
+        open_messages(&self.keyring, &mut messages);
+        Ok(messages.pop())
     }
 
     async fn message_versions(&self, id: MessageId) -> StoreResult<Vec<MessageVersion>> {
         let reader = self.reader().await?;
-        reader
+        let mut versions = reader
             .sql()
             .query(
                 "SELECT message_id, version, text, created_at, author_id FROM message_versions
@@ -828,7 +862,9 @@ impl Store for PostgresStore {
                     author_id: get(row, 4)?,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        open_versions(&self.keyring, &mut versions);
+        Ok(versions)
     }
 
     async fn pinned_messages(&self, channel_id: ChannelId) -> StoreResult<Vec<Message>> {
@@ -837,7 +873,9 @@ impl Store for PostgresStore {
             "SELECT {MESSAGE_COLUMNS} FROM messages
              WHERE channel_id = $1 AND pinned AND deleted_at IS NULL ORDER BY id"
         );
-        rows::load_messages(&reader.sql(), &query, &[&channel_id]).await
+        let mut messages = rows::load_messages(&reader.sql(), &query, &[&channel_id]).await?;
+        open_messages(&self.keyring, &mut messages);
+        Ok(messages)
     }
 
     async fn create_attachment(&self, attachment: NewAttachment) -> StoreResult<Attachment> {
@@ -889,7 +927,7 @@ impl Store for PostgresStore {
         limit: i64,
     ) -> StoreResult<Vec<Event>> {
         let reader = self.reader().await?;
-        reader
+        let mut events = reader
             .sql()
             .query(
                 &format!(
@@ -903,7 +941,9 @@ impl Store for PostgresStore {
             .await?
             .iter()
             .map(rows::event)
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        open_events(&self.keyring, &mut events);
+        Ok(events)
     }
 
     async fn head_position(&self) -> StoreResult<Position> {
@@ -973,6 +1013,10 @@ impl Store for PostgresStore {
                 checked += 1;
             }
         }
+    }
+
+    fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -74,6 +74,14 @@ where
     }
 }
 
+/// Connects in `schema`, with a keystore of that schema's own (in the
+/// temporary directory) that every reconnection finds again.
+async fn open_in_schema(url: &str, schema: &str) -> conclave_store::StoreResult<PostgresStore> {
+    let dir = std::env::temp_dir().join(format!("conclave-keys-{schema}"));
+    let keyring = conclave_store::Keyring::open_in_dir(&dir)?;
+    PostgresStore::connect_in_schema(url, schema, Arc::new(keyring)).await
+}
+
 fn new_user(handle: &str) -> NewUser {
     NewUser {
         email: format!("{handle}@example.com"),
@@ -89,9 +97,7 @@ fn new_user(handle: &str) -> NewUser {
 async fn postgres_passes_the_conformance_suite() {
     let Some(url) = database_url() else { return };
     in_fresh_schema(&url, true, |url, schema| async move {
-        let store = PostgresStore::connect_in_schema(&url, &schema)
-            .await
-            .unwrap();
+        let store = open_in_schema(&url, &schema).await.unwrap();
         conclave_store::conformance::run_all(Arc::new(store)).await;
     })
     .await;
@@ -103,19 +109,15 @@ async fn migrations_are_idempotent_and_race_free() {
     // The schema does not exist yet: both starters race to create it and
     // to migrate it, and the advisory lock lets exactly one do each.
     in_fresh_schema(&url, false, |url, schema| async move {
-        let (first, second) = tokio::join!(
-            PostgresStore::connect_in_schema(&url, &schema),
-            PostgresStore::connect_in_schema(&url, &schema),
-        );
+        let (first, second) =
+            tokio::join!(open_in_schema(&url, &schema), open_in_schema(&url, &schema),);
         let (first, second) = (first.unwrap(), second.unwrap());
         first.create_user(new_user("a")).await.unwrap();
         assert_eq!(second.count_users().await.unwrap(), 1);
         drop((first, second));
 
         // Reconnecting finds the schema current and the data kept.
-        let again = PostgresStore::connect_in_schema(&url, &schema)
-            .await
-            .unwrap();
+        let again = open_in_schema(&url, &schema).await.unwrap();
         assert_eq!(again.count_users().await.unwrap(), 1);
         let admin = admin(&url).await;
         let versions: Vec<i64> = admin
@@ -140,8 +142,7 @@ async fn migrations_are_idempotent_and_race_free() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_schema_names_are_refused() {
     // No server needed: the name is checked before connecting.
-    let refused =
-        PostgresStore::connect_in_schema("postgres://nobody@127.0.0.1:1/none", "x; DROP").await;
+    let refused = open_in_schema("postgres://nobody@127.0.0.1:1/none", "x; DROP").await;
     assert!(matches!(refused, Err(StoreError::Invalid(_))));
 }
 
@@ -150,16 +151,8 @@ async fn two_stores_share_one_gapless_journal() {
     let Some(url) = database_url() else { return };
     // Two stores stand for two server processes writing at once.
     in_fresh_schema(&url, true, |url, schema| async move {
-        let first = Arc::new(
-            PostgresStore::connect_in_schema(&url, &schema)
-                .await
-                .unwrap(),
-        );
-        let second = Arc::new(
-            PostgresStore::connect_in_schema(&url, &schema)
-                .await
-                .unwrap(),
-        );
+        let first = Arc::new(open_in_schema(&url, &schema).await.unwrap());
+        let second = Arc::new(open_in_schema(&url, &schema).await.unwrap());
         let owner = first.create_user(new_user("owner")).await.unwrap();
         let create = |name: &str| Command::CreateChannel {
             kind: ChannelKind::Public,
@@ -200,7 +193,7 @@ async fn dead_connections_are_replaced() {
         let application = format!("{schema}_app");
         let separator = if url.contains('?') { '&' } else { '?' };
         let tagged_url = format!("{url}{separator}application_name={application}");
-        let store = PostgresStore::connect_in_schema(&tagged_url, &schema)
+        let store = open_in_schema(&tagged_url, &schema)
             .await
             .unwrap();
         store.create_user(new_user("before")).await.unwrap();
@@ -247,9 +240,7 @@ async fn dead_connections_are_replaced() {
 async fn postgres_passes_the_scim_and_directory_conformance() {
     let Some(url) = database_url() else { return };
     in_fresh_schema(&url, true, |url, schema| async move {
-        let store = PostgresStore::connect_in_schema(&url, &schema)
-            .await
-            .unwrap();
+        let store = open_in_schema(&url, &schema).await.unwrap();
         conclave_store::conformance_identity::run_scim(Arc::new(store)).await;
     })
     .await;
@@ -259,9 +250,7 @@ async fn postgres_passes_the_scim_and_directory_conformance() {
 async fn postgres_passes_the_external_conformance() {
     let Some(url) = database_url() else { return };
     in_fresh_schema(&url, true, |url, schema| async move {
-        let store = PostgresStore::connect_in_schema(&url, &schema)
-            .await
-            .unwrap();
+        let store = open_in_schema(&url, &schema).await.unwrap();
         conclave_store::conformance_external::run(Arc::new(store)).await;
     })
     .await;
@@ -271,9 +260,7 @@ async fn postgres_passes_the_external_conformance() {
 async fn postgres_passes_the_compliance_conformance_story() {
     let Some(url) = database_url() else { return };
     in_fresh_schema(&url, true, |url, schema| async move {
-        let store = PostgresStore::connect_in_schema(&url, &schema)
-            .await
-            .unwrap();
+        let store = open_in_schema(&url, &schema).await.unwrap();
         conclave_store::conformance_compliance::run(Arc::new(store)).await;
     })
     .await;
@@ -287,18 +274,25 @@ async fn postgres_journal_verify_detects_altered_messages_versions_and_redaction
     use conclave_store::ComplianceStore;
 
     let Some(url) = database_url() else { return };
-    let tampers: [(&str, &str); 5] = [
+    // Text is stored sealed, so each alteration is made on the sealed
+    // form: replaced, replayed from another version, or edited in place.
+    let tampers: [(&str, &str); 6] = [
         (
             "message text",
-            "UPDATE messages SET text = 'forged' WHERE text = 'kept, edited'",
+            "UPDATE messages SET text = 'forged' WHERE text <> ''",
+        ),
+        (
+            "message text replayed from its first version",
+            "UPDATE messages SET text = (SELECT v.text FROM message_versions AS v
+                 WHERE v.message_id = messages.id AND v.version = 1) WHERE text <> ''",
         ),
         (
             "first version",
-            "UPDATE message_versions SET text = 'forged' WHERE text = 'kept'",
+            "UPDATE message_versions SET text = 'forged' WHERE version = 1",
         ),
         (
             "journal payload",
-            "UPDATE events SET payload = replace(payload, 'kept, edited', 'forged') WHERE kind = 'message_edited'",
+            "UPDATE events SET payload = replace(payload, 'enc1:', 'enc1:A') WHERE kind = 'message_edited'",
         ),
         ("redaction record", "DELETE FROM journal_redactions"),
         (
@@ -308,7 +302,7 @@ async fn postgres_journal_verify_detects_altered_messages_versions_and_redaction
     ];
     for (what, tamper) in tampers {
         in_fresh_schema(&url, true, move |url, schema| async move {
-            let store = PostgresStore::connect_in_schema(&url, &schema)
+            let store = open_in_schema(&url, &schema)
                 .await
                 .unwrap();
             let owner = store.create_user(new_user("owner")).await.unwrap();
@@ -376,6 +370,20 @@ async fn postgres_journal_verify_detects_altered_messages_versions_and_redaction
                 "intact before tampering"
             );
             let admin = admin(&url).await;
+            // Sealed at rest: no stored text or journal payload holds it.
+            let plaintext: i64 = admin
+                .query_one(
+                    &format!(
+                        "SELECT (SELECT COUNT(*) FROM {schema}.messages WHERE text LIKE '%kept%')
+                              + (SELECT COUNT(*) FROM {schema}.message_versions WHERE text LIKE '%kept%')
+                              + (SELECT COUNT(*) FROM {schema}.events WHERE payload::text LIKE '%kept%')"
+                    ),
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(plaintext, 0, "plaintext stored");
             admin
                 .batch_execute(&format!("SET search_path = {schema}; {tamper}"))
                 .await
@@ -393,9 +401,7 @@ async fn postgres_journal_verify_detects_altered_messages_versions_and_redaction
 async fn postgres_passes_the_authentication_conformance() {
     let Some(url) = database_url() else { return };
     in_fresh_schema(&url, true, |url, schema| async move {
-        let store = PostgresStore::connect_in_schema(&url, &schema)
-            .await
-            .unwrap();
+        let store = open_in_schema(&url, &schema).await.unwrap();
         conclave_store::conformance_identity::run_auth(Arc::new(store)).await;
     })
     .await;

@@ -5,7 +5,7 @@ use conclave_domain::{
     ChannelId, Command, Event, EventPayload, Message, MessageId, Millis, Outcome, UserId,
 };
 use conclave_store::journal::{GENESIS_HASH, chain_hash};
-use conclave_store::{StoreError, StoreResult};
+use conclave_store::{Keyring, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::rows::{self, CHANNEL_COLUMNS, USER_COLUMNS, backend};
@@ -92,9 +92,11 @@ fn outcome(result: OutcomeValue, events: Vec<Event>) -> Outcome {
 }
 
 /// Applies one command. The caller wraps it in a savepoint and restores the
-/// chain head when it fails.
+/// chain head when it fails. Text is stored sealed under its author's key;
+/// the outcome carries it sealed too, for the caller to open.
 pub fn apply_command(
     conn: &Connection,
+    keyring: &Keyring,
     head: &mut ChainHead,
     command: Command,
 ) -> StoreResult<Outcome> {
@@ -158,6 +160,9 @@ pub fn apply_command(
                     }
                 }
             };
+            // One sealed string in the message, its first version and the
+            // journal, so the journal's content check compares them as stored.
+            let text = keyring.seal_text(author_id, &text)?;
             conn.prepare_cached(
                 "INSERT INTO messages (channel_id, author_id, thread_id, text, created_at, client_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -256,9 +261,10 @@ pub fn apply_command(
                     "a deleted message cannot be edited".into(),
                 ));
             }
-            if before.text == text {
+            if keyring.open_text(&before.text)? == text {
                 return Ok(outcome(OutcomeValue::Message(before), vec![]));
             }
+            let text = keyring.seal_text(before.author_id, &text)?;
             conn.execute(
                 "INSERT INTO message_versions (message_id, version, text, created_at, author_id)
                  SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4 FROM message_versions WHERE message_id = ?1",

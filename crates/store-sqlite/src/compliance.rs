@@ -8,6 +8,7 @@
 //! the database file's free space nor in the WAL.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use conclave_domain::compliance::{
@@ -20,7 +21,8 @@ use conclave_domain::{
     UserId,
 };
 use conclave_store::journal::payload_digest;
-use conclave_store::{ComplianceStore, StoreError, StoreResult};
+use conclave_store::sealing::open_archived;
+use conclave_store::{ComplianceStore, Keyring, Store, StoreError, StoreResult};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
@@ -189,11 +191,12 @@ impl ComplianceStore for SqliteStore {
     }
 
     async fn erase_user(&self, user_id: UserId, at: Millis) -> StoreResult<ErasureOutcome> {
+        let keyring = Arc::clone(self.keyring());
         self.write(move |conn| {
             let transaction = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(backend)?;
-            let outcome = erase(&transaction, user_id, at)?;
+            let outcome = erase(&transaction, &keyring, user_id, at)?;
             transaction.commit().map_err(backend)?;
             if matches!(outcome, ErasureOutcome::Erased(_)) {
                 checkpoint(conn)?;
@@ -251,8 +254,15 @@ impl ComplianceStore for SqliteStore {
             channel_ids: vec![channel_id],
             ..filter.clone()
         };
-        self.read(move |conn| export_page(conn, &filter, after, limit))
-            .await
+        let keyring = Arc::clone(self.keyring());
+        self.read(move |conn| {
+            let mut page = export_page(conn, &filter, after, limit)?;
+            for archived in &mut page {
+                open_archived(&keyring, archived);
+            }
+            Ok(page)
+        })
+        .await
     }
 
     async fn membership_changes(
@@ -737,7 +747,12 @@ fn purge(conn: &Connection, now: Millis) -> StoreResult<PurgeReport> {
     Ok(report)
 }
 
-fn erase(conn: &Connection, user_id: UserId, at: Millis) -> StoreResult<ErasureOutcome> {
+fn erase(
+    conn: &Connection,
+    keyring: &Keyring,
+    user_id: UserId,
+    at: Millis,
+) -> StoreResult<ErasureOutcome> {
     let exists: bool = conn
         .query_row(
             "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)",
@@ -847,6 +862,12 @@ fn erase(conn: &Connection, user_id: UserId, at: Millis) -> StoreResult<ErasureO
         replace_payload(conn, position, &payload, &stub, at, "erasure")?;
         report.events_redacted += 1;
     }
+    report.events_redacted += scrub_external_identity(conn, user_id, at)?;
+    // Crypto-shredding: without the key, every sealed copy of what they
+    // wrote (backups of the database and of the files included) is noise.
+    // Destroyed before this transaction commits: should the commit fail,
+    // the content is unreadable all the same.
+    report.keys_destroyed = keyring.shred(user_id)?;
     journal(
         conn,
         at,
@@ -854,6 +875,74 @@ fn erase(conn: &Connection, user_id: UserId, at: Millis) -> StoreResult<ErasureO
         serde_json::to_value(&report).unwrap_or_default(),
     )?;
     Ok(ErasureOutcome::Erased(report))
+}
+
+/// For a person from outside (a WhatsApp customer or an imported
+/// participant): removes their phone number and name wherever Conclave
+/// kept them: the participant record, their customer conversations' key,
+/// channel name and topic, and those channels' journal entries (redacted
+/// verifiably). Answers how many journal entries were redacted.
+fn scrub_external_identity(conn: &Connection, user_id: UserId, at: Millis) -> StoreResult<u64> {
+    conn.execute(
+        "UPDATE external_participants SET key = 'erased:' || user_id, phone = NULL,
+                display_name = 'Erased participant ' || user_id
+         WHERE user_id = ?1",
+        params![user_id],
+    )
+    .map_err(backend)?;
+    let channels: Vec<i64> = crate::collect(
+        conn,
+        "SELECT channel_id FROM whatsapp_conversations WHERE customer_user_id = ?1",
+        params![user_id],
+        |row| row.get(0),
+    )?;
+    let mut redacted = 0;
+    for channel_id in channels {
+        conn.execute(
+            "UPDATE whatsapp_conversations SET customer_wa_id = 'erased:' || customer_user_id WHERE channel_id = ?1",
+            params![channel_id],
+        )
+        .map_err(backend)?;
+        conn.execute(
+            "UPDATE channels SET name = 'wa-erased-' || id, topic = 'WhatsApp customer (erased)',
+                    conversation_key = 'erased:' || id
+             WHERE id = ?1",
+            params![channel_id],
+        )
+        .map_err(backend)?;
+        let scrubbed = conn
+            .query_row(
+                &format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = ?1"),
+                params![channel_id],
+                rows::channel,
+            )
+            .map_err(backend)?;
+        let entries: Vec<(i64, String)> = crate::collect(
+            conn,
+            "SELECT position, payload FROM events
+             WHERE channel_id = ?1 AND kind IN ('channel_created', 'channel_updated')",
+            params![channel_id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        for (position, payload) in entries {
+            let stub = match serde_json::from_str::<EventPayload>(&payload) {
+                Ok(EventPayload::ChannelCreated { member_ids, .. }) => {
+                    EventPayload::ChannelCreated {
+                        channel: scrubbed.clone(),
+                        member_ids,
+                    }
+                }
+                Ok(EventPayload::ChannelUpdated { actor_id, .. }) => EventPayload::ChannelUpdated {
+                    channel: scrubbed.clone(),
+                    actor_id,
+                },
+                _ => continue,
+            };
+            replace_payload(conn, position, &payload, &stub, at, "erasure")?;
+            redacted += 1;
+        }
+    }
+    Ok(redacted)
 }
 
 /// The WHERE clause (over `messages`) and its values for an export filter.

@@ -15,7 +15,7 @@ use conclave_domain::external::{
 use conclave_domain::{
     Attachment, Channel, ChannelId, EventPayload, Message, MessageId, Millis, Role, UserId,
 };
-use conclave_store::{ExternalStore, StoreError, StoreResult};
+use conclave_store::{ExternalStore, Store, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::apply::{ChainHead, append_event};
@@ -355,6 +355,7 @@ impl ExternalStore for SqliteStore {
         messages: Vec<ImportedMessage>,
         at: Millis,
     ) -> StoreResult<ImportBatchOutcome> {
+        let keyring = std::sync::Arc::clone(self.keyring());
         self.write(move |conn| {
             let transaction = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -407,11 +408,12 @@ impl ExternalStore for SqliteStore {
                     let edited_at = imported.edited.then_some(imported.created_at);
                     let deleted_at = (imported.kind == ImportedKind::Deleted).then_some(imported.created_at);
                     let deleted_by = deleted_at.map(|_| imported.author_id);
+                    let text = keyring.seal_text(imported.author_id, &imported.text)?;
                     insert_message
                         .execute(params![
                             channel_id,
                             imported.author_id,
-                            imported.text,
+                            text,
                             imported.created_at,
                             edited_at,
                             deleted_at,
@@ -420,7 +422,7 @@ impl ExternalStore for SqliteStore {
                         .map_err(backend)?;
                     let message_id: MessageId = transaction.last_insert_rowid();
                     insert_version
-                        .execute(params![message_id, imported.text, imported.created_at, imported.author_id])
+                        .execute(params![message_id, text, imported.created_at, imported.author_id])
                         .map_err(backend)?;
                     let mut attachments = Vec::with_capacity(imported.attachments.len());
                     for new in imported.attachments {
@@ -475,7 +477,7 @@ impl ExternalStore for SqliteStore {
                         channel_id,
                         author_id: imported.author_id,
                         thread_id: None,
-                        text: imported.text,
+                        text,
                         mentions: Vec::new(),
                         created_at: imported.created_at,
                         edited_at,

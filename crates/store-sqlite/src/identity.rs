@@ -5,7 +5,8 @@ use conclave_domain::auth::{
     AcceptableUsePolicy, LoginThrottle, MfaEnrolment, PolicyAcceptance, SsoAttempt,
 };
 use conclave_domain::{Millis, UserId};
-use conclave_store::{IdentityStore, StoreError, StoreResult};
+use conclave_store::keys::SYSTEM_OWNER;
+use conclave_store::{IdentityStore, Store, StoreError, StoreResult};
 use rusqlite::{OptionalExtension, Row, params};
 
 use crate::SqliteStore;
@@ -597,14 +598,23 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn mfa_enrolment(&self, user_id: UserId) -> StoreResult<Option<MfaEnrolment>> {
+        let keyring = std::sync::Arc::clone(self.keyring());
         self.read(move |conn| {
-            conn.query_row(
-                "SELECT user_id, secret, created_at, confirmed_at, last_step FROM mfa_enrolments WHERE user_id = ?1",
-                params![user_id],
-                mfa_enrolment,
-            )
-            .optional()
-            .map_err(backend)
+            let enrolment = conn
+                .query_row(
+                    "SELECT user_id, secret, created_at, confirmed_at, last_step FROM mfa_enrolments WHERE user_id = ?1",
+                    params![user_id],
+                    mfa_enrolment,
+                )
+                .optional()
+                .map_err(backend)?;
+            // TOTP seeds are sealed at rest with the server's own key.
+            enrolment
+                .map(|mut enrolment| {
+                    enrolment.secret = keyring.open_blob(&enrolment.secret)?;
+                    Ok(enrolment)
+                })
+                .transpose()
         })
         .await
     }
@@ -615,6 +625,7 @@ impl IdentityStore for SqliteStore {
         secret: Vec<u8>,
         at: Millis,
     ) -> StoreResult<()> {
+        let secret = self.keyring().seal_blob(SYSTEM_OWNER, &secret)?;
         self.write(move |conn| {
             let changed = conn
                 .execute(

@@ -26,7 +26,10 @@ use conclave_domain::{
     Position, Session, SessionId, User, UserId,
 };
 use conclave_store::journal::{GENESIS_HASH, row_is_intact};
-use conclave_store::{PublicChannel, Store, StoreError, StoreResult};
+use conclave_store::sealing::{
+    open_events, open_message, open_messages, open_outcome, open_versions,
+};
+use conclave_store::{Keyring, PublicChannel, Store, StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use crate::apply::{ChainHead, apply_command};
@@ -52,12 +55,21 @@ pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
+    keyring: Arc<Keyring>,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its
-    /// schema up to date.
+    /// schema up to date, with the keystore and master key file beside it
+    /// (`keys.db`, `master.key`).
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let keyring = Keyring::open_in_dir(dir)?;
+        SqliteStore::open_with_keyring(path, Arc::new(keyring))
+    }
+
+    /// Opens the database at `path`, sealing content with `keyring`.
+    pub fn open_with_keyring(path: &Path, keyring: Arc<Keyring>) -> StoreResult<SqliteStore> {
         let writer = open_connection(path)?;
         migrate(&writer)?;
         let readers = (0..READERS)
@@ -68,6 +80,7 @@ impl SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(readers),
             next_reader: AtomicUsize::new(0),
+            keyring,
         })
     }
 
@@ -217,6 +230,7 @@ fn placeholders(count: usize) -> String {
 #[async_trait]
 impl Store for SqliteStore {
     async fn apply(&self, commands: Vec<Command>) -> StoreResult<Vec<StoreResult<Outcome>>> {
+        let keyring = Arc::clone(&self.keyring);
         self.write(move |conn| {
             let mut transaction = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -226,7 +240,7 @@ impl Store for SqliteStore {
             for command in commands {
                 let mut savepoint = transaction.savepoint().map_err(backend)?;
                 let saved_head = head.clone();
-                match apply_command(&savepoint, &mut head, command) {
+                match apply_command(&savepoint, &keyring, &mut head, command) {
                     Ok(outcome) => {
                         savepoint.commit().map_err(backend)?;
                         outcomes.push(Ok(outcome));
@@ -239,6 +253,9 @@ impl Store for SqliteStore {
                 }
             }
             transaction.commit().map_err(backend)?;
+            for outcome in outcomes.iter_mut().flatten() {
+                open_outcome(&keyring, outcome);
+            }
             Ok(outcomes)
         })
         .await
@@ -637,7 +654,15 @@ impl Store for SqliteStore {
     }
 
     async fn message_by_id(&self, id: MessageId) -> StoreResult<Option<Message>> {
-        self.read(move |conn| rows::load_message(conn, id)).await
+        let keyring = Arc::clone(&self.keyring);
+        self.read(move |conn| {
+            let mut message = rows::load_message(conn, id)?;
+            if let Some(message) = &mut message {
+                open_message(&keyring, message);
+            }
+            Ok(message)
+        })
+        .await
     }
 
     async fn messages(
@@ -647,6 +672,7 @@ impl Store for SqliteStore {
         page: Page,
         limit: i64,
     ) -> StoreResult<(Vec<Message>, bool, bool)> {
+        let keyring = Arc::clone(&self.keyring);
         self.read(move |conn| {
             // Top level: thread_id IS NULL; a thread: the root and its replies.
             let scope = match thread_id {
@@ -682,6 +708,7 @@ impl Store for SqliteStore {
                 }
             };
             messages.sort_by_key(|message| message.id);
+            open_messages(&keyring, &mut messages);
             let (has_before, has_after) = match (messages.first(), messages.last()) {
                 (Some(first), Some(last)) => {
                     let before: bool = conn
@@ -705,18 +732,22 @@ impl Store for SqliteStore {
         client_id: &str,
     ) -> StoreResult<Option<Message>> {
         let client_id = client_id.to_string();
+        let keyring = Arc::clone(&self.keyring);
         self.read(move |conn| {
             let sql = format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages WHERE author_id = ?1 AND client_id = ?2"
             );
-            Ok(rows::load_messages(conn, &sql, params![author_id, client_id])?.pop())
+            let mut messages = rows::load_messages(conn, &sql, params![author_id, client_id])?;
+            open_messages(&keyring, &mut messages);
+            Ok(messages.pop())
         })
         .await
     }
 
     async fn message_versions(&self, id: MessageId) -> StoreResult<Vec<MessageVersion>> {
+        let keyring = Arc::clone(&self.keyring);
         self.read(move |conn| {
-            collect(
+            let mut versions = collect(
                 conn,
                 "SELECT message_id, version, text, created_at, author_id FROM message_versions WHERE message_id = ?1 ORDER BY version",
                 params![id],
@@ -729,17 +760,22 @@ impl Store for SqliteStore {
                         author_id: row.get(4)?,
                     })
                 },
-            )
+            )?;
+            open_versions(&keyring, &mut versions);
+            Ok(versions)
         })
         .await
     }
 
     async fn pinned_messages(&self, channel_id: ChannelId) -> StoreResult<Vec<Message>> {
+        let keyring = Arc::clone(&self.keyring);
         self.read(move |conn| {
             let sql = format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages WHERE channel_id = ?1 AND pinned = 1 AND deleted_at IS NULL ORDER BY id"
             );
-            rows::load_messages(conn, &sql, params![channel_id])
+            let mut messages = rows::load_messages(conn, &sql, params![channel_id])?;
+            open_messages(&keyring, &mut messages);
+            Ok(messages)
         })
         .await
     }
@@ -793,8 +829,9 @@ impl Store for SqliteStore {
         after: Position,
         limit: i64,
     ) -> StoreResult<Vec<Event>> {
+        let keyring = Arc::clone(&self.keyring);
         self.read(move |conn| {
-            collect(
+            let mut events = collect(
                 conn,
                 &format!(
                     "SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 AND (
@@ -804,7 +841,9 @@ impl Store for SqliteStore {
                 ),
                 params![after, user_id, limit],
                 rows::event,
-            )
+            )?;
+            open_events(&keyring, &mut events);
+            Ok(events)
         })
         .await
     }
@@ -863,5 +902,9 @@ impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
             .await
+    }
+
+    fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
     }
 }

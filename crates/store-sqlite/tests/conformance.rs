@@ -89,18 +89,25 @@ async fn sqlite_journal_verify_detects_altered_messages_versions_and_redactions(
     use conclave_domain::{ChannelKind, Command, NewUser, Role};
     use conclave_store::{ComplianceStore, Store};
 
-    let tampers: [(&str, &str); 5] = [
+    // Text is stored sealed, so each alteration is made on the sealed
+    // form: replaced, replayed from another version, or edited in place.
+    let tampers: [(&str, &str); 6] = [
         (
             "message text",
-            "UPDATE messages SET text = 'forged' WHERE text = 'kept, edited'",
+            "UPDATE messages SET text = 'forged' WHERE text <> ''",
+        ),
+        (
+            "message text replayed from its first version",
+            "UPDATE messages SET text = (SELECT v.text FROM message_versions AS v
+                 WHERE v.message_id = messages.id AND v.version = 1) WHERE text <> ''",
         ),
         (
             "first version",
-            "UPDATE message_versions SET text = 'forged' WHERE text = 'kept'",
+            "UPDATE message_versions SET text = 'forged' WHERE version = 1",
         ),
         (
             "journal payload",
-            "UPDATE events SET payload = replace(payload, 'kept, edited', 'forged') WHERE kind = 'message_edited'",
+            "UPDATE events SET payload = replace(payload, 'enc1:', 'enc1:A') WHERE kind = 'message_edited'",
         ),
         ("redaction record", "DELETE FROM journal_redactions"),
         (
@@ -193,6 +200,17 @@ async fn sqlite_journal_verify_detects_altered_messages_versions_and_redactions(
                 store.verify_journal().await.unwrap().is_ok(),
                 "intact before tampering"
             );
+            // Sealed at rest: no file of the data directory (database, WAL,
+            // keystore) holds the text.
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !bytes.windows(4).any(|window| window == b"kept"),
+                    "{} holds plaintext",
+                    path.display()
+                );
+            }
         }
         let raw = rusqlite::Connection::open(&path).unwrap();
         raw.execute_batch(tamper).unwrap();

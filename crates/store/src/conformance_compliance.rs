@@ -533,9 +533,28 @@ impl Story {
         );
         store.release_hold(channel_hold.id, 3).await.unwrap();
 
+        // A sealed copy of their words taken before the erasure, as a
+        // backup would hold it; and one of someone who stays.
+        let keyring = store.keyring();
+        let copy = keyring
+            .seal_text(leaver.id, "ERASEMARK in a backup")
+            .unwrap();
+        let stays = keyring
+            .seal_text(other.author_id, "dana in a backup")
+            .unwrap();
+        assert!(keyring.has_key(leaver.id).unwrap());
+
         let ErasureOutcome::Erased(report) = store.erase_user(leaver.id, NOW).await.unwrap() else {
             panic!("erasure refused without a hold");
         };
+        // Crypto-shredding: the key is gone, so no copy can be opened.
+        assert_eq!(report.keys_destroyed, 1, "{report:?}");
+        assert!(!keyring.has_key(leaver.id).unwrap());
+        assert!(matches!(
+            keyring.open_text(&copy),
+            Err(crate::KeyError::Shredded(_))
+        ));
+        assert_eq!(keyring.open_text(&stays).unwrap(), "dana in a backup");
         assert_eq!(
             (report.messages, report.versions, report.attachments),
             (1, 2, 1),

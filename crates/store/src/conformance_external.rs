@@ -634,4 +634,62 @@ pub async fn run(store: Arc<dyn Store>) {
         store.verify_journal().await.unwrap().is_ok(),
         "imports extend the hash chain"
     );
+
+    // Erasing the customer removes their number and name wherever they
+    // were kept, not only what they wrote; the journal stays verifiable.
+    let erased = store.erase_user(customer.user_id, 70).await.unwrap();
+    assert!(
+        matches!(
+            erased,
+            conclave_domain::compliance::ErasureOutcome::Erased(_)
+        ),
+        "{erased:?}"
+    );
+    let participant = store
+        .external_participant_by_user(customer.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(participant.phone, None);
+    assert!(
+        !participant.display_name.contains("Dana"),
+        "{participant:?}"
+    );
+    assert_eq!(
+        store
+            .whatsapp_conversation("555", "14155550100")
+            .await
+            .unwrap(),
+        None
+    );
+    let channel = store
+        .channel_by_id(conversation.channel_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !channel.name.contains("14155550100") && !channel.topic.contains("14155550100"),
+        "{channel:?}"
+    );
+    assert_eq!(
+        store.message_by_id(inbound.id).await.unwrap().unwrap().text,
+        ""
+    );
+    assert_eq!(
+        store
+            .message_by_id(outbound.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .text,
+        "On its way!",
+        "the staff's answer stays"
+    );
+    let alice_events = store.events_for_user(alice.id, 0, 10_000).await.unwrap();
+    let journal = serde_json::to_string(&alice_events).unwrap();
+    assert!(
+        !journal.contains("14155550100"),
+        "the number lingers in the journal"
+    );
+    assert!(store.verify_journal().await.unwrap().is_ok());
 }

@@ -9,6 +9,7 @@ mod error;
 mod features;
 mod group_commit;
 pub mod journal;
+pub mod sealing;
 mod store;
 
 #[cfg(feature = "conformance")]
@@ -20,7 +21,9 @@ pub mod conformance_external;
 #[cfg(feature = "conformance")]
 pub mod conformance_identity;
 
+pub use conclave_keys as keys;
 pub use error::{StoreError, StoreResult};
 pub use features::{AuditStore, ComplianceStore, ExternalStore, IdentityStore};
 pub use group_commit::{EventSink, GroupCommitter, GroupCommitterConfig, NoEvents};
+pub use sealing::{KeyError, Keyring};
 pub use store::{PublicChannel, Store};

@@ -116,6 +116,9 @@ pub trait Store:
 
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// The keys content is sealed with; the server seals files with it too.
+    fn keyring(&self) -> &std::sync::Arc<crate::Keyring>;
 }
 
 impl From<std::convert::Infallible> for StoreError {

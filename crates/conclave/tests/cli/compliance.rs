@@ -269,3 +269,128 @@ fn compliance_commands_follow_the_contract() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Every file under `dir`, recursively, concatenated.
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            bytes.extend(all_bytes(&path));
+        } else {
+            bytes.extend(std::fs::read(&path).unwrap_or_default());
+        }
+    }
+    bytes
+}
+
+/// Posts `text` as `email` in a new channel through a real server and
+/// answers the channel's id.
+fn post_through_server(dir: &Path, email: &str, channel: &str, text: &str) -> i64 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = serve(dir, free_port());
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let token = login(&client, &server.base, email).await;
+        let created: Value = client
+            .post(format!("{}/api/v1/channels", server.base))
+            .bearer_auth(&token)
+            .json(&json!({"name": channel, "kind": "public"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = created["channel"]["id"].as_i64().unwrap();
+        let status = client
+            .post(format!("{}/api/v1/channels/{id}/messages", server.base))
+            .bearer_auth(&token)
+            .json(&json!({"text": text}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 201);
+        id
+    })
+}
+
+#[test]
+fn content_is_sealed_at_rest_and_the_master_key_rotates() {
+    let dir = temp_dir("keys");
+    create_user(&dir, "alice@example.com", "member");
+    let channel = post_through_server(&dir, "alice@example.com", "vault", "ROTATEMARK-6a1f");
+    assert!(
+        !all_bytes(&dir).windows(15).any(|w| w == b"ROTATEMARK-6a1f"),
+        "message text is readable in the data dir"
+    );
+
+    let (ok, stdout, stderr) = run(&dir, &["keys", "status"]);
+    assert!(ok, "{stderr}");
+    let before: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(before["data_keys"].as_u64().unwrap() >= 1, "{before}");
+    assert!(
+        before["source"].as_str().unwrap().ends_with("master.key"),
+        "{before}"
+    );
+    let old_key = std::fs::read_to_string(dir.join("master.key")).unwrap();
+
+    let (ok, stdout, stderr) = run(&dir, &["keys", "rotate"]);
+    assert!(ok, "{stderr}");
+    let rotation: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(rotation["previous_fingerprint"], before["fingerprint"]);
+    assert_ne!(rotation["fingerprint"], before["fingerprint"]);
+    assert_eq!(rotation["rewrapped"], before["data_keys"]);
+    assert_ne!(
+        std::fs::read_to_string(dir.join("master.key")).unwrap(),
+        old_key
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // The content reads back through a server with the new key.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = serve(&dir, free_port());
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let token = login(&client, &server.base, "alice@example.com").await;
+        let page: Value = client
+            .get(format!(
+                "{}/api/v1/channels/{channel}/messages",
+                server.base
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(page.to_string().contains("ROTATEMARK-6a1f"), "{page}");
+    });
+    drop(server);
+
+    // The old key, or any other, is refused rather than creating keys the
+    // keystore cannot vouch for.
+    let output = conclave(&dir)
+        .args(["keys", "status"])
+        .env("CONCLAVE_ENCRYPTION__MASTER_KEY", old_key.trim())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("not the one"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (ok, generated, _) = run(&dir, &["keys", "generate"]);
+    assert!(ok && generated.trim().len() == 44, "{generated}");
+}

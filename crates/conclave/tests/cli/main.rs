@@ -486,7 +486,7 @@ fn journal_verify_names_the_first_tampered_event() {
 
     let db = rusqlite::Connection::open(dir.join("conclave.db")).unwrap();
     db.execute(
-        "UPDATE events SET payload = replace(payload, 'second', 'altered') WHERE position = 3",
+        "UPDATE events SET payload = replace(payload, 'enc1:', 'enc1:A') WHERE position = 3",
         [],
     )
     .unwrap();

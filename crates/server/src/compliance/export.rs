@@ -534,7 +534,7 @@ impl Exporter<'_> {
     async fn open_blob(
         &mut self,
         attachment: &Attachment,
-    ) -> Result<Option<tokio::fs::File>, ExportError> {
+    ) -> Result<Option<crate::blobs::BlobReader>, ExportError> {
         match self.blobs.open(&attachment.storage_key).await {
             Ok(file) => Ok(Some(file)),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -947,7 +947,10 @@ struct JsonAttachment<'a> {
 }
 
 /// Reads until `buffer` is full or the file ends.
-async fn fill(file: &mut tokio::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+async fn fill(
+    file: &mut (impl tokio::io::AsyncRead + Unpin),
+    buffer: &mut [u8],
+) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buffer.len() {
         let read = file.read(&mut buffer[filled..]).await?;

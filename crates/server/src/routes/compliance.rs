@@ -387,6 +387,9 @@ pub struct ErasureDto {
     pub versions: u64,
     pub attachments: u64,
     pub events_redacted: u64,
+    /// Data keys destroyed: the person's content is unrecoverable from any
+    /// copy, backups included.
+    pub keys_destroyed: u64,
 }
 
 /// Right to erasure: makes everything the person authored unrecoverable and
@@ -430,6 +433,7 @@ pub async fn erase(
                 versions: report.versions,
                 attachments: report.attachments,
                 events_redacted: report.events_redacted,
+                keys_destroyed: report.keys_destroyed,
             };
             crate::audit::record(
                 &*state.store,

@@ -10,12 +10,12 @@ use conclave_domain::{Attachment, NewAttachment, User, permissions, validate};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use utoipa::IntoParams;
 
 use super::{ApiPath, ApiQuery, readable_channel};
 use crate::api::AttachmentDto;
 use crate::auth::Authed;
+use crate::blobs::BlobSealingWriter;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -45,7 +45,7 @@ pub async fn upload(
     let name = validate::sanitize_file_name(&query.name);
     let limit = state.config.limits.max_upload_bytes;
     let temporary = state.blobs.temporary_path();
-    let received = receive(body, &temporary, limit).await;
+    let received = receive(&state, authed.user.id, body, &temporary, limit).await;
     let (size, digest, head) = match received {
         Ok(received) => received,
         Err(error) => {
@@ -58,9 +58,9 @@ pub async fn upload(
         return Err(ApiError::InvalidRequest("the file is empty".into()));
     }
     let content_type = sniff(&head);
-    let key = format!("sha256/{digest}");
+    let key = crate::blobs::content_key("sha256", &digest, authed.user.id);
     let (thumbnail_key, width, height) = if content_type.starts_with("image/") {
-        thumbnail(&state, &temporary, &digest).await
+        thumbnail(&state, &temporary, &digest, authed.user.id).await
     } else {
         (None, None, None)
     };
@@ -91,14 +91,17 @@ pub async fn upload(
     ))
 }
 
-/// Streams the body to `path`, hashing as it goes; keeps the first bytes
-/// for sniffing. Refuses bodies over `limit` without reading them whole.
+/// Streams the body to `path`, sealed under the uploader's key and hashed
+/// as it goes; keeps the first bytes for sniffing. Refuses bodies over
+/// `limit` without reading them whole.
 async fn receive(
+    state: &AppState,
+    uploader: conclave_domain::UserId,
     body: Body,
     path: &std::path::Path,
     limit: u64,
 ) -> ApiResult<(u64, String, Vec<u8>)> {
-    let mut file = tokio::fs::File::create(path)
+    let mut file = BlobSealingWriter::create(path, state.blobs.keyring(), uploader)
         .await
         .map_err(|e| ApiError::Internal(format!("creating upload file: {e}")))?;
     let mut stream = body.into_data_stream();
@@ -119,11 +122,11 @@ async fn receive(
             head.extend_from_slice(&chunk[..take]);
         }
         hasher.update(&chunk);
-        file.write_all(&chunk)
+        file.write(&chunk)
             .await
             .map_err(|e| ApiError::Internal(format!("writing upload: {e}")))?;
     }
-    file.flush()
+    file.finish()
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((size, hex::encode(hasher.finalize()), head))
@@ -161,13 +164,22 @@ async fn thumbnail(
     state: &AppState,
     path: &std::path::Path,
     digest: &str,
+    owner: conclave_domain::UserId,
 ) -> (Option<String>, Option<i64>, Option<i64>) {
     let path = path.to_path_buf();
-    let made = tokio::task::spawn_blocking(move || make_thumbnail(&path)).await;
+    let keyring = state.blobs.keyring().clone();
+    let made = tokio::task::spawn_blocking(move || {
+        let sealed = std::fs::read(&path).map_err(image::ImageError::IoError)?;
+        let bytes = keyring.open_blob(&sealed).map_err(|error| {
+            image::ImageError::IoError(std::io::Error::new(std::io::ErrorKind::InvalidData, error))
+        })?;
+        make_thumbnail(bytes)
+    })
+    .await;
     match made {
         Ok(Ok((bytes, width, height))) => {
-            let key = format!("thumb/{digest}");
-            match state.blobs.put_bytes(&key, bytes).await {
+            let key = crate::blobs::content_key("thumb", digest, owner);
+            match state.blobs.put_bytes(&key, bytes, owner).await {
                 Ok(()) => (Some(key), Some(width), Some(height)),
                 Err(error) => {
                     tracing::warn!(%error, "storing a thumbnail failed");
@@ -188,8 +200,8 @@ async fn thumbnail(
 
 /// Decodes with limits (a decompression bomb is refused), scales to fit a
 /// square, and encodes JPEG.
-fn make_thumbnail(path: &std::path::Path) -> Result<(Vec<u8>, i64, i64), image::ImageError> {
-    let mut reader = image::ImageReader::open(path)?.with_guessed_format()?;
+pub fn make_thumbnail(bytes: Vec<u8>) -> Result<(Vec<u8>, i64, i64), image::ImageError> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(20_000);
     limits.max_image_height = Some(20_000);
@@ -297,7 +309,7 @@ async fn serve(
             ApiError::Internal(format!("opening blob: {error}"))
         }
     })?;
-    let length = file.metadata().await.map(|m| m.len()).ok();
+    let length = Some(file.length);
     let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(content_type) {
@@ -351,7 +363,7 @@ mod tests {
         image::RgbaImage::from_pixel(40, 30, image::Rgba([0, 0, 0, 0]))
             .save(&path)
             .unwrap();
-        let (jpeg, width, height) = make_thumbnail(&path).unwrap();
+        let (jpeg, width, height) = make_thumbnail(std::fs::read(&path).unwrap()).unwrap();
         assert_eq!((width, height), (40, 30));
         let decoded = image::load_from_memory(&jpeg).unwrap().to_rgb8();
         let pixel = decoded.get_pixel(5, 5).0;

@@ -457,13 +457,13 @@ async fn fetch_media(
         message: error,
     };
     let digest = hex::encode(Sha256::digest(&downloaded.bytes));
-    let key = format!("sha256/{digest}");
+    let key = crate::blobs::content_key("sha256", &digest, uploader_id);
     let size = i64::try_from(downloaded.bytes.len()).unwrap_or(i64::MAX);
     let content_type =
         crate::routes::files::sniff(&downloaded.bytes[..downloaded.bytes.len().min(8192)]);
     state
         .blobs
-        .put_bytes(&key, downloaded.bytes)
+        .put_bytes(&key, downloaded.bytes, uploader_id)
         .await
         .map_err(|error| internal(format!("storing media: {error}")))?;
     let extension = downloaded

@@ -52,6 +52,24 @@ fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
     bytes
 }
 
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -435,15 +453,16 @@ async fn retention_purges_expired_messages_and_leaves_no_plaintext_in_the_data_d
 
         // The text is gone from the files themselves: database, WAL, blobs.
         // (On PostgreSQL the database's files are not in the data dir; the
-        // blobs are, and the conformance story checks the rows.)
+        // blobs are, and the conformance story checks the rows.) What is
+        // kept is sealed, so it is not in them as text either.
         let bytes = all_bytes(&server.dir);
         if matches!(backend, Backend::Sqlite) {
             assert!(
-                contains(&bytes, "HELDMARK-88b2"),
-                "the scan must see stored text at all"
+                contains(&bytes, "litigation"),
+                "the scan must see stored metadata at all"
             );
         }
-        for mark in ["PURGEMARK-41d7", "ATTACHMARK-7f3a9c"] {
+        for mark in ["PURGEMARK-41d7", "ATTACHMARK-7f3a9c", "HELDMARK-88b2"] {
             assert!(
                 !contains(&bytes, mark),
                 "{backend:?}: {mark} lingers in the data dir"
@@ -924,6 +943,19 @@ async fn erasure_is_refused_under_a_hold_and_then_removes_the_person() {
             )
             .await;
 
+        // A backup taken before the erasure: the blobs, and on SQLite the
+        // database too.
+        let backup = server.dir.join("backup");
+        copy_dir(&server.dir.join("blobs"), &backup.join("blobs"));
+        if matches!(backend, Backend::Sqlite) {
+            server.state.store.verify_journal().await.unwrap().unwrap();
+            for name in ["conclave.db", "conclave.db-wal"] {
+                if server.dir.join(name).exists() {
+                    std::fs::copy(server.dir.join(name), backup.join(name)).unwrap();
+                }
+            }
+        }
+
         let report = server
             .ok(
                 "POST",
@@ -933,10 +965,56 @@ async fn erasure_is_refused_under_a_hold_and_then_removes_the_person() {
             )
             .await;
         assert_eq!(
-            (report["messages"].as_u64(), report["attachments"].as_u64()),
-            (Some(1), Some(1)),
+            (
+                report["messages"].as_u64(),
+                report["attachments"].as_u64(),
+                report["keys_destroyed"].as_u64()
+            ),
+            (Some(1), Some(1), Some(1)),
             "{report}"
         );
+
+        // Restoring that backup with today's keys brings everyone back but
+        // the erased person: their key is destroyed (crypto-shredding).
+        let keyring = server.state.store.keyring().clone();
+        let restored_blobs =
+            conclave_server::blobs::LocalBlobStore::new(backup.join("blobs"), keyring.clone())
+                .unwrap();
+        let file_key = conclave_server::blobs::content_key(
+            "sha256",
+            &hex_sha256(b"ERASEFILE-19ce"),
+            leaver.id,
+        );
+        assert!(backup.join("blobs").exists());
+        let unreadable = conclave_server::blobs::BlobStore::read_all(&restored_blobs, &file_key)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            unreadable.kind(),
+            std::io::ErrorKind::NotFound,
+            "{unreadable}"
+        );
+        if matches!(backend, Backend::Sqlite) {
+            let restored = conclave_store_sqlite::SqliteStore::open_with_keyring(
+                &backup.join("conclave.db"),
+                keyring,
+            )
+            .unwrap();
+            let sent_id = sent["id"].as_i64().unwrap();
+            let answer_id = answer["id"].as_i64().unwrap();
+            let old = restored.message_by_id(sent_id).await.unwrap().unwrap();
+            assert_eq!(old.text, "", "the erased person's words stay unreadable");
+            assert!(
+                restored
+                    .message_versions(sent_id)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .all(|version| version.text.is_empty())
+            );
+            let kept = restored.message_by_id(answer_id).await.unwrap().unwrap();
+            assert_eq!(kept.text, "peer keeps this");
+        }
         let message = server
             .ok(
                 "GET",

@@ -112,6 +112,7 @@ async fn start(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
                 conclave_store_postgres::PostgresStore::connect_in_schema(
                     &url,
                     schema.as_deref().unwrap_or_default(),
+                    Arc::new(conclave_store::Keyring::open_in_dir(&dir).unwrap()),
                 )
                 .await
                 .unwrap(),
@@ -127,7 +128,7 @@ async fn start(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
     config.limits.requests_burst = 10_000.0;
     config.websocket.heartbeat_secs = 2;
     tweak(&mut config);
-    let blobs = Arc::new(LocalBlobStore::new(dir.join("blobs")).unwrap());
+    let blobs = Arc::new(LocalBlobStore::new(dir.join("blobs"), store.keyring().clone()).unwrap());
     let state = AppState::new(store, blobs, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
