@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { registerAdminExtras } from './admin-extras.mjs';
 import { conversationExtras } from './conversation-extras.mjs';
+import { registerInboxExtras } from './inbox-extras.mjs';
 
 const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SCREENSHOTS = resolve(WEB_DIR, '../artifacts/screenshots');
@@ -34,6 +35,8 @@ const ALICE = { email: 'alice@example.com', name: 'Alice Archer' };
 const BOB = { email: 'bob@example.com', name: 'Bob Baker' };
 const CAROL = { email: 'carol@example.com', name: 'Carol Clark' };
 const DANA = { email: 'dana@example.com', name: 'Dana Admin', role: 'admin' };
+// Answers WhatsApp customers with alice; only the inbox steps use her.
+const ERIN = { email: 'erin@example.com', name: 'Erin Ellis' };
 
 const tests = [];
 function test(name, fn) {
@@ -163,6 +166,8 @@ async function newPage(label, viewport) {
     // Once a new policy is published, requests answer 403 until it is accepted.
     if (state.expectRestriction && /status of 403/.test(text)) return;
     if (state.expectLockout && /status of (401|423)/.test(text)) return;
+    // A step that has the server refuse bad input on purpose.
+    if (state.expectBadRequest && /status of 400/.test(text)) return;
     if (state.expectNetworkErrors && /Failed to load resource|WebSocket connection|ERR_CONNECTION_REFUSED|net::/.test(text)) return;
     state.consoleProblems.push(`[${label}] console: ${text}`);
   });
@@ -817,6 +822,8 @@ test('staff answer WhatsApp customers from the inbox with delivery ticks', async
   assert(width <= 360, `no horizontal scrolling in the inbox (scrollWidth ${width})`);
 });
 
+registerInboxExtras({ test, pages, api, axe, screenshot, until, assert, state, ALICE, DANA, ERIN });
+
 test('too many failed sign-ins lock the account, and the screen says for how long', async () => {
   const page = await newPage('locked', { width: 1280, height: 800 });
   state.expectLockout = true;
@@ -885,13 +892,13 @@ async function main() {
     state.port = await freePort();
     await startGraphStandIn();
     // The WhatsApp connector, talking to the Graph API stand-in, with alice
-    // answering one business number.
+    // and erin answering one business number.
     writeFileSync(
       join(state.dataDir, 'conclave.toml'),
-      `[whatsapp]\nverify_token = "verify"\napp_secret = "${WA_SECRET}"\naccess_token = "graph-token"\ngraph_api_base = "${state.graphBase}"\nretry_base_ms = 10\n\n[[whatsapp.numbers]]\nphone_number_id = "${WA_NUMBER}"\nstaff = ["${ALICE.email}"]\n`,
+      `[whatsapp]\nverify_token = "verify"\napp_secret = "${WA_SECRET}"\naccess_token = "graph-token"\ngraph_api_base = "${state.graphBase}"\nretry_base_ms = 10\n\n[[whatsapp.numbers]]\nphone_number_id = "${WA_NUMBER}"\nstaff = ["${ALICE.email}", "${ERIN.email}"]\n`,
     );
     await startServer();
-    for (const user of [ALICE, BOB, CAROL, DANA]) {
+    for (const user of [ALICE, BOB, CAROL, DANA, ERIN]) {
       await run(['user', 'create', '--data-dir', state.dataDir, '--email', user.email, '--name', user.name, '--role', user.role ?? 'member', '--password-stdin'], `${PASSWORD}\n`);
     }
     state.browser = await chromium.launch({

@@ -139,6 +139,7 @@ pub async fn run(
     let sweeper = tokio::spawn(sweep_deactivations(state.clone()));
     let expiry = tokio::spawn(scim::directory::sweep_expired_accounts(state.clone()));
     let retention = tokio::spawn(compliance::schedule(state.clone()));
+    let resumed = tokio::spawn(resume_whatsapp_sends(state.clone(), now_millis()));
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let closing = state.clone();
     // Small frames (acks, events) must not wait for the peer's delayed ACK.
@@ -154,12 +155,23 @@ pub async fn run(
             tracing::info!("shutting down: closing sockets");
             closing.shutting_down.store(true, Ordering::Release);
             closing.hub.close_all(close_code::GOING_AWAY);
+            closing.connector.stopping.cancel();
         })
         .await;
     sweeper.abort();
     expiry.abort();
     retention.abort();
+    resumed.abort();
+    // A send under way gets the Graph API client's own timeout to finish.
+    state.connector.shut_down(Duration::from_secs(35)).await;
     result
+}
+
+/// Sends the WhatsApp replies an earlier run left queued.
+async fn resume_whatsapp_sends(state: AppState, started_at: i64) {
+    if let Err(error) = whatsapp::resume_queued(&state, started_at).await {
+        tracing::error!(%error, "resuming queued WhatsApp replies failed");
+    }
 }
 
 /// Notices users deactivated by another process (the command line, another

@@ -22,6 +22,7 @@ import type {
   WaConversation,
   WaDelivery,
   WaNumber,
+  WaReply,
   AuditEntry,
   User,
   UserId,
@@ -179,7 +180,15 @@ export class ApiClient {
   waClaim(channelId: ChannelId): Promise<unknown> {
     return this.request('POST', `/whatsapp/conversations/${channelId}/claim`);
   }
-  waSend(channelId: ChannelId, body: { text: string } | { template: { name: string; language: string } }, clientId: string): Promise<{ message: Message; delivery: WaDelivery }> {
+  /** Hands the conversation to another staff member of its number. */
+  waAssign(channelId: ChannelId, userId: UserId): Promise<WaConversation> {
+    return this.request('POST', `/whatsapp/conversations/${channelId}/assign`, { user_id: userId });
+  }
+  /** Unassigns the conversation, so any staff member may claim it. */
+  waRelease(channelId: ChannelId): Promise<WaConversation> {
+    return this.request('POST', `/whatsapp/conversations/${channelId}/release`);
+  }
+  waSend(channelId: ChannelId, body: WaReply, clientId: string): Promise<{ message: Message; delivery: WaDelivery }> {
     return this.request('POST', `/whatsapp/conversations/${channelId}/messages`, { ...body, client_id: clientId });
   }
   waDeliveries(channelId: ChannelId): Promise<WaDelivery[]> {

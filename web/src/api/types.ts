@@ -222,6 +222,15 @@ export interface WaConversation {
   summary: ChannelSummary | null;
 }
 
+/** A template component as Meta defines it; Conclave fills body parameters. */
+export interface WaTemplateComponent {
+  type: 'body';
+  parameters: { type: 'text'; text: string }[];
+}
+
+/** A reply: free text inside the 24-hour window, otherwise a template. */
+export type WaReply = { text: string } | { template: { name: string; language: string; components?: WaTemplateComponent[] } };
+
 export type DeliveryStatus = 'received' | 'queued' | 'sent' | 'delivered' | 'read' | 'failed';
 
 export interface WaDelivery {

@@ -4,7 +4,7 @@
 //! they never talk to the network themselves.
 
 import { ApiClient, ApiError, type Restriction } from '../api/client';
-import type { Attachment, ChannelId, ChannelSummary, DeliveryStatus, EventPayload, LoginResponse, Message, MessageId, Security, ServerFrame, User, UserId, WaConversation, WaNumber } from '../api/types';
+import type { Attachment, ChannelId, ChannelSummary, DeliveryStatus, EventPayload, LoginResponse, Message, MessageId, Security, ServerFrame, User, UserId, WaConversation, WaNumber, WaReply } from '../api/types';
 import { mergeDelivery } from './whatsapp';
 import { RealtimeConnection, type ConnectionStatus, type SocketLike } from '../realtime/connection';
 import { newClientId } from '../util/ids';
@@ -664,6 +664,8 @@ export class App {
       this.waConversations.clear();
       for (const conversation of conversations) this.waConversations.set(conversation.channel_id, conversation);
       this.ensureUsers(conversations.flatMap((conversation) => (conversation.assignee_id ? [conversation.assignee_id] : [])));
+      // Staff names, for reassigning.
+      this.ensureUsers(this.waNumbers.flatMap((number) => number.staff_ids));
       const active = this.activeChannelId;
       if (active !== null && this.waConversations.has(active)) void this.loadDeliveries(active);
       this.followDeliveries();
@@ -732,8 +734,32 @@ export class App {
     await this.refreshConversation(channelId);
   }
 
+  /** Hands a conversation to another staff member; answers an error text, or null. */
+  async reassign(channelId: ChannelId, userId: UserId): Promise<string | null> {
+    return this.changeAssignee(channelId, () => this.api.waAssign(channelId, userId));
+  }
+
+  /** Unassigns a conversation; answers an error text, or null. */
+  async release(channelId: ChannelId): Promise<string | null> {
+    return this.changeAssignee(channelId, () => this.api.waRelease(channelId));
+  }
+
+  private async changeAssignee(channelId: ChannelId, change: () => Promise<WaConversation>): Promise<string | null> {
+    try {
+      const conversation = await change();
+      this.waConversations.set(channelId, conversation);
+      if (conversation.assignee_id !== null) this.ensureUsers([conversation.assignee_id]);
+      this.changed();
+      return null;
+    } catch (error) {
+      // Someone else may have changed it meanwhile: show what is true now.
+      await this.refreshConversation(channelId);
+      return errorText(error);
+    }
+  }
+
   /** Sends a WhatsApp reply; answers an error text, or null when it was accepted. */
-  async sendWhatsApp(channelId: ChannelId, body: { text: string } | { template: { name: string; language: string } }): Promise<string | null> {
+  async sendWhatsApp(channelId: ChannelId, body: WaReply): Promise<string | null> {
     try {
       const answer = await this.api.waSend(channelId, body, newClientId());
       this.messages.put(answer.message, 'created');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deliveryTicks, mergeDelivery, windowOpen } from './whatsapp';
+import { deliveryTicks, mergeDelivery, templateReply, windowOpen } from './whatsapp';
 
 describe('WhatsApp delivery status', () => {
   it('only moves forward, and failure always wins', () => {
@@ -21,5 +21,26 @@ describe('customer-service window', () => {
     expect(windowOpen({ window_open: true, window_closes_at: 2000 }, 1000)).toBe(true);
     expect(windowOpen({ window_open: true, window_closes_at: 2000 }, 3000)).toBe(false);
     expect(windowOpen({ window_open: false, window_closes_at: null }, 0)).toBe(false);
+  });
+});
+
+describe('template replies', () => {
+  it('carry body parameters as Meta body components, in order', () => {
+    expect(templateReply(' order_update ', 'de ', [' #1234', 'Dienstag'])).toEqual({
+      name: 'order_update',
+      language: 'de',
+      components: [
+        {
+          type: 'body',
+          parameters: [
+            { type: 'text', text: '#1234' },
+            { type: 'text', text: 'Dienstag' },
+          ],
+        },
+      ],
+    });
+  });
+  it('leave the components out when the body has no parameters', () => {
+    expect(templateReply('hello_world', 'en_US', [])).toEqual({ name: 'hello_world', language: 'en_US' });
   });
 });

@@ -1,6 +1,6 @@
 //! WhatsApp customer inbox rules: the reply window and delivery ticks.
 
-import type { DeliveryStatus, WaConversation } from '../api/types';
+import type { DeliveryStatus, WaConversation, WaReply } from '../api/types';
 
 const ORDER: DeliveryStatus[] = ['queued', 'sent', 'delivered', 'read'];
 
@@ -36,4 +36,15 @@ export function deliveryTicks(status: DeliveryStatus): { ticks: string; label: s
 export function windowOpen(conversation: Pick<WaConversation, 'window_open' | 'window_closes_at'>, now = Date.now()): boolean {
   if (!conversation.window_open) return false;
   return conversation.window_closes_at === null || conversation.window_closes_at > now;
+}
+
+/**
+ * The template part of a reply: name and language as typed (trimmed), and
+ * the body parameters {{1}}, {{2}}, … as Meta's body component, left out
+ * when there are none.
+ */
+export function templateReply(name: string, language: string, parameters: string[]): Extract<WaReply, { template: unknown }>['template'] {
+  const template = { name: name.trim(), language: language.trim() };
+  if (parameters.length === 0) return template;
+  return { ...template, components: [{ type: 'body', parameters: parameters.map((text) => ({ type: 'text', text: text.trim() })) }] };
 }

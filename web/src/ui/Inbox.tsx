@@ -5,7 +5,7 @@
 
 import { useState } from 'preact/hooks';
 import type { ChannelId, WaConversation } from '../api/types';
-import { windowOpen } from '../state/whatsapp';
+import { templateReply, windowOpen } from '../state/whatsapp';
 import { formatDateTime } from '../util/format';
 import { useApp } from './context';
 import { Icon } from './icons';
@@ -121,12 +121,77 @@ export function WhatsAppBar({ channelId }: { channelId: ChannelId }) {
       <span>
         <strong>{conversation.customer.name || conversation.customer.phone}</strong> <span class="muted">{conversation.customer.phone}</span>
       </span>
-      <span>{assigneeText(app.me?.id, conversation.assignee_id, (id) => app.user(id)?.name)}</span>
+      <span class="wa-assignee">{assigneeText(app.me?.id, conversation.assignee_id, (id) => app.user(id)?.name)}</span>
       <WindowText conversation={conversation} />
       {conversation.assignee_id === null && (
         <button type="button" class="button small primary" onClick={() => void app.claim(channelId)}>
           Claim
         </button>
+      )}
+      <AssignmentTools conversation={conversation} />
+    </div>
+  );
+}
+
+/**
+ * Reassigning and releasing: for the assignee and admins (the server's
+ * rule), among the staff of the conversation's business number.
+ */
+function AssignmentTools({ conversation }: { conversation: WaConversation }) {
+  const app = useApp();
+  const [target, setTarget] = useState<string>('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const me = app.me;
+  const assignee = conversation.assignee_id;
+  if (!me || assignee === null) return null;
+  const admin = me.role === 'admin' || me.role === 'owner';
+  if (assignee !== me.id && !admin) return null;
+  const staff = (app.waNumbers.find((number) => number.phone_number_id === conversation.phone_number_id)?.staff_ids ?? []).filter((id) => id !== assignee);
+  const channelId = conversation.channel_id;
+  const run = async (change: () => Promise<string | null>) => {
+    setBusy(true);
+    setError(null);
+    const failure = await change();
+    setBusy(false);
+    setError(failure);
+    if (!failure) setTarget('');
+  };
+  const chosen = staff.find((id) => String(id) === target);
+  return (
+    <div class="wa-assign">
+      {staff.length > 0 && (
+        <form
+          class="wa-assign-form"
+          aria-label="Reassign conversation"
+          onSubmit={(event) => {
+            event.preventDefault();
+            if (chosen !== undefined) void run(() => app.reassign(channelId, chosen));
+          }}
+        >
+          <label class="sr-only" for={`wa-reassign-${channelId}`}>
+            Reassign to
+          </label>
+          <select id={`wa-reassign-${channelId}`} value={target} onChange={(event) => setTarget(event.currentTarget.value)}>
+            <option value="">Reassign to…</option>
+            {staff.map((id) => (
+              <option key={id} value={String(id)}>
+                {app.user(id)?.name ?? `User ${id}`}
+              </option>
+            ))}
+          </select>
+          <button type="submit" class="button small" disabled={busy || chosen === undefined}>
+            Reassign
+          </button>
+        </form>
+      )}
+      <button type="button" class="button small" disabled={busy} onClick={() => void run(() => app.release(channelId))}>
+        Release<span class="sr-only"> conversation</span>
+      </button>
+      {error && (
+        <span class="form-error" role="alert">
+          {error}
+        </span>
       )}
     </div>
   );
@@ -138,6 +203,8 @@ export function WhatsAppComposer({ channelId }: { channelId: ChannelId }) {
   const conversation = app.waConversations.get(channelId);
   const [text, setText] = useState('');
   const [template, setTemplate] = useState({ name: '', language: 'en_US' });
+  // The template body's parameters: {{1}}, {{2}}, … in order.
+  const [parameters, setParameters] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   if (!conversation) return null;
@@ -146,11 +213,14 @@ export function WhatsAppComposer({ channelId }: { channelId: ChannelId }) {
     event.preventDefault();
     setBusy(true);
     setError(null);
-    const failure = open ? await app.sendWhatsApp(channelId, { text: text.trim() }) : await app.sendWhatsApp(channelId, { template: { name: template.name.trim(), language: template.language.trim() } });
+    const failure = open ? await app.sendWhatsApp(channelId, { text: text.trim() }) : await app.sendWhatsApp(channelId, { template: templateReply(template.name, template.language, parameters) });
     setBusy(false);
     if (failure) setError(failure);
     else if (open) setText('');
-    else setTemplate({ ...template, name: '' });
+    else {
+      setTemplate({ ...template, name: '' });
+      setParameters([]);
+    }
   };
   return (
     <form class="wa-composer" onSubmit={submit} aria-label="Reply on WhatsApp">
@@ -191,6 +261,38 @@ export function WhatsAppComposer({ channelId }: { channelId: ChannelId }) {
               <span>Language</span>
               <input name="template-language" required value={template.language} onInput={(event) => setTemplate({ ...template, language: event.currentTarget.value })} />
             </label>
+          </div>
+          <fieldset class="wa-parameters">
+            <legend>Body parameters</legend>
+            {parameters.length === 0 && <p class="muted">None: the template's body has no placeholders.</p>}
+            {parameters.map((value, index) => (
+              <label key={index} class="field compact">
+                <span>{`{{${index + 1}}}`}</span>
+                <input
+                  name={`template-parameter-${index + 1}`}
+                  required
+                  maxLength={1024}
+                  value={value}
+                  onInput={(event) => {
+                    const next = [...parameters];
+                    next[index] = event.currentTarget.value;
+                    setParameters(next);
+                  }}
+                />
+              </label>
+            ))}
+            <div class="wa-row">
+              <button type="button" class="button small" disabled={parameters.length >= 100} onClick={() => setParameters([...parameters, ''])}>
+                Add parameter
+              </button>
+              {parameters.length > 0 && (
+                <button type="button" class="button small" onClick={() => setParameters(parameters.slice(0, -1))}>
+                  Remove {`{{${parameters.length}}}`}
+                </button>
+              )}
+            </div>
+          </fieldset>
+          <div class="wa-row">
             <button type="submit" class="button primary" disabled={busy}>
               Send template
             </button>

@@ -59,6 +59,9 @@ function ThreadPanel({ rootId }: { rootId: number }) {
   }, [items.length]);
   if (!root) return <div class="panel-body muted">Loading thread…</div>;
   const typing = app.typingIn(root.channel_id, rootId);
+  // Customers' replies to a quoted message land in its thread; staff
+  // messages here stay in Conclave.
+  const customerConversation = app.waConversations.has(root.channel_id);
   return (
     <>
       <div class="panel-body thread-body" ref={scroller}>
@@ -78,7 +81,12 @@ function ThreadPanel({ rootId }: { rootId: number }) {
         })}
       </div>
       <TypingLine users={typing} />
-      <Composer channelId={root.channel_id} threadId={rootId} placeholder="Reply in thread" />
+      {customerConversation && (
+        <p class="wa-thread-note" role="note">
+          Customer replies that quote a message appear in its thread. What staff write here is an internal note: answer the customer in the reply box below the conversation.
+        </p>
+      )}
+      <Composer channelId={root.channel_id} threadId={rootId} placeholder={customerConversation ? 'Internal note (not sent to the customer)' : 'Reply in thread'} />
     </>
   );
 }

@@ -1,7 +1,7 @@
 //! External channels: the WhatsApp Cloud API webhook (mounted under
 //! `/connectors` by [`crate::router`]) and the customer inbox API under
 //! `/api/v1/whatsapp` ([`api_router`]): list a business number's customer
-//! conversations, claim or assign one, reply (free text inside the 24-hour
+//! conversations, claim, assign or release one, reply (free text inside the 24-hour
 //! service window, templates always), and follow delivery statuses.
 
 use axum::Json;
@@ -47,6 +47,7 @@ pub fn api_router() -> Router<AppState> {
         .route("/whatsapp/conversations/{id}", get(conversation))
         .route("/whatsapp/conversations/{id}/claim", post(claim))
         .route("/whatsapp/conversations/{id}/assign", post(assign))
+        .route("/whatsapp/conversations/{id}/release", post(release))
         .route("/whatsapp/conversations/{id}/messages", post(reply))
         .route("/whatsapp/conversations/{id}/deliveries", get(deliveries))
 }
@@ -62,6 +63,7 @@ pub fn api_router() -> Router<AppState> {
         conversation,
         claim,
         assign,
+        release,
         reply,
         deliveries
     ),
@@ -396,6 +398,17 @@ async fn assign_to(
     conversation: &WhatsAppConversation,
     assignee: Option<&User>,
 ) -> ApiResult<ConversationDto> {
+    assign_as(state, actor, conversation, assignee, "whatsapp.assign").await
+}
+
+/// Sets (or clears) the assignee and records `action` in the audit log.
+async fn assign_as(
+    state: &AppState,
+    actor: &User,
+    conversation: &WhatsAppConversation,
+    assignee: Option<&User>,
+    action: &'static str,
+) -> ApiResult<ConversationDto> {
     if let Some(assignee) = assignee {
         if !is_staff(
             &state.config.whatsapp,
@@ -425,7 +438,7 @@ async fn assign_to(
     crate::audit::record(
         &*state.store,
         &crate::audit::Actor::user(actor, None),
-        crate::audit::Change::new("whatsapp.assign", "channel", conversation.channel_id)
+        crate::audit::Change::new(action, "channel", conversation.channel_id)
             .before(&serde_json::json!({"assignee_id": conversation.assignee_id}))
             .after(&serde_json::json!({"assignee_id": updated.assignee_id})),
     )
@@ -494,6 +507,39 @@ pub async fn assign(
     };
     Ok(Json(
         assign_to(&state, &authed.user, &conversation, assignee.as_ref()).await?,
+    ))
+}
+
+/// Releases the conversation: nobody is assigned afterwards and any staff
+/// member may claim it. Admins and the current assignee; releasing a
+/// conversation nobody has changes nothing (and is not audited).
+#[utoipa::path(post, path = "/api/v1/whatsapp/conversations/{id}/release", tag = "whatsapp", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, body = ConversationDto), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn release(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ConversationDto>> {
+    let conversation = visible_conversation(&state, &authed.user, id).await?;
+    let Some(current) = conversation.assignee_id else {
+        return Ok(Json(
+            conversation_dto(&state, &authed.user, &conversation).await?,
+        ));
+    };
+    if !authed.user.role.is_admin() && current != authed.user.id {
+        return Err(ApiError::forbidden(
+            "only an admin or the current assignee can release the conversation",
+        ));
+    }
+    Ok(Json(
+        assign_as(
+            &state,
+            &authed.user,
+            &conversation,
+            None,
+            "whatsapp.release",
+        )
+        .await?,
     ))
 }
 
@@ -580,8 +626,62 @@ fn validate_template(template: &TemplateRequest) -> ApiResult<()> {
             "template.components must be at most 10 objects".into(),
         ));
     }
+    for component in &template.components {
+        if component.get("type").and_then(Value::as_str) == Some("body") {
+            validate_body_parameters(component)?;
+        }
+    }
     Ok(())
 }
+
+/// Meta's rules for a body component's text parameters ({{1}}, {{2}}, …),
+/// checked here so the agent hears at once rather than from a failed
+/// delivery (Meta's error 132018): text that is not empty, without
+/// new lines or tabs, and without more than four spaces in a row.
+fn validate_body_parameters(component: &Value) -> ApiResult<()> {
+    let Some(parameters) = component.get("parameters") else {
+        return Ok(());
+    };
+    let parameters = parameters.as_array().ok_or_else(|| {
+        ApiError::InvalidRequest("the body component's parameters must be a list".into())
+    })?;
+    if parameters.len() > MAX_BODY_PARAMETERS {
+        return Err(ApiError::InvalidRequest(format!(
+            "a template body takes at most {MAX_BODY_PARAMETERS} parameters"
+        )));
+    }
+    for (index, parameter) in parameters.iter().enumerate() {
+        let position = index + 1;
+        if parameter.get("type").and_then(Value::as_str) != Some("text") {
+            continue;
+        }
+        let text = parameter
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let problem = if text.trim().is_empty() {
+            Some("is empty")
+        } else if text.chars().count() > MAX_PARAMETER_CHARS {
+            Some("is longer than 1024 characters")
+        } else if text.contains(['\n', '\r', '\t']) {
+            Some("contains a new line or a tab")
+        } else if text.contains("     ") {
+            Some("contains more than four spaces in a row")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(ApiError::InvalidRequest(format!(
+                "template body parameter {{{{{position}}}}} {problem}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Meta's limits for a template body's parameters.
+const MAX_BODY_PARAMETERS: usize = 100;
+const MAX_PARAMETER_CHARS: usize = 1024;
 
 /// Replies to the customer: archived at once, then sent through the Graph
 /// API with retries. Free text only inside the service window
@@ -698,6 +798,57 @@ mod tests {
                 components: vec![],
             };
             assert!(validate_template(&bad).is_err(), "{name} {language}");
+        }
+    }
+
+    #[test]
+    fn body_parameters_follow_metas_rules() {
+        let template = |parameters: Value| TemplateRequest {
+            name: "order_update".into(),
+            language: "de".into(),
+            components: vec![serde_json::json!({"type": "body", "parameters": parameters})],
+        };
+        let text = |text: &str| serde_json::json!({"type": "text", "text": text});
+        let cases = [
+            (
+                serde_json::json!([text("#1234"), text("Tuesday 10:00")]),
+                None,
+            ),
+            (serde_json::json!([]), None),
+            (
+                serde_json::json!([{"type": "currency", "currency": {"fallback_value": "$10", "code": "USD", "amount_1000": 10000}}]),
+                None,
+            ),
+            (
+                serde_json::json!([text("#1234"), text("  ")]),
+                Some("template body parameter {{2}} is empty"),
+            ),
+            (
+                serde_json::json!([text("line one\nline two")]),
+                Some("template body parameter {{1}} contains a new line or a tab"),
+            ),
+            (
+                serde_json::json!([text("a     b")]),
+                Some("template body parameter {{1}} contains more than four spaces in a row"),
+            ),
+            (
+                serde_json::json!([text(&"x".repeat(1025))]),
+                Some("template body parameter {{1}} is longer than 1024 characters"),
+            ),
+            (
+                serde_json::json!({"1": "x"}),
+                Some("the body component's parameters must be a list"),
+            ),
+        ];
+        for (parameters, expected) in cases {
+            let answer = validate_template(&template(parameters.clone()));
+            match (answer, expected) {
+                (Ok(()), None) => {}
+                (Err(ApiError::InvalidRequest(message)), Some(expected)) => {
+                    assert_eq!(message, expected, "{parameters}");
+                }
+                (answer, expected) => panic!("{parameters}: {answer:?}, expected {expected:?}"),
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use super::config::WhatsAppConfig;
 
@@ -199,10 +200,15 @@ pub async fn download_media(
 
 /// Runs `attempt` until it succeeds, fails for good, or `attempts` tries are
 /// used up, waiting `base_ms`, then twice as long, … (at most 30 s) between
-/// tries. Answers the result and how many tries were made.
+/// tries. Once `stop` is cancelled (the server is shutting down) no further
+/// try is started and the last transient error is answered; a try already
+/// under way is allowed to finish, so a message Meta accepted is not
+/// mistaken for one it never saw. Answers the result and how many tries
+/// were made.
 pub async fn with_retries<T, F, Fut>(
     attempts: u32,
     base_ms: u64,
+    stop: &CancellationToken,
     mut attempt: F,
 ) -> (Result<T, GraphError>, u32)
 where
@@ -216,9 +222,12 @@ where
         tries += 1;
         match attempt().await {
             Ok(value) => return (Ok(value), tries),
-            Err(error) if error.transient && tries < attempts => {
+            Err(error) if error.transient && tries < attempts && !stop.is_cancelled() => {
                 tracing::warn!(%error, tries, "Graph API call failed; retrying");
-                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_millis(delay)) => {}
+                    () = stop.cancelled() => return (Err(error), tries),
+                }
                 delay = (delay.saturating_mul(2)).min(30_000);
             }
             Err(error) => return (Err(error), tries),
@@ -256,8 +265,9 @@ mod tests {
 
     #[tokio::test]
     async fn transient_failures_are_retried_with_backoff() {
+        let running = CancellationToken::new();
         let mut calls = 0;
-        let (result, tries) = with_retries(4, 1, || {
+        let (result, tries) = with_retries(4, 1, &running, || {
             calls += 1;
             let outcome = if calls < 3 {
                 Err(GraphError::transient("503"))
@@ -268,17 +278,38 @@ mod tests {
         })
         .await;
         assert_eq!((result.unwrap(), tries), (3, 3));
-        let (result, tries) = with_retries(4, 1, || async {
+        let (result, tries) = with_retries(4, 1, &running, || async {
             Err::<(), _>(GraphError::permanent("400"))
         })
         .await;
         assert!(result.is_err());
         assert_eq!(tries, 1, "permanent failures are not retried");
-        let (result, tries) = with_retries(3, 1, || async {
+        let (result, tries) = with_retries(3, 1, &running, || async {
             Err::<(), _>(GraphError::transient("503"))
         })
         .await;
         assert!(result.is_err());
         assert_eq!(tries, 3);
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_ends_the_retries_but_not_the_try_under_way() {
+        let stop = CancellationToken::new();
+        let mut calls = 0;
+        // A long backoff: without the stop the second try would come in a minute.
+        let (result, tries) = with_retries(5, 60_000, &stop, || {
+            calls += 1;
+            stop.cancel();
+            async { Err::<(), _>(GraphError::transient("connection refused")) }
+        })
+        .await;
+        assert_eq!(result.unwrap_err().message, "connection refused");
+        assert_eq!((tries, calls), (1, 1), "no try starts after the stop");
+
+        let stopped = CancellationToken::new();
+        stopped.cancel();
+        let (result, tries) =
+            with_retries(5, 1, &stopped, || async { Ok::<_, GraphError>(7) }).await;
+        assert_eq!((result.unwrap(), tries), (7, 1), "the first try still runs");
     }
 }

@@ -26,6 +26,8 @@ use conclave_domain::external::{
 use conclave_domain::{ChannelKind, Command, Message, NewAttachment, User, UserId, validate};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::error::{ApiError, ApiResult};
 use crate::hub::Frame;
@@ -35,9 +37,14 @@ pub use config::{WhatsAppConfig, WhatsAppNumber};
 use webhook::{InboundMessage, Notification, Status};
 
 /// What the connector keeps between requests: the HTTP client for the
-/// Graph API.
+/// Graph API, and the replies being sent in the background.
 pub struct Connector {
     pub http: reqwest::Client,
+    /// Cancelled when the server shuts down: sends stop retrying and leave
+    /// their replies queued for the next start ([`resume_queued`]).
+    pub stopping: CancellationToken,
+    /// The background sends, so shutdown can wait for them.
+    pub sends: TaskTracker,
 }
 
 impl Connector {
@@ -47,7 +54,28 @@ impl Connector {
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        Connector { http }
+        Connector {
+            http,
+            stopping: CancellationToken::new(),
+            sends: TaskTracker::new(),
+        }
+    }
+
+    /// Stops retries and waits, at most `patience`, for the sends under way
+    /// to finish and record their outcome. A reply still queued afterwards
+    /// is sent on the next start.
+    pub async fn shut_down(&self, patience: std::time::Duration) {
+        self.stopping.cancel();
+        self.sends.close();
+        if tokio::time::timeout(patience, self.sends.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                sends = self.sends.len(),
+                "WhatsApp sends were still running at shutdown; their replies stay queued"
+            );
+        }
     }
 }
 
@@ -240,20 +268,28 @@ async fn receive_message(
             }
         }
     }
-    let outcome = submit(
-        state,
-        Command::PostMessage {
-            channel_id: conversation.channel_id,
-            author_id: customer.user_id,
-            thread_id: None,
-            text,
-            mentions: Vec::new(),
-            attachment_ids,
-            client_id: Some(format!("wa:{}", message.id)),
-            at,
-        },
-    )
-    .await?;
+    let thread_id = replied_to(state, &conversation, &message).await?;
+    let post = |thread_id: Option<i64>| {
+        submit(
+            state,
+            Command::PostMessage {
+                channel_id: conversation.channel_id,
+                author_id: customer.user_id,
+                thread_id,
+                text: text.clone(),
+                mentions: Vec::new(),
+                attachment_ids: attachment_ids.clone(),
+                client_id: Some(format!("wa:{}", message.id)),
+                at,
+            },
+        )
+    };
+    let outcome = match post(thread_id).await {
+        // The quoted message went away (retention) since it was looked up:
+        // the customer's message is kept, outside a thread.
+        Err(ApiError::NotFound(_)) if thread_id.is_some() => post(None).await?,
+        other => other?,
+    };
     let stored = match outcome.result {
         OutcomeValue::Message(message) => message,
         other => {
@@ -283,6 +319,33 @@ async fn receive_message(
         .note_whatsapp_inbound(conversation.channel_id, at)
         .await?;
     Ok(true)
+}
+
+/// The archive message a customer's reply quotes (`context.id`), when it is
+/// a message of this conversation: the customer's own or a staff reply
+/// (known by its wamid once Meta accepted it). The customer's message is
+/// then posted in that message's thread.
+async fn replied_to(
+    state: &AppState,
+    conversation: &WhatsAppConversation,
+    message: &InboundMessage,
+) -> ApiResult<Option<i64>> {
+    let Some(quoted) = message
+        .context
+        .as_ref()
+        .and_then(|context| context.id.as_deref())
+        .filter(|id| !id.is_empty())
+    else {
+        return Ok(None);
+    };
+    let record = state.store.whatsapp_message_by_wamid(quoted).await?;
+    match record {
+        Some(record) if record.channel_id == conversation.channel_id => Ok(Some(record.message_id)),
+        _ => {
+            tracing::debug!("a reply to a message outside the archive is kept unthreaded");
+            Ok(None)
+        }
+    }
 }
 
 /// The customer conversation of this customer with this business number,
@@ -447,10 +510,11 @@ async fn fetch_media(
 ) -> Result<i64, graph::GraphError> {
     let config = &state.config.whatsapp;
     let limit = state.config.limits.max_upload_bytes;
-    let (downloaded, _) = graph::with_retries(3, config.retry_base_ms, || {
-        graph::download_media(&state.connector.http, config, &media.id, limit)
-    })
-    .await;
+    let (downloaded, _) =
+        graph::with_retries(3, config.retry_base_ms, &state.connector.stopping, || {
+            graph::download_media(&state.connector.http, config, &media.id, limit)
+        })
+        .await;
     let downloaded = downloaded?;
     let internal = |error: String| graph::GraphError {
         transient: true,
@@ -641,20 +705,98 @@ pub async fn queue_reply(
             .await?
             .ok_or(ApiError::NotFound("message"));
     }
-    let task_state = state.clone();
-    let phone_number_id = conversation.phone_number_id.clone();
-    let message_id = message.id;
-    tokio::spawn(async move { send(task_state, phone_number_id, message_id, body).await });
+    spawn_send(
+        state,
+        conversation.phone_number_id.clone(),
+        message.id,
+        body,
+    );
     Ok(record)
 }
 
-/// Sends a queued reply with retries and records the outcome.
+/// Starts the background send of a queued reply.
+fn spawn_send(state: &AppState, phone_number_id: String, message_id: i64, body: Value) {
+    let task_state = state.clone();
+    state
+        .connector
+        .sends
+        .spawn(async move { send(task_state, phone_number_id, message_id, body).await });
+}
+
+/// Sends, in the background, the replies a previous run of the server
+/// queued but did not get to send (it stopped while Meta was unreachable,
+/// or was killed): every outbound record of a configured business number's
+/// conversations that is still queued and was created before `before` (the
+/// time this run started, so replies queued by this run are not sent
+/// twice). Answers how many sends were started.
+///
+/// Delivery is at least once: a reply whose send reached Meta just before
+/// the server died, unrecorded, goes out again; the Graph API has no
+/// idempotency key to prevent that.
+pub async fn resume_queued(state: &AppState, before: i64) -> ApiResult<usize> {
+    let numbers: Vec<String> = state
+        .config
+        .whatsapp
+        .numbers
+        .iter()
+        .map(|number| number.phone_number_id.clone())
+        .collect();
+    if numbers.is_empty() {
+        return Ok(0);
+    }
+    let mut started = 0;
+    for conversation in state.store.whatsapp_conversations(numbers).await? {
+        for record in state
+            .store
+            .whatsapp_messages(conversation.channel_id)
+            .await?
+        {
+            if record.direction != Direction::Outbound
+                || record.status != DeliveryStatus::Queued
+                || record.created_at >= before
+            {
+                continue;
+            }
+            let body = record
+                .request
+                .as_deref()
+                .and_then(|request| serde_json::from_str::<Value>(request).ok());
+            let Some(body) = body else {
+                tracing::warn!(
+                    message_id = record.message_id,
+                    "a queued WhatsApp reply has no readable request; it is not sent"
+                );
+                continue;
+            };
+            spawn_send(
+                state,
+                conversation.phone_number_id.clone(),
+                record.message_id,
+                body,
+            );
+            started += 1;
+        }
+    }
+    if started > 0 {
+        tracing::info!(
+            replies = started,
+            "sending WhatsApp replies queued before the restart"
+        );
+    }
+    Ok(started)
+}
+
+/// Sends a queued reply with retries and records the outcome. When the
+/// server shuts down between tries the reply stays queued (its attempts and
+/// last error recorded) and is sent by the next start.
 async fn send(state: AppState, phone_number_id: String, message_id: i64, body: Value) {
     let config = &state.config.whatsapp;
-    let (result, tries) = graph::with_retries(config.send_attempts, config.retry_base_ms, || {
-        graph::send_message(&state.connector.http, config, &phone_number_id, &body)
-    })
-    .await;
+    let stopping = &state.connector.stopping;
+    let (result, tries) =
+        graph::with_retries(config.send_attempts, config.retry_base_ms, stopping, || {
+            graph::send_message(&state.connector.http, config, &phone_number_id, &body)
+        })
+        .await;
     let update = match result {
         Ok(wamid) => DeliveryUpdate {
             message_id,
@@ -664,6 +806,17 @@ async fn send(state: AppState, phone_number_id: String, message_id: i64, body: V
             attempts: i64::from(tries),
             at: crate::now_millis(),
         },
+        Err(error) if error.transient && stopping.is_cancelled() => {
+            tracing::info!(%error, message_id, tries, "shutting down: a WhatsApp reply stays queued");
+            DeliveryUpdate {
+                message_id,
+                status: DeliveryStatus::Queued,
+                wamid: None,
+                error: Some(error.message),
+                attempts: i64::from(tries),
+                at: crate::now_millis(),
+            }
+        }
         Err(error) => {
             tracing::warn!(%error, message_id, tries, "a WhatsApp reply could not be sent");
             DeliveryUpdate {

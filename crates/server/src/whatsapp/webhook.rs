@@ -75,6 +75,19 @@ pub struct InboundMessage {
     pub reaction: Option<Reaction>,
     pub interactive: Option<Interactive>,
     pub button: Option<Button>,
+    /// Set when the customer replied to (quoted) an earlier message, or
+    /// forwarded one.
+    pub context: Option<Context>,
+}
+
+/// `{"from": "…", "id": "wamid…"}`: the message this one answers.
+#[derive(Debug, Deserialize)]
+pub struct Context {
+    /// The wamid of the quoted message; absent on forwards.
+    pub id: Option<String>,
+    pub from: Option<String>,
+    #[serde(default)]
+    pub forwarded: bool,
 }
 
 #[derive(Debug, Deserialize)]

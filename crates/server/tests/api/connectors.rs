@@ -50,11 +50,16 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 
 /// Meta's Graph API as far as the connector uses it, on 127.0.0.1:0.
 async fn graph_stand_in(failures: usize) -> GraphStandIn {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    graph_stand_in_on(listener, failures)
+}
+
+/// The stand-in, on a listener of the caller's.
+fn graph_stand_in_on(listener: tokio::net::TcpListener, failures: usize) -> GraphStandIn {
     let recorded = Arc::new(Mutex::new(Recorded {
         failures_left: failures,
         ..Recorded::default()
     }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let app = axum::Router::new()
         .route(
@@ -887,6 +892,9 @@ async fn outside_the_service_window_only_templates_go_out() {
         json!({}),
         json!({"text": "a", "template": {"name": "x", "language": "en"}}),
         json!({"template": {"name": "Bad Name", "language": "en_US"}}),
+        json!({"template": {"name": "order_update", "language": "en_US", "components": [{"type": "body", "parameters": [{"type": "text", "text": "#1234"}, {"type": "text", "text": ""}]}]}}),
+        json!({"template": {"name": "order_update", "language": "en_US", "components": [{"type": "body", "parameters": [{"type": "text", "text": "two\nlines"}]}]}}),
+        json!({"template": {"name": "order_update", "language": "en_US", "components": [{"type": "body", "parameters": "#1234"}]}}),
     ] {
         let (status, body) = server
             .call("POST", &path, Some(&agent.token), Some(bad.clone()))
@@ -898,7 +906,7 @@ async fn outside_the_service_window_only_templates_go_out() {
         );
     }
 
-    let template = json!({"name": "order_update", "language": "en_US", "components": [{"type": "body", "parameters": [{"type": "text", "text": "#1234"}]}]});
+    let template = json!({"name": "order_update", "language": "pt_BR", "components": [{"type": "body", "parameters": [{"type": "text", "text": "#1234"}, {"type": "text", "text": "terça-feira"}]}]});
     let (status, reply) = server
         .call(
             "POST",
@@ -910,7 +918,7 @@ async fn outside_the_service_window_only_templates_go_out() {
     assert_eq!(status, StatusCode::CREATED, "{reply}");
     assert_eq!(
         reply["message"]["text"],
-        "[template order_update (en_US)] #1234"
+        "[template order_update (pt_BR)] #1234 · terça-feira"
     );
     let message_id = reply["message"]["id"].as_i64().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -936,7 +944,7 @@ async fn outside_the_service_window_only_templates_go_out() {
     assert_eq!(
         sends[0].2,
         json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "template",
-               "template": {"name": "order_update", "language": {"code": "en_US"}, "components": [{"type": "body", "parameters": [{"type": "text", "text": "#1234"}]}]}})
+               "template": {"name": "order_update", "language": {"code": "pt_BR"}, "components": [{"type": "body", "parameters": [{"type": "text", "text": "#1234"}, {"type": "text", "text": "terça-feira"}]}]}})
     );
 
     // Meta reports a failure with its error.
@@ -962,5 +970,575 @@ async fn outside_the_service_window_only_templates_go_out() {
     assert_eq!(
         outbound["error"],
         "131026: Message undeliverable — Receiver is incapable of receiving this message"
+    );
+}
+
+/// Polls the store until the reply's delivery status is `status`.
+async fn wait_for_delivery(server: &Server, message_id: i64, status: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let record = server
+            .state
+            .store
+            .whatsapp_message(message_id)
+            .await
+            .unwrap()
+            .unwrap();
+        if record.status.as_str() == status {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "message {message_id} stayed {} instead of becoming {status}",
+            record.status.as_str()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The conversation's channel, after the customer's first message.
+async fn first_conversation(server: &Server, who: &super::Person) -> i64 {
+    let conversations = server
+        .ok("GET", "/api/v1/whatsapp/conversations", who, None)
+        .await;
+    conversations[0]["channel_id"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_queued_while_meta_is_unreachable_is_sent_once_after_a_restart() {
+    for backend in backends() {
+        // An address where nothing listens: the Graph API cannot be reached.
+        let address = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let base = format!("http://{address}/v21.0");
+        let tweak = |config: &mut ServerConfig| {
+            configure(config, &base);
+            // The server keeps trying as long as it runs.
+            config.whatsapp.send_attempts = 10_000;
+            config.whatsapp.retry_base_ms = 20;
+        };
+        let server = start(backend, tweak).await;
+        let agent = server.person("agent", Role::Member).await;
+        deliver_signed(
+            &server,
+            &notification(
+                vec![inbound(
+                    "wamid.WAITING",
+                    "text",
+                    json!({"body": "Is my parcel on its way?"}),
+                    now_seconds(),
+                )],
+                vec![],
+            ),
+        )
+        .await;
+        let channel_id = first_conversation(&server, &agent).await;
+        let path = format!("/api/v1/whatsapp/conversations/{channel_id}/messages");
+        let (status, reply) = server
+            .call(
+                "POST",
+                &path,
+                Some(&agent.token),
+                Some(json!({"text": "It left the warehouse this morning."})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{reply}");
+        assert_eq!(reply["delivery"]["status"], "queued");
+        let message_id = reply["message"]["id"].as_i64().unwrap();
+        // Let a few tries fail.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+        let server = server.restart(backend, tweak).await;
+        let record = server
+            .state
+            .store
+            .whatsapp_message(message_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            record.status.as_str(),
+            "queued",
+            "a shutdown leaves the reply queued, not failed"
+        );
+        assert!(
+            record.attempts >= 1,
+            "the failed tries are counted: {record:?}"
+        );
+        assert!(
+            record
+                .error
+                .as_deref()
+                .is_some_and(|error| error.contains("could not be reached")),
+            "{record:?}"
+        );
+
+        // Meta comes back on the same address; the restarted server sends
+        // (the agent's session survived the restart too).
+        let graph = graph_stand_in_on(tokio::net::TcpListener::bind(address).await.unwrap(), 0);
+        wait_for_delivery(&server, message_id, "sent").await;
+        let deliveries = server
+            .ok(
+                "GET",
+                &format!("/api/v1/whatsapp/conversations/{channel_id}/deliveries"),
+                &agent,
+                None,
+            )
+            .await;
+        let outbound = deliveries
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["message_id"] == message_id)
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (outbound["status"].as_str(), outbound["wamid"].as_str()),
+            (Some("sent"), Some("wamid.OUT1"))
+        );
+
+        // A reply queued by the new run is sent by its own task only.
+        let second = server
+            .ok(
+                "POST",
+                &path,
+                &agent,
+                Some(json!({"text": "Tracking number follows."})),
+            )
+            .await;
+        let second_id = second["message"]["id"].as_i64().unwrap();
+        wait_for_delivery(&server, second_id, "sent").await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let sends = graph.recorded.lock().unwrap().sends.clone();
+        let texts: Vec<&str> = sends
+            .iter()
+            .map(|(_, _, body)| body["text"]["body"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                "It left the warehouse this morning.",
+                "Tracking number follows."
+            ],
+            "each reply reaches Meta exactly once"
+        );
+        assert_eq!(
+            sends[0].2,
+            json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "text", "text": {"preview_url": false, "body": "It left the warehouse this morning."}})
+        );
+        assert_eq!(sends[0].0, PHONE_NUMBER_ID);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_reply_to_a_message_is_posted_in_its_thread() {
+    for backend in backends() {
+        let graph = graph_stand_in(0).await;
+        let server = start(backend, |config| configure(config, &graph.base)).await;
+        let agent = server.person("agent", Role::Member).await;
+        let at = now_seconds() - 60;
+        deliver_signed(
+            &server,
+            &notification(
+                vec![inbound(
+                    "wamid.ASK",
+                    "text",
+                    json!({"body": "Do you have the blue one in size 42?"}),
+                    at,
+                )],
+                vec![],
+            ),
+        )
+        .await;
+        let channel_id = first_conversation(&server, &agent).await;
+        let reply = server
+            .ok(
+                "POST",
+                &format!("/api/v1/whatsapp/conversations/{channel_id}/messages"),
+                &agent,
+                Some(json!({"text": "Yes, two are left."})),
+            )
+            .await;
+        let staff_reply_id = reply["message"]["id"].as_i64().unwrap();
+        wait_for_delivery(&server, staff_reply_id, "sent").await;
+        let staff_wamid = server
+            .state
+            .store
+            .whatsapp_message(staff_reply_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .wamid
+            .unwrap();
+
+        // Meta's JSON for replies: `context` names the quoted message; its
+        // `from` is the business number for a staff reply, the customer for
+        // their own message. A forward has a context without an id.
+        let quoting = |id: &str, body: &str, context: Value, offset: i64| {
+            let mut message = inbound(id, "text", json!({"body": body}), at + offset);
+            message["context"] = context;
+            message
+        };
+        let receipt = deliver_signed(
+            &server,
+            &notification(
+                vec![
+                    quoting(
+                        "wamid.TAKE",
+                        "Great, I'll take one.",
+                        json!({"from": "15550783881", "id": staff_wamid}),
+                        10,
+                    ),
+                    quoting(
+                        "wamid.ALSO",
+                        "And in red?",
+                        json!({"from": CUSTOMER, "id": "wamid.ASK"}),
+                        11,
+                    ),
+                    quoting(
+                        "wamid.UNKNOWN",
+                        "About that old order…",
+                        json!({"from": "15550783881", "id": "wamid.NEVER-ARCHIVED"}),
+                        12,
+                    ),
+                    quoting(
+                        "wamid.FORWARD",
+                        "Look at this",
+                        json!({"forwarded": true}),
+                        13,
+                    ),
+                ],
+                vec![],
+            ),
+        )
+        .await;
+        assert_eq!(receipt["messages"], 4, "{receipt}");
+
+        let message_of = |wamid: &'static str| {
+            let store = server.state.store.clone();
+            async move {
+                store
+                    .whatsapp_message_by_wamid(wamid)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .message_id
+            }
+        };
+        let ask_id = message_of("wamid.ASK").await;
+        let history = |query: String| {
+            let server = &server;
+            let agent = &agent;
+            async move {
+                let page = server
+                    .ok(
+                        "GET",
+                        &format!("/api/v1/channels/{channel_id}/messages{query}"),
+                        agent,
+                        None,
+                    )
+                    .await;
+                page["messages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| {
+                        (
+                            m["text"].as_str().unwrap().to_string(),
+                            m["thread_id"].clone(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            history(String::new()).await,
+            vec![
+                (
+                    "Do you have the blue one in size 42?".to_string(),
+                    Value::Null
+                ),
+                ("Yes, two are left.".to_string(), Value::Null),
+                ("About that old order…".to_string(), Value::Null),
+                ("Look at this".to_string(), Value::Null),
+            ],
+            "replies to unknown messages and forwards stay in the conversation"
+        );
+        assert_eq!(
+            history(format!("?thread={staff_reply_id}")).await,
+            vec![
+                ("Yes, two are left.".to_string(), Value::Null),
+                ("Great, I'll take one.".to_string(), json!(staff_reply_id)),
+            ],
+            "a reply to the staff's message is in that message's thread"
+        );
+        assert_eq!(
+            history(format!("?thread={ask_id}")).await,
+            vec![
+                (
+                    "Do you have the blue one in size 42?".to_string(),
+                    Value::Null
+                ),
+                ("And in red?".to_string(), json!(ask_id)),
+            ],
+            "a reply to the customer's own message is in its thread"
+        );
+        let root = server
+            .ok("GET", &format!("/api/v1/messages/{ask_id}"), &agent, None)
+            .await;
+        assert_eq!(root["reply_count"], 1);
+
+        // A reply quoting a thread reply joins the same thread.
+        let take_id = message_of("wamid.TAKE").await;
+        deliver_signed(
+            &server,
+            &notification(
+                vec![quoting(
+                    "wamid.WHEN",
+                    "When can you ship it?",
+                    json!({"from": CUSTOMER, "id": "wamid.TAKE"}),
+                    20,
+                )],
+                vec![],
+            ),
+        )
+        .await;
+        let when = server
+            .state
+            .store
+            .message_by_id(message_of("wamid.WHEN").await)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(when.thread_id, Some(staff_reply_id), "not {take_id}'s");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_reassign_and_release_conversations_and_the_audit_log_says_so() {
+    let graph = graph_stand_in(0).await;
+    let server = start(Backend::Sqlite, |config| {
+        configure(config, &graph.base);
+        config.whatsapp.numbers[0]
+            .staff
+            .push("colleague@example.com".into());
+    })
+    .await;
+    let agent = server.person("agent", Role::Member).await;
+    let colleague = server.person("colleague", Role::Member).await;
+    let outsider = server.person("outsider", Role::Member).await;
+    let admin = server.person("admin", Role::Admin).await;
+    deliver_signed(
+        &server,
+        &notification(
+            vec![inbound(
+                "wamid.HELP",
+                "text",
+                json!({"body": "I need help with a refund"}),
+                now_seconds(),
+            )],
+            vec![],
+        ),
+    )
+    .await;
+    let channel_id = first_conversation(&server, &agent).await;
+    let conversation =
+        |action: &str| format!("/api/v1/whatsapp/conversations/{channel_id}/{action}");
+    let expect_error = |who: &super::Person,
+                        path: String,
+                        body: Option<Value>,
+                        status: StatusCode,
+                        code: &'static str| {
+        let server = &server;
+        let token = who.token.clone();
+        async move {
+            let (answer, body_answer) = server.call("POST", &path, Some(&token), body).await;
+            assert_eq!(
+                (answer, body_answer["code"].as_str()),
+                (status, Some(code)),
+                "POST {path}: {body_answer}"
+            );
+            assert!(
+                body_answer["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
+        }
+    };
+
+    let claimed = server
+        .ok("POST", &conversation("claim"), &agent, None)
+        .await;
+    assert_eq!(claimed["assignee_id"], agent.id);
+    // Someone else's conversation: colleagues may neither release nor take it.
+    expect_error(
+        &colleague,
+        conversation("release"),
+        None,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    expect_error(
+        &colleague,
+        conversation("assign"),
+        Some(json!({"user_id": colleague.id})),
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    // Only staff of the number can be given it; unknown users are not found.
+    expect_error(
+        &agent,
+        conversation("assign"),
+        Some(json!({"user_id": outsider.id})),
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    expect_error(
+        &agent,
+        conversation("assign"),
+        Some(json!({"user_id": 987_654})),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        &agent,
+        conversation("assign"),
+        Some(json!({"user_id": "colleague"})),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )
+    .await;
+    // Outsiders do not see the conversation at all.
+    expect_error(
+        &outsider,
+        conversation("release"),
+        None,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        &agent,
+        "/api/v1/whatsapp/conversations/987654/release".into(),
+        None,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        &agent,
+        "/api/v1/whatsapp/conversations/abc/release".into(),
+        None,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )
+    .await;
+
+    // The assignee hands it to a colleague, who releases it.
+    let reassigned = server
+        .ok(
+            "POST",
+            &conversation("assign"),
+            &agent,
+            Some(json!({"user_id": colleague.id})),
+        )
+        .await;
+    assert_eq!(reassigned["assignee_id"], colleague.id);
+    expect_error(
+        &agent,
+        conversation("release"),
+        None,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let released = server
+        .ok("POST", &conversation("release"), &colleague, None)
+        .await;
+    assert_eq!(released["assignee_id"], Value::Null);
+    assert_eq!(
+        server
+            .ok(
+                "GET",
+                "/api/v1/whatsapp/conversations?assignee=none",
+                &agent,
+                None
+            )
+            .await[0]["channel_id"],
+        channel_id
+    );
+    // Releasing what nobody has changes nothing.
+    let again = server
+        .ok("POST", &conversation("release"), &colleague, None)
+        .await;
+    assert_eq!(again["assignee_id"], Value::Null);
+    // An admin releases anyone's conversation.
+    server
+        .ok("POST", &conversation("claim"), &agent, None)
+        .await;
+    let by_admin = server
+        .ok("POST", &conversation("release"), &admin, None)
+        .await;
+    assert_eq!(by_admin["assignee_id"], Value::Null);
+
+    let audit = server
+        .ok("GET", "/api/v1/audit?action=whatsapp.", &admin, None)
+        .await;
+    let entries: Vec<(String, i64, Value, Value)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|entry| {
+            assert_eq!(entry["target_id"], channel_id.to_string());
+            (
+                entry["action"].as_str().unwrap().to_string(),
+                entry["actor_id"].as_i64().unwrap(),
+                entry["before"]["assignee_id"].clone(),
+                entry["after"]["assignee_id"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        vec![
+            (
+                "whatsapp.assign".to_string(),
+                agent.id,
+                Value::Null,
+                json!(agent.id)
+            ),
+            (
+                "whatsapp.assign".to_string(),
+                agent.id,
+                json!(agent.id),
+                json!(colleague.id)
+            ),
+            (
+                "whatsapp.release".to_string(),
+                colleague.id,
+                json!(colleague.id),
+                Value::Null
+            ),
+            (
+                "whatsapp.assign".to_string(),
+                agent.id,
+                Value::Null,
+                json!(agent.id)
+            ),
+            (
+                "whatsapp.release".to_string(),
+                admin.id,
+                json!(agent.id),
+                Value::Null
+            ),
+        ],
+        "every change is audited once; the empty release is not"
     );
 }

@@ -102,6 +102,16 @@ async fn start(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
     let dir = std::env::temp_dir().join(unique("conclave_api"));
     std::fs::create_dir_all(&dir).unwrap();
     let schema = matches!(backend, Backend::Postgres).then(|| unique("conclave_api"));
+    start_in(backend, dir, schema, tweak).await
+}
+
+/// Starts a server on an existing data directory (and PostgreSQL schema).
+async fn start_in(
+    backend: Backend,
+    dir: std::path::PathBuf,
+    schema: Option<String>,
+    tweak: impl FnOnce(&mut ServerConfig),
+) -> Server {
     let store: Arc<dyn Store> = match backend {
         Backend::Sqlite => {
             Arc::new(conclave_store_sqlite::SqliteStore::open(&dir.join("conclave.db")).unwrap())
@@ -152,6 +162,21 @@ struct Person {
 }
 
 impl Server {
+    /// Shuts the server down gracefully, waits until its background
+    /// WhatsApp sends have ended, and starts a new one on the same data
+    /// directory and database.
+    async fn restart(mut self, backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> Server {
+        let dir = std::mem::take(&mut self.dir);
+        let schema = self.schema.take();
+        let state = self.state.clone();
+        drop(self);
+        tokio::time::timeout(Duration::from_secs(20), state.connector.sends.wait())
+            .await
+            .expect("the old server's sends end at shutdown");
+        drop(state);
+        start_in(backend, dir, schema, tweak).await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }

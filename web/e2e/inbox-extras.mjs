@@ -1,0 +1,125 @@
+// End-to-end steps for the WhatsApp inbox's assignment tools and template
+// parameters: alice releases a conversation she claimed and hands another
+// to erin (both staff of the business number), and sends a template whose
+// body placeholders {{1}} and {{2}} she fills in, which must reach the
+// Graph API stand-in as Meta's body component. run.mjs registers these with
+// registerInboxExtras(context) right after the inbox step, which leaves
+// Kerry Fisher's conversation assigned to alice and Old Customer's (whose
+// 24-hour window is closed) unassigned.
+
+import { isDeepStrictEqual } from 'node:util';
+
+export function registerInboxExtras(ctx) {
+  const { test, pages, api, axe, screenshot, until, assert, state, ALICE, DANA, ERIN } = ctx;
+
+  const openInbox = async (page) => {
+    await page.reload();
+    await page.getByRole('button', { name: 'Customer inbox' }).click();
+    await page.getByRole('heading', { name: 'Customer inbox' }).waitFor();
+  };
+
+  const conversationOf = async (name) => {
+    const conversations = await api(ALICE, 'GET', '/whatsapp/conversations');
+    const conversation = conversations.find((entry) => entry.customer.name === name);
+    assert(conversation, `a conversation with ${name}`);
+    return conversation;
+  };
+
+  test('staff release a customer conversation and reassign another to a colleague', async () => {
+    const { alice } = pages;
+    const [erin] = await api(DANA, 'GET', `/admin/users?q=${encodeURIComponent(ERIN.email)}`);
+    assert(erin, 'erin exists');
+    await openInbox(alice);
+
+    // Old Customer: claim, then release from the conversation's bar.
+    const stale = alice.locator('.inbox-row', { hasText: 'Old Customer' });
+    await stale.getByRole('button', { name: /^Claim/ }).click();
+    await stale.getByText('Assigned to you').waitFor();
+    await stale.locator('.inbox-open').click();
+    const bar = alice.getByRole('region', { name: 'WhatsApp conversation' });
+    await bar.getByText('Assigned to you').waitFor();
+    await bar.getByRole('button', { name: 'Release conversation' }).waitFor();
+    await axe(alice, 'whatsapp-assignment');
+    await bar.getByRole('button', { name: 'Release conversation' }).click();
+    await bar.getByText('Unassigned').waitFor();
+    await bar.getByRole('button', { name: 'Claim' }).waitFor();
+    assert((await bar.getByRole('button', { name: 'Release conversation' }).count()) === 0, 'nothing to release once released');
+    assert((await conversationOf('Old Customer')).assignee_id === null, 'the server has it unassigned');
+
+    // Kerry Fisher (alice's since the inbox step): hand it to erin.
+    await openInbox(alice);
+    await alice.locator('.inbox-row', { hasText: 'Kerry Fisher' }).locator('.inbox-open').click();
+    await bar.getByText('Assigned to you').waitFor();
+    const reassign = bar.getByLabel('Reassign to');
+    await until('erin to be offered', async () => (await reassign.locator('option', { hasText: ERIN.name }).count()) === 1);
+    assert((await reassign.locator('option', { hasText: ALICE.name }).count()) === 0, 'the assignee is not offered to herself');
+    await reassign.selectOption({ label: ERIN.name });
+    await bar.getByRole('button', { name: 'Reassign' }).click();
+    await bar.getByText(`Assigned to ${ERIN.name}`).waitFor();
+    await screenshot(alice, 'desktop-whatsapp-reassigned');
+    // Alice is neither the assignee nor an admin now: the tools are gone.
+    assert((await bar.getByRole('button', { name: 'Release conversation' }).count()) === 0, 'no release for a colleague’s conversation');
+    assert((await bar.getByLabel('Reassign to').count()) === 0, 'no reassigning a colleague’s conversation');
+    assert((await conversationOf('Kerry Fisher')).assignee_id === erin.id, 'the server has erin as the assignee');
+
+    const audit = await api(DANA, 'GET', '/audit?action=whatsapp.');
+    const kerry = await conversationOf('Kerry Fisher');
+    const old = await conversationOf('Old Customer');
+    assert(
+      audit.some((entry) => entry.action === 'whatsapp.release' && entry.target_id === String(old.channel_id) && entry.before?.assignee_id !== null && entry.after?.assignee_id === null),
+      'the release is audited',
+    );
+    assert(
+      audit.some((entry) => entry.action === 'whatsapp.assign' && entry.target_id === String(kerry.channel_id) && entry.after?.assignee_id === erin.id),
+      'the reassignment is audited',
+    );
+  });
+
+  test('a template goes out with the body parameters the agent filled in', async () => {
+    const { alice } = pages;
+    await openInbox(alice);
+    await alice.locator('.inbox-row', { hasText: 'Old Customer' }).locator('.inbox-open').click();
+    await alice.getByText('Only an approved template can be sent').waitFor();
+    const form = alice.getByRole('form', { name: 'Reply on WhatsApp' });
+    await form.getByLabel('Template name').fill('shipping_update');
+    await form.getByLabel('Language').fill('de');
+    await form.getByRole('button', { name: 'Add parameter' }).click();
+    await form.getByRole('button', { name: 'Add parameter' }).click();
+    await form.getByLabel('{{1}}', { exact: true }).fill('#1234');
+    // Meta refuses runs of spaces in a parameter; the server says so at once.
+    await form.getByLabel('{{2}}', { exact: true }).fill('next     week');
+    state.expectBadRequest = true;
+    await form.getByRole('button', { name: 'Send template' }).click();
+    await form.getByRole('alert').filter({ hasText: '{{2}} contains more than four spaces in a row' }).waitFor();
+    state.expectBadRequest = false;
+    assert(!state.graphSends.some((send) => send.body.includes('shipping_update')), 'nothing reached Meta');
+    await axe(alice, 'whatsapp-template-parameters');
+    await screenshot(alice, 'desktop-whatsapp-template-parameters');
+
+    await form.getByLabel('{{2}}', { exact: true }).fill('Dienstag');
+    await form.getByRole('button', { name: 'Send template' }).click();
+    const sent = await until('the template to reach the Graph API', async () => state.graphSends.find((send) => send.body.includes('shipping_update')));
+    const body = JSON.parse(sent.body);
+    assert(
+      isDeepStrictEqual(body.template, {
+        name: 'shipping_update',
+        language: { code: 'de' },
+        components: [
+          {
+            type: 'body',
+            parameters: [
+              { type: 'text', text: '#1234' },
+              { type: 'text', text: 'Dienstag' },
+            ],
+          },
+        ],
+      }),
+      `Meta's template JSON, got ${sent.body}`,
+    );
+    assert(body.type === 'template' && body.to === '4915100000001', `a template to the customer, got ${sent.body}`);
+    await alice.locator('main.conversation article.message', { hasText: '[template shipping_update (de)] #1234 · Dienstag' }).waitFor();
+    // The form is ready for the next template.
+    await until('the parameters to be cleared', async () => (await form.getByLabel('{{1}}', { exact: true }).count()) === 0);
+    assert((await form.getByLabel('Template name').inputValue()) === '', 'the template name is cleared');
+  });
+}
