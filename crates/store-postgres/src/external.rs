@@ -18,6 +18,7 @@ use conclave_domain::{
     Attachment, Channel, ChannelId, Event, EventPayload, Message, MessageId, Millis, Role, UserId,
 };
 use conclave_store::journal::chain_hash;
+use conclave_store::sealing::open_whatsapp_record;
 use conclave_store::{ExternalStore, StoreError, StoreResult};
 use tokio_postgres::{GenericClient, Row};
 
@@ -697,8 +698,20 @@ impl ExternalStore for PostgresStore {
         Ok(())
     }
 
-    async fn record_whatsapp_message(&self, new: WhatsAppMessageRecord) -> StoreResult<bool> {
+    async fn record_whatsapp_message(&self, mut new: WhatsAppMessageRecord) -> StoreResult<bool> {
         let writer = self.writer().await?;
+        // A reply's request body holds its text: sealed under its author's
+        // key like the message itself.
+        if let Some(request) = &new.request {
+            let author: i64 = get(
+                &writer
+                    .sql()
+                    .query_one("SELECT author_id FROM messages WHERE id = $1", &[&new.message_id])
+                    .await?,
+                0,
+            )?;
+            new.request = Some(self.keyring.seal_text(author, request)?);
+        }
         let inserted = writer
             .sql()
             .execute(
@@ -734,7 +747,7 @@ impl ExternalStore for PostgresStore {
             .query_opt(&query, &[&message_id])
             .await?
             .as_ref()
-            .map(record)
+            .map(|row| self.opened_record(row))
             .transpose()
     }
 
@@ -749,7 +762,7 @@ impl ExternalStore for PostgresStore {
             .query_opt(&query, &[&wamid])
             .await?
             .as_ref()
-            .map(record)
+            .map(|row| self.opened_record(row))
             .transpose()
     }
 
@@ -791,7 +804,7 @@ impl ExternalStore for PostgresStore {
         )
         .await?;
         let query = format!("{RECORD_SELECT} WHERE message_id = $1");
-        let after = record(&sql.query_one(&query, &[&update.message_id]).await?)?;
+        let after = self.opened_record(&sql.query_one(&query, &[&update.message_id]).await?)?;
         transaction.commit().await.map_err(backend)?;
         Ok(Some(after))
     }
@@ -807,8 +820,16 @@ impl ExternalStore for PostgresStore {
             .query(&query, &[&channel_id])
             .await?
             .iter()
-            .map(record)
+            .map(|row| self.opened_record(row))
             .collect()
+    }
+}
+
+impl PostgresStore {
+    fn opened_record(&self, row: &Row) -> StoreResult<WhatsAppMessageRecord> {
+        let mut record = record(row)?;
+        open_whatsapp_record(&self.keyring, &mut record);
+        Ok(record)
     }
 }
 

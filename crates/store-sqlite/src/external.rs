@@ -15,6 +15,7 @@ use conclave_domain::external::{
 use conclave_domain::{
     Attachment, Channel, ChannelId, EventPayload, Message, MessageId, Millis, Role, UserId,
 };
+use conclave_store::sealing::open_whatsapp_record;
 use conclave_store::{ExternalStore, Store, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -651,8 +652,19 @@ impl ExternalStore for SqliteStore {
         .await
     }
 
-    async fn record_whatsapp_message(&self, new: WhatsAppMessageRecord) -> StoreResult<bool> {
+    async fn record_whatsapp_message(&self, mut new: WhatsAppMessageRecord) -> StoreResult<bool> {
+        let keyring = std::sync::Arc::clone(self.keyring());
         self.write(move |conn| {
+            // A reply's request body holds its text: sealed under its
+            // author's key like the message itself.
+            if let Some(request) = &new.request {
+                let author: i64 = conn
+                    .query_row("SELECT author_id FROM messages WHERE id = ?1", params![new.message_id], |row| {
+                        row.get(0)
+                    })
+                    .map_err(backend)?;
+                new.request = Some(keyring.seal_text(author, request)?);
+            }
             let inserted = conn
                 .execute(
                     &format!(
@@ -682,14 +694,20 @@ impl ExternalStore for SqliteStore {
         &self,
         message_id: MessageId,
     ) -> StoreResult<Option<WhatsAppMessageRecord>> {
+        let keyring = std::sync::Arc::clone(self.keyring());
         self.read(move |conn| {
-            conn.query_row(
-                &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE message_id = ?1"),
-                params![message_id],
-                record,
-            )
-            .optional()
-            .map_err(backend)
+            let mut found = conn
+                .query_row(
+                    &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE message_id = ?1"),
+                    params![message_id],
+                    record,
+                )
+                .optional()
+                .map_err(backend)?;
+            if let Some(found) = &mut found {
+                open_whatsapp_record(&keyring, found);
+            }
+            Ok(found)
         })
         .await
     }
@@ -699,14 +717,20 @@ impl ExternalStore for SqliteStore {
         wamid: &str,
     ) -> StoreResult<Option<WhatsAppMessageRecord>> {
         let wamid = wamid.to_string();
+        let keyring = std::sync::Arc::clone(self.keyring());
         self.read(move |conn| {
-            conn.query_row(
-                &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE wamid = ?1"),
-                params![wamid],
-                record,
-            )
-            .optional()
-            .map_err(backend)
+            let mut found = conn
+                .query_row(
+                    &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE wamid = ?1"),
+                    params![wamid],
+                    record,
+                )
+                .optional()
+                .map_err(backend)?;
+            if let Some(found) = &mut found {
+                open_whatsapp_record(&keyring, found);
+            }
+            Ok(found)
         })
         .await
     }
@@ -715,6 +739,7 @@ impl ExternalStore for SqliteStore {
         &self,
         update: DeliveryUpdate,
     ) -> StoreResult<Option<WhatsAppMessageRecord>> {
+        let keyring = std::sync::Arc::clone(self.keyring());
         self.write(move |conn| {
             let transaction = conn.transaction().map_err(backend)?;
             let current = transaction
@@ -746,7 +771,10 @@ impl ExternalStore for SqliteStore {
                 .optional()
                 .map_err(backend)?;
             transaction.commit().map_err(backend)?;
-            Ok(after)
+            Ok(after.map(|mut after| {
+                open_whatsapp_record(&keyring, &mut after);
+                after
+            }))
         })
         .await
     }
@@ -755,13 +783,18 @@ impl ExternalStore for SqliteStore {
         &self,
         channel_id: ChannelId,
     ) -> StoreResult<Vec<WhatsAppMessageRecord>> {
+        let keyring = std::sync::Arc::clone(self.keyring());
         self.read(move |conn| {
-            collect(
+            let mut records = collect(
                 conn,
                 &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE channel_id = ?1 ORDER BY message_id"),
                 params![channel_id],
                 record,
-            )
+            )?;
+            for found in &mut records {
+                open_whatsapp_record(&keyring, found);
+            }
+            Ok(records)
         })
         .await
     }

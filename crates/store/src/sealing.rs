@@ -6,6 +6,7 @@
 
 use conclave_domain::command::OutcomeValue;
 use conclave_domain::compliance::ArchivedMessage;
+use conclave_domain::external::WhatsAppMessageRecord;
 use conclave_domain::{Event, EventPayload, Message, MessageVersion, Outcome};
 pub use conclave_keys::{KeyError, Keyring};
 
@@ -55,6 +56,13 @@ pub fn open_payload(keyring: &Keyring, payload: &mut EventPayload) {
 pub fn open_events(keyring: &Keyring, events: &mut [Event]) {
     for event in events {
         open_payload(keyring, &mut event.payload);
+    }
+}
+
+/// The request body kept for a queued WhatsApp reply holds its text.
+pub fn open_whatsapp_record(keyring: &Keyring, record: &mut WhatsAppMessageRecord) {
+    if let Some(request) = &mut record.request {
+        keyring.open_in_place(request);
     }
 }
 
