@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { registerAdminExtras } from './admin-extras.mjs';
 import { conversationExtras } from './conversation-extras.mjs';
+import { registerComplianceConsole } from './compliance-console.mjs';
 
 const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SCREENSHOTS = resolve(WEB_DIR, '../artifacts/screenshots');
@@ -163,6 +164,8 @@ async function newPage(label, viewport) {
     // Once a new policy is published, requests answer 403 until it is accepted.
     if (state.expectRestriction && /status of 403/.test(text)) return;
     if (state.expectLockout && /status of (401|423)/.test(text)) return;
+    // A refused hold name or erasure answers 409, which the console shows.
+    if (state.expectConflict && /status of 409/.test(text)) return;
     if (state.expectNetworkErrors && /Failed to load resource|WebSocket connection|ERR_CONNECTION_REFUSED|net::/.test(text)) return;
     state.consoleProblems.push(`[${label}] console: ${text}`);
   });
@@ -865,6 +868,7 @@ test('when the organisation requires MFA, a signed-in member must enrol first', 
 });
 
 registerAdminExtras({ test, pages, api, axe, screenshot, until, assert, baseUrl, state, totp, BOB, DANA, ALICE, PASSWORD });
+registerComplianceConsole({ test, pages, api, axe, screenshot, until, assert, state, newPage, signIn, CAROL, DANA, PASSWORD });
 
 test('no console errors or uncaught exceptions', async () => {
   assert(state.consoleProblems.length === 0, state.consoleProblems.join('\n'));
