@@ -36,7 +36,7 @@ export function registerComplianceConsole(ctx) {
     const picker = scope.locator('fieldset.people-picker', { has: scope.page().locator('legend', { hasText: legend }) });
     await picker.getByLabel('Search people').fill(query);
     await picker.getByRole('button', { name: `${verb} ${name}` }).click();
-    await picker.getByRole('list', { name: `${legend}: chosen` }).getByText(name).waitFor();
+    await picker.getByRole('list', { name: `${legend}: chosen` }).getByRole('button', { name: `Remove ${name}` }).waitFor();
   };
 
   /** Clicks a download button and answers the saved file's bytes. */
@@ -68,6 +68,9 @@ export function registerComplianceConsole(ctx) {
     story.erinId = (await api(DANA, 'GET', `/admin/users?q=${encodeURIComponent(ERIN.email)}`))[0].id;
     const [carol] = await api(DANA, 'GET', `/admin/users?q=${encodeURIComponent(CAROL.email)}`);
     if (carol.role !== 'compliance') await api(DANA, 'PUT', `/admin/users/${carol.id}/role`, { role: 'compliance' });
+    // Carol was deactivated and reactivated by the admin steps, which revoked
+    // the API token seeding used before: sign in afresh.
+    delete CAROL.token;
     await acceptPolicy(CAROL);
 
     // An admin who is not a compliance officer has no compliance console.
@@ -93,8 +96,8 @@ export function registerComplianceConsole(ctx) {
     await dialog.getByRole('heading', { name: 'Set a policy' }).waitFor();
 
     const form = dialog.getByRole('form', { name: 'Set a retention policy' });
-    await form.getByLabel('Scope').selectOption('channel');
-    await form.getByLabel('Channel').selectOption({ label: '#records' });
+    await form.getByLabel('Scope', { exact: true }).selectOption('channel');
+    await form.getByLabel('Channel', { exact: true }).selectOption({ label: '#records' });
     await form.getByLabel('Days to keep (1–36500)').fill('0');
     await form.getByRole('button', { name: 'Save policy' }).click();
     await form.getByRole('alert').filter({ hasText: 'between 1 and 36500' }).waitFor();

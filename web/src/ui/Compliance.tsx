@@ -413,7 +413,7 @@ function RetentionPanel({ channels }: { channels: Channel[] }) {
           <div class="form-grid">
             <label class="field compact">
               <span>Scope</span>
-              <select name="retention-scope" value={form.scope} onChange={(event) => update({ scope: event.currentTarget.value as RetentionForm['scope'] })}>
+              <select name="retention-scope" aria-label="Scope" value={form.scope} onChange={(event) => update({ scope: event.currentTarget.value as RetentionForm['scope'] })}>
                 <option value="global">Global (every channel)</option>
                 <option value="team">Team</option>
                 <option value="channel">Channel</option>
@@ -428,7 +428,7 @@ function RetentionPanel({ channels }: { channels: Channel[] }) {
             {form.scope === 'channel' && (
               <label class="field compact">
                 <span>Channel</span>
-                <select name="retention-channel" value={form.channelId} onChange={(event) => update({ channelId: event.currentTarget.value })}>
+                <select name="retention-channel" aria-label="Channel" value={form.channelId} onChange={(event) => update({ channelId: event.currentTarget.value })}>
                   <option value="">Choose a channel…</option>
                   {channels.map((channel) => (
                     <option key={channel.id} value={String(channel.id)}>
@@ -695,7 +695,7 @@ function ExportsPanel({ channels }: { channels: Channel[] }) {
         <form class="compliance-form stack" aria-label="New export" onSubmit={submit} noValidate>
           <label class="field compact">
             <span>Format</span>
-            <select name="export-format" value={format} onChange={(event) => setFormat(event.currentTarget.value as ExportFormat)}>
+            <select name="export-format" aria-label="Format" value={format} onChange={(event) => setFormat(event.currentTarget.value as ExportFormat)}>
               {EXPORT_FORMATS.map((option) => (
                 <option key={option} value={option}>
                   {FORMAT_LABELS[option]}
