@@ -20,6 +20,7 @@ import { chromium } from 'playwright-core';
 import { registerAdminExtras } from './admin-extras.mjs';
 import { conversationExtras } from './conversation-extras.mjs';
 import { registerInboxExtras } from './inbox-extras.mjs';
+import { registerComplianceConsole } from './compliance-console.mjs';
 
 const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SCREENSHOTS = resolve(WEB_DIR, '../artifacts/screenshots');
@@ -168,6 +169,8 @@ async function newPage(label, viewport) {
     if (state.expectLockout && /status of (401|423)/.test(text)) return;
     // A step that has the server refuse bad input on purpose.
     if (state.expectBadRequest && /status of 400/.test(text)) return;
+    // A refused hold name or erasure answers 409, which the console shows.
+    if (state.expectConflict && /status of 409/.test(text)) return;
     if (state.expectNetworkErrors && /Failed to load resource|WebSocket connection|ERR_CONNECTION_REFUSED|net::/.test(text)) return;
     state.consoleProblems.push(`[${label}] console: ${text}`);
   });
@@ -872,6 +875,7 @@ test('when the organisation requires MFA, a signed-in member must enrol first', 
 });
 
 registerAdminExtras({ test, pages, api, axe, screenshot, until, assert, baseUrl, state, totp, BOB, DANA, ALICE, PASSWORD });
+registerComplianceConsole({ test, pages, api, axe, screenshot, until, assert, state, newPage, signIn, CAROL, DANA, PASSWORD });
 
 test('no console errors or uncaught exceptions', async () => {
   assert(state.consoleProblems.length === 0, state.consoleProblems.join('\n'));

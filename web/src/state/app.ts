@@ -23,7 +23,7 @@ const TYPING_SEND_INTERVAL_MS = 3000;
 
 export type SidePanel = { kind: 'thread'; rootId: MessageId } | { kind: 'pins' } | { kind: 'members' } | { kind: 'profile'; userId: UserId } | null;
 
-export type Modal = 'create-channel' | 'browse' | 'new-message' | 'switcher' | 'security' | 'admin' | null;
+export type Modal = 'create-channel' | 'browse' | 'new-message' | 'switcher' | 'security' | 'admin' | 'compliance' | null;
 
 export interface Toast {
   id: number;

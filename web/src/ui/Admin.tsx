@@ -3,7 +3,7 @@
 //! JSON Lines export) for admins, owners and compliance officers. Per-user
 //! tools, Security settings and the Directory live in AdminExtras.tsx.
 
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AdminUser, AuditEntry, Channel, Role } from '../api/types';
 import { assignableRoles, auditQuery, endOfDay, mayToggleActive, type AuditFilters } from '../state/admin';
 import { errorText } from '../state/app';
@@ -65,14 +65,23 @@ function People() {
   const [adding, setAdding] = useState(false);
   const [managing, setManaging] = useState<number | null>(null);
 
-  const load = (q = query) =>
-    app.api
+  // Reloads (after an action, or as the search changes) may answer out of
+  // order: only the latest request's answer is shown, and a reload always
+  // searches for what the box holds now, never a query captured earlier.
+  const currentQuery = useRef(query);
+  currentQuery.current = query;
+  const latestRequest = useRef(0);
+  const load = (q = currentQuery.current) => {
+    const request = ++latestRequest.current;
+    return app.api
       .adminUsers({ q })
       .then((list) => {
+        if (request !== latestRequest.current) return;
         setUsers(list);
         for (const user of list) app.users.set(user.id, user);
       })
-      .catch((failure) => setError(errorText(failure)));
+      .catch((failure) => request === latestRequest.current && setError(errorText(failure)));
+  };
   useEffect(() => {
     const timer = setTimeout(() => void load(query), 200);
     return () => clearTimeout(timer);

@@ -8,6 +8,7 @@ import { useApp } from './context';
 import { Icon } from './icons';
 import { BrowseChannels, CreateChannel, NewMessage, QuickSwitcher } from './Dialogs';
 import { AdminConsole } from './Admin';
+import { ComplianceConsole } from './Compliance';
 import { Inbox } from './Inbox';
 import { SecurityDialog } from './Security';
 import { SidePanelView } from './SidePanel';
@@ -71,6 +72,7 @@ export function Shell() {
       {app.modal === 'switcher' && <QuickSwitcher />}
       {app.modal === 'security' && <SecurityDialog />}
       {app.modal === 'admin' && <AdminConsole />}
+      {app.modal === 'compliance' && <ComplianceConsole />}
       <div class="toasts" role="status" aria-live="polite">
         {app.toasts.map((toast) => (
           <div class="toast" key={toast.id}>

@@ -5,6 +5,7 @@ import { GuestBadge } from './GuestBadge';
 import { useState } from 'preact/hooks';
 import type { ChannelSummary } from '../api/types';
 import { Avatar } from './Avatar';
+import { mayUseCompliance } from '../state/compliance';
 import { useApp } from './context';
 import { Icon, Logo } from './icons';
 
@@ -114,6 +115,18 @@ export function Sidebar() {
                 }}
               >
                 <Icon name="users" size={16} /> Administration
+              </button>
+            )}
+            {mayUseCompliance(me?.role) && (
+              <button
+                role="menuitem"
+                type="button"
+                onClick={() => {
+                  setMenuOpen(false);
+                  app.setModal('compliance');
+                }}
+              >
+                <Icon name="lock" size={16} /> Compliance
               </button>
             )}
             <button role="menuitem" type="button" onClick={() => void app.signOut()}>
