@@ -193,6 +193,7 @@ export function registerComplianceConsole(ctx) {
     const text = await result.textContent();
     const erased = Number(/(\d+) messages?\b/.exec(text)?.[1]);
     assert(erased >= 2, `the result counts at least Erin’s two messages: ${text}`);
+    await dialog.locator('[data-testid="erasure-keys"]').filter({ hasText: 'encryption key was destroyed' }).waitFor();
     [erin] = await api(DANA, 'GET', `/admin/users?q=erased-${story.erinId}`);
     assert(erin && erin.id === story.erinId && erin.name === `Erased user ${story.erinId}` && !erin.active, `Erin is anonymised: ${JSON.stringify(erin)}`);
     const general = await api(DANA, 'GET', `/channels/${story.generalId}/messages?limit=100`);

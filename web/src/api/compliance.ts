@@ -65,6 +65,8 @@ export interface Erasure {
   versions: number;
   attachments: number;
   events_redacted: number;
+  /** Data keys destroyed: copies in backups can no longer be opened. */
+  keys_destroyed: number;
 }
 
 export const EXPORT_FORMATS = ['jsonl', 'eml', 'actiance', 'csv'] as const;

@@ -865,6 +865,9 @@ function ErasurePanel() {
             <strong>{result.person.name} was erased.</strong> {plural(result.erasure.messages, 'message')}, {plural(result.erasure.versions, 'earlier version')},{' '}
             {plural(result.erasure.attachments, 'attachment')} removed; {plural(result.erasure.events_redacted, 'journal entry', 'journal entries')} redacted.
           </p>
+          {result.erasure.keys_destroyed > 0 && (
+            <p data-testid="erasure-keys">Their encryption key was destroyed, so copies in backups cannot be read either.</p>
+          )}
         </div>
       )}
       {busy && <p class="muted">Erasing…</p>}
