@@ -180,4 +180,24 @@ export function registerAdminExtras(ctx) {
     assert(login.status === 200, `the new person signs in (${login.status})`);
     await dialog.getByRole('button', { name: 'Close' }).click();
   });
+
+  test('admin unlocks an account locked by failed sign-ins', async () => {
+    const admin = pages.dana;
+    const signIn = (password) =>
+      fetch(`${baseUrl()}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'hana@example.com', password }) });
+    let status = 0;
+    for (let attempt = 0; attempt < 10 && status !== 423; attempt += 1) status = (await signIn('not the password')).status;
+    assert(status === 423, `repeated failures lock the account (${status})`);
+    assert((await signIn('temporary password 1')).status === 423, 'even the right password is refused while locked');
+    const dialog = await openAdmin(admin, 'People');
+    await searchPeople(dialog, 'hana', 'Hana Example');
+    const row = dialog.locator('li.admin-user', { hasText: 'Hana Example' });
+    await row.getByText('Locked', { exact: true }).waitFor();
+    await row.getByRole('button', { name: 'Unlock Hana Example' }).click();
+    await row.getByText('Locked', { exact: true }).waitFor({ state: 'detached' });
+    const [hana] = await api(DANA, 'GET', '/admin/users?q=hana');
+    assert(!hana.locked_until, `the server lifted the lock: ${JSON.stringify(hana)}`);
+    assert((await signIn('temporary password 1')).status === 200, 'the person signs in at once');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+  });
 }

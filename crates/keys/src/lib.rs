@@ -161,6 +161,21 @@ fn unwrap(master: &MasterKey, owner: OwnerId, wrapped: &[u8]) -> Result<Vec<u8>,
     Ok(key.to_vec())
 }
 
+/// The owner's data key row: id, wrapped key, wrapping master fingerprint.
+fn owner_key_row(
+    connection: &Connection,
+    owner: OwnerId,
+) -> Result<Option<(i64, Vec<u8>, String)>, KeyError> {
+    connection
+        .query_row(
+            "SELECT id, wrapped, master FROM data_keys WHERE owner = ?1",
+            params![owner],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()
+        .map_err(store_error)
+}
+
 fn cipher(bytes: &[u8]) -> Result<Arc<LessSafeKey>, KeyError> {
     let unbound = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| KeyError::Corrupt)?;
     Ok(Arc::new(LessSafeKey::new(unbound)))
@@ -337,15 +352,7 @@ impl Keyring {
             return Ok((key_id, key));
         }
         let mut connection = self.lock();
-        let found: Option<(i64, Vec<u8>, String)> = connection
-            .query_row(
-                "SELECT id, wrapped, master FROM data_keys WHERE owner = ?1",
-                params![owner],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()
-            .map_err(store_error)?;
-        if let Some((id, wrapped, wrapped_with)) = found {
+        if let Some((id, wrapped, wrapped_with)) = owner_key_row(&connection, owner)? {
             let key = self.unwrap_row(&connection, owner, &wrapped, &wrapped_with)?;
             self.remember(owner, id as u64, key.clone());
             return Ok((id as u64, key));
@@ -355,15 +362,7 @@ impl Keyring {
             .map_err(store_error)?;
         // Another process may have created it, or rotated the master key,
         // since the read above.
-        let raced: Option<(i64, Vec<u8>, String)> = transaction
-            .query_row(
-                "SELECT id, wrapped, master FROM data_keys WHERE owner = ?1",
-                params![owner],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()
-            .map_err(store_error)?;
-        if let Some((id, wrapped, wrapped_with)) = raced {
+        if let Some((id, wrapped, wrapped_with)) = owner_key_row(&transaction, owner)? {
             let key = self.unwrap_row(&transaction, owner, &wrapped, &wrapped_with)?;
             transaction.commit().map_err(store_error)?;
             self.remember(owner, id as u64, key.clone());
@@ -510,7 +509,9 @@ impl Keyring {
         for frame in stored[BLOB_HEADER_LEN..].chunks(BLOB_FRAME) {
             plaintext.extend_from_slice(&opener.open_frame(frame.to_vec())?);
         }
-        if stored.len() == BLOB_HEADER_LEN || (stored.len() - BLOB_HEADER_LEN).is_multiple_of(BLOB_FRAME) {
+        if stored.len() == BLOB_HEADER_LEN
+            || (stored.len() - BLOB_HEADER_LEN).is_multiple_of(BLOB_FRAME)
+        {
             // The last frame is always short: a file ending on a full frame
             // was cut.
             return Err(KeyError::Corrupt);

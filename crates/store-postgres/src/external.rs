@@ -706,7 +706,10 @@ impl ExternalStore for PostgresStore {
             let author: i64 = get(
                 &writer
                     .sql()
-                    .query_one("SELECT author_id FROM messages WHERE id = $1", &[&new.message_id])
+                    .query_one(
+                        "SELECT author_id FROM messages WHERE id = $1",
+                        &[&new.message_id],
+                    )
                     .await?,
                 0,
             )?;

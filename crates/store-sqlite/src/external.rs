@@ -80,6 +80,28 @@ fn record(row: &Row<'_>) -> rusqlite::Result<WhatsAppMessageRecord> {
     })
 }
 
+/// The WhatsApp record whose `column` (message_id or wamid) is `value`,
+/// with its kept request opened.
+fn opened_record(
+    conn: &Connection,
+    keyring: &conclave_store::Keyring,
+    column: &str,
+    value: impl rusqlite::ToSql,
+) -> StoreResult<Option<WhatsAppMessageRecord>> {
+    let mut found = conn
+        .query_row(
+            &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE {column} = ?1"),
+            params![value],
+            record,
+        )
+        .optional()
+        .map_err(backend)?;
+    if let Some(found) = &mut found {
+        open_whatsapp_record(keyring, found);
+    }
+    Ok(found)
+}
+
 fn load_channel(conn: &Connection, channel_id: ChannelId) -> StoreResult<Channel> {
     conn.query_row(
         &format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = ?1"),
@@ -695,21 +717,8 @@ impl ExternalStore for SqliteStore {
         message_id: MessageId,
     ) -> StoreResult<Option<WhatsAppMessageRecord>> {
         let keyring = std::sync::Arc::clone(self.keyring());
-        self.read(move |conn| {
-            let mut found = conn
-                .query_row(
-                    &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE message_id = ?1"),
-                    params![message_id],
-                    record,
-                )
-                .optional()
-                .map_err(backend)?;
-            if let Some(found) = &mut found {
-                open_whatsapp_record(&keyring, found);
-            }
-            Ok(found)
-        })
-        .await
+        self.read(move |conn| opened_record(conn, &keyring, "message_id", message_id))
+            .await
     }
 
     async fn whatsapp_message_by_wamid(
@@ -718,21 +727,8 @@ impl ExternalStore for SqliteStore {
     ) -> StoreResult<Option<WhatsAppMessageRecord>> {
         let wamid = wamid.to_string();
         let keyring = std::sync::Arc::clone(self.keyring());
-        self.read(move |conn| {
-            let mut found = conn
-                .query_row(
-                    &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE wamid = ?1"),
-                    params![wamid],
-                    record,
-                )
-                .optional()
-                .map_err(backend)?;
-            if let Some(found) = &mut found {
-                open_whatsapp_record(&keyring, found);
-            }
-            Ok(found)
-        })
-        .await
+        self.read(move |conn| opened_record(conn, &keyring, "wamid", wamid))
+            .await
     }
 
     async fn update_whatsapp_delivery(

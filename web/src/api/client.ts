@@ -148,6 +148,10 @@ export class ApiClient {
   setRole(id: UserId, role: Role): Promise<unknown> {
     return this.request('PUT', `/admin/users/${id}/role`, { role });
   }
+  /** Lifts a sign-in lock before it ends by itself. */
+  unlock(id: UserId): Promise<unknown> {
+    return this.request('POST', `/admin/users/${id}/unlock`);
+  }
   setActive(id: UserId, active: boolean): Promise<unknown> {
     return this.request('POST', `/admin/users/${id}/${active ? 'reactivate' : 'deactivate'}`);
   }

@@ -150,6 +150,8 @@ export interface SsoConfig {
 
 export interface AdminUser extends User {
   expires_at?: Millis | null;
+  /** Sign-in is refused until then after too many failed attempts. */
+  locked_until?: Millis | null;
   departments?: unknown[];
   teams?: unknown[];
 }

@@ -128,6 +128,7 @@ function People() {
                   <span>
                     {user.name} <GuestBadge user={user} />
                     {!user.active && <span class="pill">Deactivated</span>}
+                    {user.locked_until && user.locked_until > Date.now() && <span class="pill">Locked</span>}
                   </span>
                   <span class="muted">
                     {user.email}
@@ -145,6 +146,11 @@ function People() {
                     </select>
                   ) : (
                     <span class="capitalize muted">{user.role}</span>
+                  )}
+                  {mayToggleActive(me, user) && user.locked_until && user.locked_until > Date.now() && (
+                    <button type="button" class="button small" onClick={() => void act(() => app.api.unlock(user.id))}>
+                      Unlock<span class="sr-only"> {user.name}</span>
+                    </button>
                   )}
                   {mayToggleActive(me, user) && (
                     <button type="button" class={`button small${user.active ? ' danger' : ''}`} onClick={() => void act(() => app.api.setActive(user.id, !user.active))}>

@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/role", put(change_role))
         .route("/admin/users/{id}/deactivate", post(deactivate_user))
         .route("/admin/users/{id}/reactivate", post(reactivate_user))
+        .route("/admin/users/{id}/unlock", post(unlock_user))
         .route("/admin/users/{id}/expiry", put(set_expiry))
         .route("/admin/guests", post(invite_guest))
         .route(
@@ -100,6 +101,7 @@ pub fn router() -> Router<AppState> {
         change_role,
         deactivate_user,
         reactivate_user,
+        unlock_user,
         set_expiry,
         invite_guest,
         list_departments,
@@ -166,6 +168,9 @@ pub struct AdminUserDto {
     pub user: UserDto,
     /// When the account deactivates itself (guests, contractors).
     pub expires_at: Option<i64>,
+    /// Sign-in is refused until then after too many failures; absent when
+    /// not locked.
+    pub locked_until: Option<i64>,
     pub departments: Vec<String>,
     pub teams: Vec<String>,
 }
@@ -193,8 +198,15 @@ async fn admin_users(state: &AppState, users: Vec<User>) -> ApiResult<Vec<AdminU
                 .map(|unit| unit.name.clone())
                 .collect()
         };
+        let locked_until = state
+            .store
+            .login_throttle(user.id)
+            .await?
+            .locked_until
+            .filter(|until| *until > crate::now_millis());
         out.push(AdminUserDto {
             expires_at: state.store.account_expiry(user.id).await?,
+            locked_until,
             departments: names(OrgUnitKind::Department),
             teams: names(OrgUnitKind::Team),
             user: UserDto::from(&user),
@@ -357,6 +369,36 @@ pub async fn reactivate_user(
     } else {
         directory::reactivate(&state, &user, &actor(&authed, address)).await?
     };
+    Ok(Json(admin_user(&state, user).await?))
+}
+
+/// Lifts a sign-in lock (after too many failed attempts) before it ends by
+/// itself, and forgets the failures.
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/unlock", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = AdminUserDto), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn unlock_user(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    authed: Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<AdminUserDto>> {
+    let user = target(&state, id).await?;
+    if !permissions::can_set_active(&authed.user, &user) {
+        return Err(ApiError::forbidden("you may not unlock this person"));
+    }
+    let before = state.store.login_throttle(user.id).await?;
+    if before.failures > 0 || before.locked_until.is_some() {
+        state.store.clear_login_failures(user.id).await?;
+        record(
+            &state,
+            &actor(&authed, address),
+            Change::new("user.unlock", "user", user.id).before(&serde_json::json!({
+                "failures": before.failures, "locked_until": before.locked_until
+            })),
+        )
+        .await?;
+    }
     Ok(Json(admin_user(&state, user).await?))
 }
 

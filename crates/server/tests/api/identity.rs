@@ -226,6 +226,69 @@ async fn repeated_failures_lock_the_account_for_a_while() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_unlock_a_locked_account_and_members_may_not() {
+    for backend in backends() {
+        let server = start(backend, |config| {
+            config.auth.max_failed_logins = 3;
+            config.auth.lockout_secs = 600;
+        })
+        .await;
+        let alice = server.person("alice", Role::Member).await;
+        let email = "alice@example.com";
+        // An admin lifts a lock before it ends; a member may not.
+        let admin = server.person("admin", Role::Admin).await;
+        for _ in 0..3 {
+            login(&server, email, "wrong password!", None).await;
+        }
+        let listed = server
+            .ok("GET", "/api/v1/admin/users?q=alice", &admin, None)
+            .await;
+        assert!(listed[0]["locked_until"].is_i64(), "{listed}");
+        let bob = server.person("carl", Role::Member).await;
+        let (status, body) = server
+            .call(
+                "POST",
+                &format!("/api/v1/admin/users/{}/unlock", alice.id),
+                Some(&bob.token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden"))
+        );
+        let unlocked = server
+            .ok(
+                "POST",
+                &format!("/api/v1/admin/users/{}/unlock", alice.id),
+                &admin,
+                None,
+            )
+            .await;
+        assert!(unlocked["locked_until"].is_null(), "{unlocked}");
+        assert_eq!(
+            login(&server, email, "long enough password", None).await.0,
+            StatusCode::OK,
+            "unlocked at once"
+        );
+        let (status, _) = server
+            .call(
+                "POST",
+                "/api/v1/admin/users/999999/unlock",
+                Some(&admin.token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(
+            audit_actions(&server)
+                .await
+                .contains(&("user.unlock".into(), Some(alice.id.to_string())))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn totp_enrolment_sign_in_recovery_codes_and_disabling() {
     for backend in backends() {
         let server = start(backend, |_| {}).await;
