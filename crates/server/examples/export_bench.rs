@@ -1,7 +1,8 @@
 //! Measures eDiscovery export throughput (messages per second) for each
 //! format on an embedded SQLite archive seeded with edits, threads and
 //! deletions. Not a test: run it with
-//! `cargo run --release -p conclave-server --example export_bench [MESSAGES]`.
+//! `cargo run --release -p conclave-server --example export_bench [MESSAGES] [FORMAT…]`
+//! (every format when none is named).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,6 +22,18 @@ async fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(200_000);
+    let mut formats: Vec<ExportFormat> = std::env::args()
+        .skip(2)
+        .map(|name| ExportFormat::parse(&name).expect("jsonl, eml, actiance or csv"))
+        .collect();
+    if formats.is_empty() {
+        formats = vec![
+            ExportFormat::Jsonl,
+            ExportFormat::Csv,
+            ExportFormat::Actiance,
+            ExportFormat::Eml,
+        ];
+    }
     let dir = std::env::temp_dir().join(format!("conclave-export-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -114,12 +127,7 @@ async fn main() {
         "seeded {total} messages in {:.1} s",
         seeding.elapsed().as_secs_f64()
     );
-    for format in [
-        ExportFormat::Jsonl,
-        ExportFormat::Csv,
-        ExportFormat::Actiance,
-        ExportFormat::Eml,
-    ] {
+    for format in formats {
         let out = dir.join(format!("export-{}", format.as_str()));
         let started = Instant::now();
         let manifest = write_export(
