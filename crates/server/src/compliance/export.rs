@@ -288,7 +288,7 @@ enum Sink {
     Jsonl(HashedFile),
     Csv(HashedFile),
     Actiance(HashedFile),
-    Eml(EmlArchives),
+    Eml(Box<EmlArchives>),
 }
 
 impl Exporter<'_> {
@@ -308,7 +308,10 @@ impl Exporter<'_> {
                 file.write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<FileDump>\n")?;
                 Sink::Actiance(file)
             }
-            ExportFormat::Eml => Sink::Eml(EmlArchives::new(&self.out, ArchiveLimits::default())),
+            ExportFormat::Eml => Sink::Eml(Box::new(EmlArchives::new(
+                &self.out,
+                ArchiveLimits::default(),
+            ))),
         };
         for channel in &channels {
             self.counts.channels += 1;
