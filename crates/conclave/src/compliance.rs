@@ -20,7 +20,8 @@ use conclave_store::Store;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// jsonl, eml, actiance or csv.
+    /// jsonl (messages.jsonl), eml (messages-0001.zip, … each holding one
+    /// .eml file per message), actiance (actiance.xml) or csv (messages.csv).
     #[arg(long)]
     format: String,
     /// The directory to write into (created when missing; must not hold an export).

@@ -1,7 +1,8 @@
 //! Measures eDiscovery export throughput (messages per second) for each
 //! format on an embedded SQLite archive seeded with edits, threads and
 //! deletions. Not a test: run it with
-//! `cargo run --release -p conclave-server --example export_bench [MESSAGES]`.
+//! `cargo run --release -p conclave-server --example export_bench [MESSAGES] [FORMAT…]`
+//! (every format when none is named).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,6 +22,18 @@ async fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(200_000);
+    let mut formats: Vec<ExportFormat> = std::env::args()
+        .skip(2)
+        .map(|name| ExportFormat::parse(&name).expect("jsonl, eml, actiance or csv"))
+        .collect();
+    if formats.is_empty() {
+        formats = vec![
+            ExportFormat::Jsonl,
+            ExportFormat::Csv,
+            ExportFormat::Actiance,
+            ExportFormat::Eml,
+        ];
+    }
     let dir = std::env::temp_dir().join(format!("conclave-export-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -114,14 +127,10 @@ async fn main() {
         "seeded {total} messages in {:.1} s",
         seeding.elapsed().as_secs_f64()
     );
-    for format in [
-        ExportFormat::Jsonl,
-        ExportFormat::Csv,
-        ExportFormat::Actiance,
-        ExportFormat::Eml,
-    ] {
+    for format in formats {
         let out = dir.join(format!("export-{}", format.as_str()));
         let started = Instant::now();
+        let cpu_before = cpu_seconds();
         let manifest = write_export(
             &*store,
             &blobs,
@@ -134,14 +143,38 @@ async fn main() {
         .await
         .unwrap();
         let seconds = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu_before;
+        let bytes: u64 = manifest.files.iter().map(|file| file.bytes).sum();
         println!(
-            "{:>8}: {} messages in {:.2} s = {:.0} messages/s ({} files)",
+            "{:>8}: {} messages in {:.2} s = {:.0} messages/s ({} files, {:.0} MB; {:.2} s CPU, user + system, all threads)",
             format.as_str(),
             manifest.counts.messages,
             seconds,
             manifest.counts.messages as f64 / seconds,
-            manifest.counts.files
+            manifest.counts.files,
+            bytes as f64 / 1e6,
+            cpu
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// User plus system CPU time of the whole process so far, from
+/// `/proc/self/stat` (Linux; 0 elsewhere), so a busy machine's figures can
+/// be told apart from a slow export.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields overall, in clock ticks of 1/100 s.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }

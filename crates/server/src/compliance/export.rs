@@ -6,20 +6,28 @@
 //!   version, the deletion, mentions, reactions and attachments, preceded by
 //!   one `membership` line per join or leave; attachment bytes under
 //!   `attachments/`.
-//! - `eml`: `eml/<message id>.eml`, one RFC 5322 message per file, with
-//!   From, To, Date, Message-ID and In-Reply-To/References for threads; the
-//!   body carries the edit history and deletion; attachments are base64
-//!   MIME parts.
+//! - `eml`: one RFC 5322 message per file, with From, To, Date, Message-ID
+//!   and In-Reply-To/References for threads; the body carries the edit
+//!   history and deletion; attachments are base64 MIME parts. The files are
+//!   packed, uncompressed, into `messages-0001.zip`, `messages-0002.zip`, …
+//!   (at most [`EML_MESSAGES_PER_ARCHIVE`] messages and about
+//!   [`EML_ARCHIVE_BYTES`] each) as `<channel id>-<channel>/<message id>.eml`,
+//!   because creating one file per message on disk caps the export at the
+//!   filesystem's file-creation rate. The manifest gives each archive's
+//!   SHA-256 and message count.
 //! - `actiance`: `actiance.xml`, one `Conversation` per channel with joins,
 //!   leaves, messages, edits, deletions and file transfers.
 //! - `csv`: `messages.csv`, one row per posting, edit and deletion.
 //!
 //! Memory stays bounded: messages are read a page at a time, channel by
-//! channel, and written through buffered, hashing writers.
+//! channel (the next page is read while the current one is written), and
+//! written through buffered, hashing writers. An EML is built in memory
+//! unless its attachments make it larger than [`EML_IN_MEMORY_BYTES`]; then
+//! it is spooled through a temporary file in the export directory.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -32,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
+use super::archive::{Civil, StoredZip};
 use super::rfc3339;
 use crate::blobs::BlobStore;
 
@@ -40,6 +49,16 @@ const PAGE: i64 = 1_000;
 /// Channels with more members than this are addressed by the channel's own
 /// address in EML `To`, rather than listing everyone.
 const MAX_LISTED_RECIPIENTS: usize = 100;
+/// The most messages one EML archive holds; well under the 65,535 entries
+/// a ZIP archive without ZIP64 can count.
+pub const EML_MESSAGES_PER_ARCHIVE: u32 = 50_000;
+/// After this many bytes the next message starts a new EML archive, so an
+/// archive stays a convenient size to copy and ingest (and under ZIP's
+/// 4 GiB limit, unless one message alone is larger, which fails the export).
+pub const EML_ARCHIVE_BYTES: u64 = 1 << 30;
+/// An EML that grows beyond this (through attachments) is spooled to a
+/// temporary file instead of memory.
+pub const EML_IN_MEMORY_BYTES: usize = 8 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -100,6 +119,9 @@ pub struct ManifestFile {
     pub name: String,
     pub bytes: u64,
     pub sha256: String,
+    /// For an EML archive, the messages (`.eml` entries) it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<u64>,
 }
 
 /// `manifest.json`.
@@ -158,6 +180,7 @@ pub async fn write_export(
         format,
         mail_domain: mail_domain.to_string(),
         people: HashMap::new(),
+        mailboxes: HashMap::new(),
         counts: ManifestCounts::default(),
         files: Vec::new(),
     };
@@ -209,6 +232,7 @@ impl HashedFile {
             name: self.name,
             bytes: self.bytes,
             sha256: hex::encode(self.hasher.finalize()),
+            messages: None,
         })
     }
 }
@@ -226,6 +250,25 @@ impl Write for HashedFile {
     }
 }
 
+/// What every EML of one channel shares.
+struct ChannelHeaders {
+    /// `To: …\r\n`.
+    to_line: String,
+    /// `X-Conclave-Channel: …\r\n`.
+    channel_line: String,
+    /// `[#room] `, before the subject's text.
+    subject_prefix: String,
+    /// `<channel id>-<name>/`, before each message's entry name.
+    entry_prefix: String,
+}
+
+/// Where the writing of one channel has got to, across pages.
+struct ChannelProgress {
+    pending_changes: std::iter::Peekable<std::vec::IntoIter<MembershipChange>>,
+    started: bool,
+    last_time: Millis,
+}
+
 struct Exporter<'a> {
     store: &'a dyn Store,
     blobs: &'a dyn BlobStore,
@@ -233,44 +276,54 @@ struct Exporter<'a> {
     format: ExportFormat,
     mail_domain: String,
     people: HashMap<UserId, User>,
+    /// `"Name" <address>` per person, as EML headers write them.
+    mailboxes: HashMap<UserId, String>,
     counts: ManifestCounts,
     files: Vec<ManifestFile>,
 }
 
-/// The one file a single-file format writes into.
+/// Where the messages go: each single-file format's file, or the EML
+/// archives.
 enum Sink {
-    Single(HashedFile),
-    PerMessage,
+    Jsonl(HashedFile),
+    Csv(HashedFile),
+    Actiance(HashedFile),
+    Eml(Box<EmlArchives>),
 }
 
 impl Exporter<'_> {
     async fn run(&mut self, filter: &ExportFilter) -> Result<(), ExportError> {
         let channels = self.store.export_channels(filter).await?;
         let mut sink = match self.format {
-            ExportFormat::Jsonl => Sink::Single(HashedFile::create(&self.out, "messages.jsonl")?),
+            ExportFormat::Jsonl => Sink::Jsonl(HashedFile::create(&self.out, "messages.jsonl")?),
             ExportFormat::Csv => {
                 let mut file = HashedFile::create(&self.out, "messages.csv")?;
                 file.write_all(
                     b"event,message_id,version,channel_id,channel_name,channel_kind,thread_id,user_email,user_name,at,text,attachments\r\n",
                 )?;
-                Sink::Single(file)
+                Sink::Csv(file)
             }
             ExportFormat::Actiance => {
                 let mut file = HashedFile::create(&self.out, "actiance.xml")?;
                 file.write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<FileDump>\n")?;
-                Sink::Single(file)
+                Sink::Actiance(file)
             }
-            ExportFormat::Eml => Sink::PerMessage,
+            ExportFormat::Eml => Sink::Eml(Box::new(EmlArchives::new(
+                &self.out,
+                ArchiveLimits::default(),
+            ))),
         };
         for channel in &channels {
             self.counts.channels += 1;
             self.channel(filter, channel, &mut sink).await?;
         }
-        if let Sink::Single(mut file) = sink {
-            if self.format == ExportFormat::Actiance {
+        match sink {
+            Sink::Jsonl(file) | Sink::Csv(file) => self.files.push(file.finish()?),
+            Sink::Actiance(mut file) => {
                 file.write_all(b"</FileDump>\n")?;
+                self.files.push(file.finish()?);
             }
-            self.files.push(file.finish()?);
+            Sink::Eml(archives) => self.files.extend(archives.finish()?),
         }
         Ok(())
     }
@@ -290,79 +343,103 @@ impl Exporter<'_> {
         wanted.extend(changes.iter().map(|change| change.user_id));
         self.ensure_people(&wanted).await?;
         self.counts.membership_changes += changes.len() as u64;
-        let recipients = self.recipients(archived);
-        let mut pending_changes = changes.into_iter().peekable();
-        let mut after = 0;
-        let mut started = false;
-        let mut last_time: Millis = 0;
-        loop {
-            let page = self
-                .store
-                .export_messages(filter, channel_id, after, PAGE)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = last.message.id;
-            let mut ids = Vec::new();
-            for message in &page {
-                ids.push(message.message.author_id);
-                ids.extend(message.message.mentions.iter().copied());
-                ids.extend(message.deleted_by);
-                ids.extend(message.versions.iter().map(|version| version.author_id));
-                for reaction in &message.message.reactions {
-                    ids.extend(reaction.user_ids.iter().copied());
-                }
-            }
-            self.ensure_people(&ids).await?;
-            for message in &page {
-                if !started {
-                    started = true;
-                    if let Sink::Single(file) = sink
-                        && self.format == ExportFormat::Actiance
-                    {
-                        let first = pending_changes
-                            .peek()
-                            .map_or(message.message.created_at, |change| {
-                                change.at.min(message.message.created_at)
-                            });
-                        write!(
-                            file,
-                            "<Conversation Perspective=\"Conclave\">\n<RoomID>{}</RoomID>\n<StartTimeUTC>{}</StartTimeUTC>\n",
-                            xml(&room_name(archived)),
-                            first.div_euclid(1000)
-                        )?;
+        let headers = self.channel_headers(archived);
+        let mut progress = ChannelProgress {
+            pending_changes: changes.into_iter().peekable(),
+            started: false,
+            last_time: 0,
+        };
+        let store = self.store;
+        let mut page = store.export_messages(filter, channel_id, 0, PAGE).await?;
+        while let Some(last) = page.last() {
+            // Only a full page can have a successor. It is read (on the
+            // store's own thread) while this page is written.
+            let next = (page.len() as i64 == PAGE)
+                .then(|| store.export_messages(filter, channel_id, last.message.id, PAGE));
+            let (next, written) = tokio::join!(
+                async {
+                    match next {
+                        Some(next) => next.await,
+                        None => Ok(Vec::new()),
                     }
-                }
-                while let Some(change) =
-                    pending_changes.next_if(|change| change.at <= message.message.created_at)
-                {
-                    self.membership(sink, archived, &change)?;
-                    last_time = last_time.max(change.at);
-                }
-                self.message(sink, archived, &recipients, message).await?;
-                last_time = last_time.max(
-                    message
-                        .message
-                        .deleted_at
-                        .unwrap_or(message.message.created_at),
-                );
-                if let Some(version) = message.versions.last() {
-                    last_time = last_time.max(version.created_at);
-                }
-            }
+                },
+                self.page(sink, archived, &headers, &page, &mut progress)
+            );
+            written?;
+            page = next?;
         }
-        for change in pending_changes {
+        for change in progress.pending_changes {
             self.membership(sink, archived, &change)?;
-            last_time = last_time.max(change.at);
+            progress.last_time = progress.last_time.max(change.at);
         }
-        if started
-            && let Sink::Single(file) = sink
-            && self.format == ExportFormat::Actiance
+        if progress.started
+            && let Sink::Actiance(file) = sink
         {
             write!(
                 file,
                 "<EndTimeUTC>{}</EndTimeUTC>\n</Conversation>\n",
-                last_time.div_euclid(1000)
+                progress.last_time.div_euclid(1000)
             )?;
+        }
+        Ok(())
+    }
+
+    /// Writes one page of a channel's messages, with the membership
+    /// changes that came before each.
+    async fn page(
+        &mut self,
+        sink: &mut Sink,
+        archived: &ArchivedChannel,
+        headers: &ChannelHeaders,
+        page: &[ArchivedMessage],
+        progress: &mut ChannelProgress,
+    ) -> Result<(), ExportError> {
+        let mut ids = Vec::new();
+        for message in page {
+            ids.push(message.message.author_id);
+            ids.extend(message.message.mentions.iter().copied());
+            ids.extend(message.deleted_by);
+            ids.extend(message.versions.iter().map(|version| version.author_id));
+            for reaction in &message.message.reactions {
+                ids.extend(reaction.user_ids.iter().copied());
+            }
+        }
+        self.ensure_people(&ids).await?;
+        for message in page {
+            if !progress.started {
+                progress.started = true;
+                if let Sink::Actiance(file) = sink {
+                    let first = progress
+                        .pending_changes
+                        .peek()
+                        .map_or(message.message.created_at, |change| {
+                            change.at.min(message.message.created_at)
+                        });
+                    write!(
+                        file,
+                        "<Conversation Perspective=\"Conclave\">\n<RoomID>{}</RoomID>\n<StartTimeUTC>{}</StartTimeUTC>\n",
+                        xml(&room_name(archived)),
+                        first.div_euclid(1000)
+                    )?;
+                }
+            }
+            while let Some(change) = progress
+                .pending_changes
+                .next_if(|change| change.at <= message.message.created_at)
+            {
+                self.membership(sink, archived, &change)?;
+                progress.last_time = progress.last_time.max(change.at);
+            }
+            self.message(sink, archived, headers, message).await?;
+            progress.last_time = progress.last_time.max(
+                message
+                    .message
+                    .deleted_at
+                    .unwrap_or(message.message.created_at),
+            );
+            if let Some(version) = message.versions.last() {
+                progress.last_time = progress.last_time.max(version.created_at);
+            }
         }
         Ok(())
     }
@@ -397,19 +474,46 @@ impl Exporter<'_> {
             .map_or_else(|| format!("User {id}"), |user| user.name.clone())
     }
 
-    fn recipients(&self, archived: &ArchivedChannel) -> String {
-        if archived.member_ids.len() > MAX_LISTED_RECIPIENTS || archived.member_ids.is_empty() {
-            return mailbox(
-                &room_name(archived),
-                &format!("channel-{}@{}", archived.channel.id, self.mail_domain),
-            );
+    /// `"Name" <address>` for a person, made once per person.
+    fn mailbox_of(&mut self, id: UserId) -> &str {
+        if !self.mailboxes.contains_key(&id) {
+            let made = mailbox(&self.name(id), &self.email(id));
+            self.mailboxes.insert(id, made);
         }
-        archived
-            .member_ids
-            .iter()
-            .map(|id| mailbox(&self.name(*id), &self.email(*id)))
-            .collect::<Vec<_>>()
-            .join(",\r\n ")
+        self.mailboxes.get(&id).map_or("", String::as_str)
+    }
+
+    /// What every EML of a channel shares, made once per channel.
+    fn channel_headers(&self, archived: &ArchivedChannel) -> ChannelHeaders {
+        let room = room_name(archived);
+        let recipients = if archived.member_ids.len() > MAX_LISTED_RECIPIENTS
+            || archived.member_ids.is_empty()
+        {
+            mailbox(
+                &room,
+                &format!("channel-{}@{}", archived.channel.id, self.mail_domain),
+            )
+        } else {
+            archived
+                .member_ids
+                .iter()
+                .map(|id| mailbox(&self.name(*id), &self.email(*id)))
+                .collect::<Vec<_>>()
+                .join(",\r\n ")
+        };
+        let folder = match archived.channel.kind {
+            ChannelKind::Public | ChannelKind::Private => safe_file_name(&archived.channel.name),
+            ChannelKind::Direct | ChannelKind::Group => "conversation".into(),
+        };
+        ChannelHeaders {
+            to_line: format!("To: {recipients}\r\n"),
+            channel_line: format!(
+                "X-Conclave-Channel: {}\r\n",
+                encode_header_text(&format!("{room} ({})", archived.channel.id))
+            ),
+            subject_prefix: format!("[{room}] "),
+            entry_prefix: format!("{}-{folder}/", archived.channel.id),
+        }
     }
 
     fn membership(
@@ -418,11 +522,8 @@ impl Exporter<'_> {
         archived: &ArchivedChannel,
         change: &MembershipChange,
     ) -> Result<(), ExportError> {
-        let Sink::Single(file) = sink else {
-            return Ok(());
-        };
-        match self.format {
-            ExportFormat::Jsonl => {
+        match sink {
+            Sink::Jsonl(file) => {
                 let line = serde_json::json!({
                     "type": "membership",
                     "channel": {"id": archived.channel.id, "name": archived.channel.name, "kind": archived.channel.kind.as_str()},
@@ -433,7 +534,7 @@ impl Exporter<'_> {
                 serde_json::to_writer(&mut *file, &line).map_err(std::io::Error::from)?;
                 file.write_all(b"\n")?;
             }
-            ExportFormat::Actiance => {
+            Sink::Actiance(file) => {
                 let element = if change.joined {
                     "ParticipantEntered"
                 } else {
@@ -447,7 +548,7 @@ impl Exporter<'_> {
                     change.at.div_euclid(1000)
                 )?;
             }
-            ExportFormat::Csv => {
+            Sink::Csv(file) => {
                 let row = [
                     if change.joined { "joined" } else { "left" }.to_string(),
                     String::new(),
@@ -464,7 +565,9 @@ impl Exporter<'_> {
                 ];
                 write_csv_row(file, &row)?;
             }
-            ExportFormat::Eml => {}
+            // An e-mail archive has no place for joins and leaves; the
+            // To header names the members at export time.
+            Sink::Eml(_) => {}
         }
         Ok(())
     }
@@ -473,7 +576,7 @@ impl Exporter<'_> {
         &mut self,
         sink: &mut Sink,
         archived: &ArchivedChannel,
-        recipients: &str,
+        headers: &ChannelHeaders,
         message: &ArchivedMessage,
     ) -> Result<(), ExportError> {
         self.counts.messages += 1;
@@ -481,20 +584,20 @@ impl Exporter<'_> {
         self.counts.edits += message.versions.len().saturating_sub(1) as u64;
         self.counts.deletions += u64::from(message.message.deleted_at.is_some());
         self.counts.attachments += message.message.attachments.len() as u64;
-        match (self.format, sink) {
-            (ExportFormat::Jsonl, Sink::Single(file)) => {
+        match sink {
+            Sink::Jsonl(file) => {
                 let names = self.copy_attachments(message).await?;
                 self.jsonl(file, archived, message, &names)?;
             }
-            (ExportFormat::Csv, Sink::Single(file)) => {
+            Sink::Csv(file) => {
                 let names = self.copy_attachments(message).await?;
                 self.csv(file, archived, message, &names)?;
             }
-            (ExportFormat::Actiance, Sink::Single(file)) => {
+            Sink::Actiance(file) => {
                 let names = self.copy_attachments(message).await?;
                 self.actiance(file, message, &names)?;
             }
-            _ => self.eml(archived, recipients, message).await?,
+            Sink::Eml(archives) => self.eml(archives, headers, message).await?,
         }
         Ok(())
     }
@@ -768,72 +871,99 @@ impl Exporter<'_> {
 
     async fn eml(
         &mut self,
-        archived: &ArchivedChannel,
-        recipients: &str,
+        archives: &mut EmlArchives,
+        headers: &ChannelHeaders,
         archived_message: &ArchivedMessage,
     ) -> Result<(), ExportError> {
         let message = &archived_message.message;
-        let domain = &self.mail_domain;
-        let boundary = format!(
-            "conclave-part-{}-{}",
-            message.id,
-            hex::encode(&Sha256::digest(message.id.to_be_bytes())[..6])
-        );
-        let mut head = String::with_capacity(1024);
-        let subject_line = message
-            .text
-            .lines()
-            .find(|line| !line.trim().is_empty())
-            .unwrap_or("(no text)");
-        let subject: String = subject_line.chars().take(70).collect();
-        let _ = write!(
-            head,
-            "From: {}\r\n",
-            mailbox(
-                &self.name(message.author_id),
-                &self.email(message.author_id)
-            )
-        );
-        let _ = write!(head, "To: {recipients}\r\n");
-        let _ = write!(head, "Date: {}\r\n", rfc2822(message.created_at));
-        let _ = write!(head, "Message-ID: <message-{}@{domain}>\r\n", message.id);
+        archives.spool.reset()?;
+        let head = &mut archives.spool.memory;
+        head.extend_from_slice(b"From: ");
+        head.extend_from_slice(self.mailbox_of(message.author_id).as_bytes());
+        head.extend_from_slice(b"\r\n");
+        head.extend_from_slice(headers.to_line.as_bytes());
+        head.extend_from_slice(b"Date: ");
+        push_rfc2822(head, message.created_at);
+        head.extend_from_slice(b"\r\n");
+        push_message_id(head, b"Message-ID: ", message.id, &self.mail_domain);
         if let Some(root) = message.thread_id {
-            let _ = write!(
-                head,
-                "In-Reply-To: <message-{root}@{domain}>\r\nReferences: <message-{root}@{domain}>\r\n"
-            );
+            push_message_id(head, b"In-Reply-To: ", root, &self.mail_domain);
+            push_message_id(head, b"References: ", root, &self.mail_domain);
         }
-        let _ = write!(
-            head,
-            "Subject: {}\r\n",
-            encode_header_text(&format!("[{}] {subject}", room_name(archived)))
-        );
-        let _ = write!(
-            head,
-            "X-Conclave-Channel: {}\r\n",
-            encode_header_text(&format!(
-                "{} ({})",
-                room_name(archived),
-                archived.channel.id
-            ))
-        );
+        push_subject(head, headers, &message.text);
+        head.extend_from_slice(headers.channel_line.as_bytes());
         if let Some(edited_at) = message.edited_at {
-            let _ = write!(head, "X-Conclave-Edited: {}\r\n", rfc3339(edited_at));
+            head.extend_from_slice(b"X-Conclave-Edited: ");
+            head.extend_from_slice(rfc3339(edited_at).as_bytes());
+            head.extend_from_slice(b"\r\n");
         }
         if let Some(deleted_at) = message.deleted_at {
             let by = archived_message.deleted_by.unwrap_or(message.author_id);
-            let _ = write!(
-                head,
-                "X-Conclave-Deleted: {} by {}\r\n",
-                rfc3339(deleted_at),
-                self.email(by)
-            );
+            head.extend_from_slice(b"X-Conclave-Deleted: ");
+            head.extend_from_slice(rfc3339(deleted_at).as_bytes());
+            head.extend_from_slice(b" by ");
+            head.extend_from_slice(self.email(by).as_bytes());
+            head.extend_from_slice(b"\r\n");
         }
-        let _ = write!(
-            head,
-            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n"
+        // Every part is base64, whose alphabet has no `-`, so a boundary
+        // with dashes can never occur inside a part.
+        let mut boundary = *b"conclave-part-00000000000000000000";
+        let digits = decimal(message.id.unsigned_abs(), &mut boundary[14..]);
+        let boundary = &boundary[..14 + digits];
+        head.extend_from_slice(b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"");
+        head.extend_from_slice(boundary);
+        head.extend_from_slice(b"\"\r\n\r\n--");
+        head.extend_from_slice(boundary);
+        head.extend_from_slice(
+            b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
         );
+        if archived_message.versions.len() > 1 || message.deleted_at.is_some() {
+            let body = self.body_with_history(archived_message);
+            push_base64_lines(head, &mut archives.base64, body.as_bytes());
+        } else {
+            push_base64_lines(head, &mut archives.base64, message.text.as_bytes());
+        }
+        for attachment in &message.attachments {
+            let Some(mut blob) = self.open_blob(attachment).await? else {
+                continue;
+            };
+            let name = encode_parameter(&attachment.name);
+            let part = &mut archives.spool;
+            part.write_all(b"--")?;
+            part.write_all(boundary)?;
+            write!(
+                part,
+                "\r\nContent-Type: {}; name={name}\r\nContent-Disposition: attachment; filename={name}\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+                safe_content_type(&attachment.content_type)
+            )?;
+            // Whole base64 lines at a time: 57 input bytes make one 76-character line.
+            let mut buffer = vec![0u8; 57 * 1024];
+            loop {
+                let filled = fill(&mut blob, &mut buffer).await?;
+                if filled == 0 {
+                    break;
+                }
+                archives.write_base64_lines(&buffer[..filled])?;
+                if filled < buffer.len() {
+                    break;
+                }
+            }
+        }
+        let part = &mut archives.spool;
+        part.write_all(b"--")?;
+        part.write_all(boundary)?;
+        part.write_all(b"--\r\n")?;
+        archives.entry_name.clear();
+        archives.entry_name.push_str(&headers.entry_prefix);
+        let _ = write!(archives.entry_name, "{}.eml", message.id);
+        archives.add(message.created_at.div_euclid(1000))?;
+        Ok(())
+    }
 
+    /// The text, then every version with its time and author, then the
+    /// deletion: what an edited or deleted message's body says.
+    fn body_with_history(&self, archived_message: &ArchivedMessage) -> String {
+        let message = &archived_message.message;
         let mut body = message.text.clone();
         if archived_message.versions.len() > 1 {
             body.push_str("\n\n--- Edit history ---\n");
@@ -851,39 +981,211 @@ impl Exporter<'_> {
         if let Some(deleted_at) = message.deleted_at {
             let _ = write!(body, "\n--- Deleted at {} ---\n", rfc3339(deleted_at));
         }
+        body
+    }
+}
 
-        let mut file = HashedFile::create(&self.out, &format!("eml/{}.eml", message.id))?;
-        file.write_all(head.as_bytes())?;
-        write!(
-            file,
-            "--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-        )?;
-        write_base64_lines(&mut file, body.as_bytes())?;
-        for attachment in &message.attachments {
-            let Some(mut blob) = self.open_blob(attachment).await? else {
-                continue;
-            };
-            let name = encode_parameter(&attachment.name);
-            write!(
-                file,
-                "--{boundary}\r\nContent-Type: {}; name={name}\r\nContent-Disposition: attachment; filename={name}\r\nContent-Transfer-Encoding: base64\r\n\r\n",
-                safe_content_type(&attachment.content_type)
-            )?;
-            // Whole base64 lines at a time: 57 input bytes make one 76-character line.
-            let mut buffer = vec![0u8; 57 * 1024];
-            loop {
-                let filled = fill(&mut blob, &mut buffer).await?;
-                if filled == 0 {
-                    break;
-                }
-                write_base64_lines(&mut file, &buffer[..filled])?;
-                if filled < buffer.len() {
-                    break;
-                }
+/// How EML messages are split into archives and when one is spooled.
+#[derive(Debug, Clone, Copy)]
+struct ArchiveLimits {
+    messages: u32,
+    bytes: u64,
+    in_memory: usize,
+}
+
+impl Default for ArchiveLimits {
+    fn default() -> Self {
+        ArchiveLimits {
+            messages: EML_MESSAGES_PER_ARCHIVE,
+            bytes: EML_ARCHIVE_BYTES,
+            in_memory: EML_IN_MEMORY_BYTES,
+        }
+    }
+}
+
+/// The EML archives of an export, `messages-0001.zip` onwards, and the
+/// message being built.
+struct EmlArchives {
+    root: PathBuf,
+    limits: ArchiveLimits,
+    current: Option<StoredZip<HashedFile>>,
+    finished: Vec<ManifestFile>,
+    spool: Spool,
+    /// Reused for base64 text, so encoding allocates nothing per message.
+    base64: String,
+    /// Reused for the entry name of the message being built.
+    entry_name: String,
+}
+
+impl EmlArchives {
+    fn new(root: &Path, limits: ArchiveLimits) -> EmlArchives {
+        EmlArchives {
+            root: root.to_path_buf(),
+            limits,
+            current: None,
+            finished: Vec::new(),
+            spool: Spool {
+                path: root.join(".message.eml.tmp"),
+                limit: limits.in_memory,
+                memory: Vec::with_capacity(16 * 1024),
+                file: None,
+                crc: crc32fast::Hasher::new(),
+                spilled_len: 0,
+            },
+            base64: String::new(),
+            entry_name: String::new(),
+        }
+    }
+
+    /// Appends `bytes` to the message being built as base64 lines of 76
+    /// characters, CRLF-terminated.
+    fn write_base64_lines(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.base64.clear();
+        base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut self.base64);
+        for line in self.base64.as_bytes().chunks(76) {
+            self.spool.write_all(line)?;
+            self.spool.write_all(b"\r\n")?;
+        }
+        Ok(())
+    }
+
+    /// Adds the message being built as `entry_name`, first starting a new
+    /// archive when the current one is full.
+    fn add(&mut self, modified_unix_seconds: i64) -> std::io::Result<()> {
+        let len = self.spool.len();
+        let name_len = self.entry_name.len();
+        if let Some(current) = &self.current {
+            let full = current.entries() >= self.limits.messages
+                || current.finished_size() + len > self.limits.bytes
+                || !current.fits(name_len, len);
+            if full {
+                self.finish_current()?;
             }
         }
-        write!(file, "--{boundary}--\r\n")?;
-        self.files.push(file.finish()?);
+        let archive = match &mut self.current {
+            Some(archive) => archive,
+            None => {
+                let name = format!("messages-{:04}.zip", self.finished.len() + 1);
+                let file = HashedFile::create(&self.root, &name)?;
+                self.current.insert(StoredZip::new(file))
+            }
+        };
+        self.spool
+            .add_to(archive, &self.entry_name, modified_unix_seconds)
+    }
+
+    fn finish_current(&mut self) -> std::io::Result<()> {
+        if let Some(archive) = self.current.take() {
+            let messages = archive.entries();
+            let mut file = archive.finish()?.finish()?;
+            file.messages = Some(u64::from(messages));
+            self.finished.push(file);
+        }
+        Ok(())
+    }
+
+    /// Finishes the last archive; answers every archive for the manifest.
+    fn finish(mut self) -> std::io::Result<Vec<ManifestFile>> {
+        self.finish_current()?;
+        self.spool.reset()?;
+        Ok(self.finished)
+    }
+}
+
+/// One message's EML while it is built: in memory, or once it grows past
+/// `limit` (large attachments), in a temporary file, with the CRC-32 the
+/// archive's header needs computed on the way.
+struct Spool {
+    path: PathBuf,
+    limit: usize,
+    memory: Vec<u8>,
+    file: Option<BufWriter<std::fs::File>>,
+    crc: crc32fast::Hasher,
+    spilled_len: u64,
+}
+
+impl Spool {
+    /// Empties the spool for the next message.
+    fn reset(&mut self) -> std::io::Result<()> {
+        self.memory.clear();
+        if self.file.take().is_some() {
+            std::fs::remove_file(&self.path)?;
+        }
+        self.crc = crc32fast::Hasher::new();
+        self.spilled_len = 0;
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        if self.file.is_some() {
+            self.spilled_len
+        } else {
+            self.memory.len() as u64
+        }
+    }
+
+    fn spill(&mut self) -> std::io::Result<()> {
+        // Read back into the archive once the message is complete.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.path)?;
+        let mut file = BufWriter::with_capacity(256 * 1024, file);
+        file.write_all(&self.memory)?;
+        self.crc = crc32fast::Hasher::new();
+        self.crc.update(&self.memory);
+        self.spilled_len = self.memory.len() as u64;
+        self.memory.clear();
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// Writes the message into `archive` as `name` and empties the spool.
+    fn add_to(
+        &mut self,
+        archive: &mut StoredZip<HashedFile>,
+        name: &str,
+        modified_unix_seconds: i64,
+    ) -> std::io::Result<()> {
+        let Some(file) = self.file.take() else {
+            archive.add(name, modified_unix_seconds, &self.memory)?;
+            self.memory.clear();
+            return Ok(());
+        };
+        let mut file = file.into_inner().map_err(|error| error.into_error())?;
+        file.seek(std::io::SeekFrom::Start(0))?;
+        let crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
+        let copied = archive.add_from(
+            name,
+            modified_unix_seconds,
+            crc,
+            self.spilled_len,
+            &mut std::io::BufReader::with_capacity(256 * 1024, file),
+        );
+        self.spilled_len = 0;
+        std::fs::remove_file(&self.path)?;
+        copied
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Some(file) = &mut self.file {
+            file.write_all(bytes)?;
+            self.crc.update(bytes);
+            self.spilled_len += bytes.len() as u64;
+            return Ok(bytes.len());
+        }
+        self.memory.extend_from_slice(bytes);
+        if self.memory.len() > self.limit {
+            self.spill()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -969,28 +1271,112 @@ fn room_name(archived: &ArchivedChannel) -> String {
     }
 }
 
-/// RFC 2822 date (`Tue, 1 Jul 2003 10:52:37 +0000`).
-pub fn rfc2822(millis: Millis) -> String {
-    time::OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))
-        .ok()
-        .and_then(|time| {
-            time.format(&time::format_description::well_known::Rfc2822)
-                .ok()
-        })
-        .unwrap_or_else(|| "Thu, 01 Jan 1970 00:00:00 +0000".into())
+/// Writes `value` in decimal at the start of `out`; answers the digits
+/// written. `out` must hold 20 bytes, enough for any `u64`.
+fn decimal(mut value: u64, out: &mut [u8]) -> usize {
+    let mut reversed = [0u8; 20];
+    let mut count = 0;
+    loop {
+        reversed[count] = b'0' + (value % 10) as u8;
+        count += 1;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for (slot, digit) in out.iter_mut().zip(reversed[..count].iter().rev()) {
+        *slot = *digit;
+    }
+    count
 }
 
-/// Base64 in lines of at most 76 characters, CRLF-terminated.
-fn write_base64_lines(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
-    for chunk in bytes.chunks(57) {
-        out.write_all(
-            base64::engine::general_purpose::STANDARD
-                .encode(chunk)
-                .as_bytes(),
-        )?;
-        out.write_all(b"\r\n")?;
+/// `Name: <message-ID@domain>\r\n`.
+fn push_message_id(out: &mut Vec<u8>, name: &[u8], id: i64, domain: &str) {
+    let mut digits = [0u8; 20];
+    let used = decimal(id.unsigned_abs(), &mut digits);
+    out.extend_from_slice(name);
+    out.extend_from_slice(b"<message-");
+    if id < 0 {
+        out.push(b'-');
     }
-    Ok(())
+    out.extend_from_slice(&digits[..used]);
+    out.push(b'@');
+    out.extend_from_slice(domain.as_bytes());
+    out.extend_from_slice(b">\r\n");
+}
+
+/// `Subject: [#room] first line of the text\r\n`, at most 70 characters of
+/// the text; encoded when anything in it is not printable ASCII.
+fn push_subject(out: &mut Vec<u8>, headers: &ChannelHeaders, text: &str) {
+    let line = text
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("(no text)");
+    let printable = |text: &str| text.bytes().all(|byte| (0x20..0x7f).contains(&byte));
+    out.extend_from_slice(b"Subject: ");
+    if printable(&headers.subject_prefix) && printable(line) {
+        out.extend_from_slice(headers.subject_prefix.as_bytes());
+        out.extend_from_slice(&line.as_bytes()[..line.len().min(70)]);
+    } else {
+        let subject: String = line.chars().take(70).collect();
+        let text = format!("{}{subject}", headers.subject_prefix);
+        out.extend_from_slice(encode_header_text(&text).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Base64 in lines of 76 characters, CRLF-terminated, through `scratch`.
+fn push_base64_lines(out: &mut Vec<u8>, scratch: &mut String, bytes: &[u8]) {
+    scratch.clear();
+    base64::engine::general_purpose::STANDARD.encode_string(bytes, scratch);
+    out.reserve(scratch.len() + scratch.len() / 38 + 2);
+    for line in scratch.as_bytes().chunks(76) {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// An RFC 2822 date (`Tue, 01 Jul 2003 10:52:37 +0000`), as `time`
+/// formats it, without allocating.
+fn push_rfc2822(out: &mut Vec<u8>, millis: Millis) {
+    const DAYS: [&[u8]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let civil = Civil::from_unix_seconds(millis.div_euclid(1000));
+    // RFC 2822 has four-digit years from 1900 on.
+    if !(1900..=9999).contains(&civil.year) {
+        out.extend_from_slice(b"Thu, 01 Jan 1970 00:00:00 +0000");
+        return;
+    }
+    let two = |out: &mut Vec<u8>, value: u32| {
+        out.push(b'0' + (value / 10) as u8);
+        out.push(b'0' + (value % 10) as u8);
+    };
+    out.extend_from_slice(DAYS[civil.weekday as usize % 7]);
+    out.extend_from_slice(b", ");
+    two(out, civil.day);
+    out.push(b' ');
+    out.extend_from_slice(MONTHS[(civil.month as usize + 11) % 12]);
+    out.push(b' ');
+    let year = civil.year as u32;
+    two(out, year / 100);
+    two(out, year % 100);
+    out.push(b' ');
+    two(out, civil.hour);
+    out.push(b':');
+    two(out, civil.minute);
+    out.push(b':');
+    two(out, civil.second);
+    out.extend_from_slice(b" +0000");
+}
+
+/// RFC 2822 date (`Tue, 01 Jul 2003 10:52:37 +0000`).
+pub fn rfc2822(millis: Millis) -> String {
+    let mut out = Vec::with_capacity(31);
+    push_rfc2822(&mut out, millis);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Header text: as is when it is printable ASCII, else an RFC 2047 encoded
@@ -1149,5 +1535,156 @@ mod tests {
         write_csv_row(&mut row, &["a\"b".into(), "c,d\ne".into()]).unwrap();
         assert_eq!(String::from_utf8(row).unwrap(), "\"a\"\"b\",\"c,d\ne\"\r\n");
         assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+    }
+
+    #[test]
+    fn dates_match_the_time_crate() {
+        for millis in [
+            1_700_000_000_123_i64,
+            951_825_599_000, // 2000-02-29 11:59:59
+            4_102_444_800_000,
+            1_709_251_199_999,
+            -2_208_988_800_000, // 1900-01-01
+        ] {
+            let expected = time::OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))
+                .unwrap()
+                .format(&time::format_description::well_known::Rfc2822)
+                .unwrap();
+            assert_eq!(rfc2822(millis), expected, "{millis}");
+        }
+        assert_eq!(
+            rfc2822(-2_208_988_801_000),
+            "Thu, 01 Jan 1970 00:00:00 +0000",
+            "before 1900 RFC 2822 has no date"
+        );
+    }
+
+    #[test]
+    fn subjects_are_the_first_line_and_encoded_only_when_needed() {
+        let headers = ChannelHeaders {
+            to_line: String::new(),
+            channel_line: String::new(),
+            subject_prefix: "[#deal] ".into(),
+            entry_prefix: String::new(),
+        };
+        let subject = |text: &str| {
+            let mut out = Vec::new();
+            push_subject(&mut out, &headers, text);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(subject("\n  \nHello\nworld"), "Subject: [#deal] Hello\r\n");
+        assert_eq!(subject(""), "Subject: [#deal] (no text)\r\n");
+        assert_eq!(
+            subject(&"a".repeat(100)),
+            format!("Subject: [#deal] {}\r\n", "a".repeat(70))
+        );
+        assert_eq!(subject("tab\there"), "Subject: [#deal] tab here\r\n");
+        assert!(subject("Grüße").starts_with("Subject: =?UTF-8?B?"));
+        let mut id = Vec::new();
+        push_message_id(&mut id, b"Message-ID: ", 1234, "x.invalid");
+        assert_eq!(id, b"Message-ID: <message-1234@x.invalid>\r\n");
+    }
+
+    /// Every entry of every archive in `files`, read with the `zip` crate
+    /// (which checks each entry's CRC-32), after checking the manifest's
+    /// size, SHA-256 and message count.
+    fn read_archives(dir: &Path, files: &[ManifestFile]) -> Vec<Vec<(String, Vec<u8>)>> {
+        use std::io::Read;
+        files
+            .iter()
+            .map(|file| {
+                let bytes = std::fs::read(dir.join(&file.name)).unwrap();
+                assert_eq!(bytes.len() as u64, file.bytes);
+                assert_eq!(hex::encode(Sha256::digest(&bytes)), file.sha256);
+                let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+                let entries: Vec<(String, Vec<u8>)> = (0..archive.len())
+                    .map(|index| {
+                        let mut entry = archive.by_index(index).unwrap();
+                        let mut content = Vec::new();
+                        entry.read_to_end(&mut content).unwrap();
+                        (entry.name().unwrap().to_string(), content)
+                    })
+                    .collect();
+                assert_eq!(file.messages, Some(entries.len() as u64), "{}", file.name);
+                entries
+            })
+            .collect()
+    }
+
+    fn scratch_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("conclave-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn eml_archives_split_by_count_and_spool_large_messages() {
+        let dir = scratch_dir("eml-archives-count");
+        let limits = ArchiveLimits {
+            messages: 2,
+            bytes: 1 << 30,
+            in_memory: 64,
+        };
+        let mut archives = EmlArchives::new(&dir, limits);
+        let mut expected = Vec::new();
+        for id in 1..=5 {
+            archives.spool.reset().unwrap();
+            // The third message outgrows memory half-way and is spooled.
+            let halves = [
+                format!("Subject: {id}\r\n\r\n"),
+                "x".repeat(if id == 3 { 1_000 } else { 10 }),
+            ];
+            for half in &halves {
+                archives.spool.write_all(half.as_bytes()).unwrap();
+            }
+            assert_eq!(archives.spool.file.is_some(), id == 3);
+            archives.entry_name = format!("7-room/{id}.eml");
+            archives.add(1_700_000_000).unwrap();
+            assert!(!dir.join(".message.eml.tmp").exists(), "spool removed");
+            expected.push((archives.entry_name.clone(), halves.concat().into_bytes()));
+        }
+        let files = archives.finish().unwrap();
+        let names: Vec<&str> = files.iter().map(|file| file.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "messages-0001.zip",
+                "messages-0002.zip",
+                "messages-0003.zip"
+            ]
+        );
+        let read = read_archives(&dir, &files);
+        assert_eq!(read.concat(), expected);
+        assert_eq!(read.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn eml_archives_split_by_size_but_keep_an_oversized_message_whole() {
+        let dir = scratch_dir("eml-archives-size");
+        let limits = ArchiveLimits {
+            messages: 1_000,
+            bytes: 400,
+            in_memory: 1 << 20,
+        };
+        let mut archives = EmlArchives::new(&dir, limits);
+        for (id, size) in [(1, 100), (2, 100), (3, 1_000), (4, 10)] {
+            archives.spool.reset().unwrap();
+            archives.spool.write_all(&vec![b'y'; size]).unwrap();
+            archives.entry_name = format!("{id}.eml");
+            archives.add(0).unwrap();
+        }
+        let files = archives.finish().unwrap();
+        let read = read_archives(&dir, &files);
+        let names: Vec<Vec<&str>> = read
+            .iter()
+            .map(|entries| entries.iter().map(|(name, _)| name.as_str()).collect())
+            .collect();
+        assert_eq!(
+            names,
+            [vec!["1.eml", "2.eml"], vec!["3.eml"], vec!["4.eml"]]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

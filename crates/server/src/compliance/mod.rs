@@ -7,6 +7,7 @@
 //! journalling, this module removes the bytes the store says nothing refers
 //! to any more.
 
+mod archive;
 pub mod export;
 
 use std::path::{Path, PathBuf};

@@ -643,6 +643,7 @@ pub async fn download_export_file(
         Some("csv") => "text/csv; charset=utf-8",
         Some("xml") => "application/xml",
         Some("eml") => "message/rfc822",
+        Some("zip") => "application/zip",
         _ => "application/octet-stream",
     };
     let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();

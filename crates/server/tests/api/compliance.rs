@@ -687,7 +687,7 @@ async fn exports_in_every_format_parse_and_match_their_manifests() {
 
             match format {
                 "jsonl" => check_jsonl(&files, root_id, reply_id, &attachment_bytes),
-                "eml" => check_eml(&files, root_id, reply_id, &attachment_bytes),
+                "eml" => check_eml(&files, manifest, root_id, reply_id, &attachment_bytes),
                 "actiance" => check_actiance(&files),
                 _ => check_csv(&files),
             }
@@ -753,11 +753,57 @@ fn check_jsonl(files: &HashMap<String, Vec<u8>>, root_id: i64, reply_id: i64, at
     );
 }
 
-fn check_eml(files: &HashMap<String, Vec<u8>>, root_id: i64, reply_id: i64, attachment: &[u8]) {
-    let emls: Vec<&String> = files.keys().filter(|name| name.ends_with(".eml")).collect();
-    assert_eq!(emls.len(), 3, "one file per message");
+/// Reads every `.eml` out of the export's ZIP archives with the `zip`
+/// crate (which checks each entry's CRC-32), keyed by message id, after
+/// checking each archive's message count in the manifest.
+fn eml_entries(files: &HashMap<String, Vec<u8>>, manifest: &Value) -> HashMap<i64, Vec<u8>> {
+    use std::io::Read;
+    let mut messages = HashMap::new();
+    for entry in manifest["files"].as_array().unwrap() {
+        let name = entry["name"].as_str().unwrap();
+        assert!(
+            name.starts_with("messages-") && name.ends_with(".zip"),
+            "only archives: {name}"
+        );
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&files[name])).unwrap();
+        assert_eq!(entry["messages"].as_u64(), Some(archive.len() as u64));
+        for index in 0..archive.len() {
+            let mut eml = archive.by_index(index).unwrap();
+            assert_eq!(eml.compression(), zip::CompressionMethod::Stored);
+            let path = eml.name().unwrap().to_string();
+            let id = path
+                .strip_suffix(".eml")
+                .and_then(|rest| rest.rsplit('/').next())
+                .and_then(|id| id.parse::<i64>().ok())
+                .unwrap_or_else(|| panic!("not <channel>/<id>.eml: {path}"));
+            assert!(path.contains("-deal-room/"), "{path}");
+            let mut bytes = Vec::new();
+            eml.read_to_end(&mut bytes).unwrap();
+            assert!(messages.insert(id, bytes).is_none(), "{path} twice");
+        }
+    }
+    messages
+}
+
+fn check_eml(
+    files: &HashMap<String, Vec<u8>>,
+    manifest: &Value,
+    root_id: i64,
+    reply_id: i64,
+    attachment: &[u8],
+) {
+    let emls = eml_entries(files, manifest);
+    assert_eq!(emls.len(), 3, "one .eml per message");
     let parser = mail_parser::MessageParser::default();
-    let root = parser.parse(&files[&format!("eml/{root_id}.eml")]).unwrap();
+    for (id, eml) in &emls {
+        let parsed = parser.parse(eml).unwrap();
+        assert_eq!(
+            parsed.message_id(),
+            Some(format!("message-{id}@conclave.invalid").as_str())
+        );
+        assert!(parsed.from().is_some() && parsed.to().is_some() && parsed.date().is_some());
+    }
+    let root = parser.parse(&emls[&root_id]).unwrap();
     assert_eq!(
         root.from().unwrap().first().unwrap().address().unwrap(),
         "alice@example.com"
@@ -791,9 +837,7 @@ fn check_eml(files: &HashMap<String, Vec<u8>>, root_id: i64, reply_id: i64, atta
         mail_parser::MimeHeaders::attachment_name(parts[0]),
         Some("numbers.bin")
     );
-    let reply = parser
-        .parse(&files[&format!("eml/{reply_id}.eml")])
-        .unwrap();
+    let reply = parser.parse(&emls[&reply_id]).unwrap();
     assert_eq!(
         reply.in_reply_to().as_text(),
         Some(format!("message-{root_id}@conclave.invalid").as_str())
