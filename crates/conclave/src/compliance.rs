@@ -181,6 +181,8 @@ pub async fn export(
         filters,
         &args.out,
         &settings.compliance.mail_domain,
+        // The deliverable, in a directory the officer chose: as it is.
+        None,
     )
     .await
     .map_err(|error| anyhow::anyhow!("{error}"))?;

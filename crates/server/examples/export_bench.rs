@@ -139,6 +139,7 @@ async fn main() {
             ManifestFilters::default(),
             &out,
             "conclave.invalid",
+            None,
         )
         .await
         .unwrap();

@@ -137,7 +137,9 @@ async fn read_frame(file: &mut tokio::fs::File) -> io::Result<Vec<u8>> {
 }
 
 impl BlobReader {
-    async fn open(path: &Path, keyring: &Keyring) -> io::Result<BlobReader> {
+    /// Opens a file sealed by a [`BlobSealer`] (or written before
+    /// encryption at rest, answered as it is).
+    pub async fn open_file(path: &Path, keyring: &Keyring) -> io::Result<BlobReader> {
         let mut file = tokio::fs::File::open(path).await?;
         let total = file.metadata().await?.len();
         let mut header = [0u8; BLOB_HEADER_LEN];
@@ -239,7 +241,7 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn open(&self, key: &str) -> io::Result<BlobReader> {
-        BlobReader::open(&self.path_for(key)?, &self.keyring).await
+        BlobReader::open_file(&self.path_for(key)?, &self.keyring).await
     }
 
     fn temporary_path(&self) -> PathBuf {

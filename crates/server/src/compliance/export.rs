@@ -29,13 +29,14 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use conclave_domain::compliance::{
     ArchivedChannel, ArchivedMessage, ExportFilter, MembershipChange,
 };
 use conclave_domain::{Attachment, ChannelKind, Millis, User, UserId};
-use conclave_store::{Store, StoreError};
+use conclave_store::{Keyring, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
@@ -156,7 +157,9 @@ impl From<ExportError> for crate::error::ApiError {
 
 /// Writes an export into `out`, which must not hold an export already
 /// (it is created when missing). Answers the manifest, also written as
-/// `manifest.json`.
+/// `manifest.json`. With `seal`, the files are sealed at rest (exports
+/// kept in the data directory); the manifest stays readable.
+#[allow(clippy::too_many_arguments)]
 pub async fn write_export(
     store: &dyn Store,
     blobs: &dyn BlobStore,
@@ -165,6 +168,7 @@ pub async fn write_export(
     filters: ManifestFilters,
     out: &Path,
     mail_domain: &str,
+    seal: Option<Arc<Keyring>>,
 ) -> Result<Manifest, ExportError> {
     std::fs::create_dir_all(out)?;
     if out.join("manifest.json").exists() {
@@ -177,6 +181,7 @@ pub async fn write_export(
         store,
         blobs,
         out: out.to_path_buf(),
+        seal,
         format,
         mail_domain: mail_domain.to_string(),
         people: HashMap::new(),
@@ -205,29 +210,102 @@ pub async fn write_export(
 /// A buffered file that hashes and counts what goes through it.
 struct HashedFile {
     name: String,
-    writer: BufWriter<std::fs::File>,
+    writer: FileOut,
     hasher: Sha256,
     bytes: u64,
 }
 
+/// Where an export file's bytes go: as they are (an export written to a
+/// directory the caller chose), or sealed with the server's key (exports
+/// kept in the data directory, opened again on download). The manifest's
+/// checksums are always of the plaintext, which is what recipients get.
+enum FileOut {
+    Plain(BufWriter<std::fs::File>),
+    Sealed {
+        file: BufWriter<std::fs::File>,
+        sealer: conclave_store::keys::BlobSealer,
+        frames: Vec<u8>,
+    },
+}
+
+fn sealing_error(error: conclave_store::KeyError) -> std::io::Error {
+    std::io::Error::other(error.to_string())
+}
+
+impl FileOut {
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            FileOut::Plain(file) => file.write_all(bytes),
+            FileOut::Sealed {
+                file,
+                sealer,
+                frames,
+            } => {
+                sealer.push(bytes, frames).map_err(sealing_error)?;
+                if !frames.is_empty() {
+                    file.write_all(frames)?;
+                    frames.clear();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            FileOut::Plain(file) | FileOut::Sealed { file, .. } => file.flush(),
+        }
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            FileOut::Plain(mut file) => file.flush(),
+            FileOut::Sealed {
+                mut file,
+                sealer,
+                mut frames,
+            } => {
+                sealer.finish(&mut frames).map_err(sealing_error)?;
+                file.write_all(&frames)?;
+                file.flush()
+            }
+        }
+    }
+}
+
 impl HashedFile {
-    fn create(root: &Path, name: &str) -> std::io::Result<HashedFile> {
+    fn create(root: &Path, name: &str, seal: Option<&Keyring>) -> std::io::Result<HashedFile> {
         let path = root.join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
+        let mut file = BufWriter::with_capacity(256 * 1024, std::fs::File::create(path)?);
+        let writer = match seal {
+            None => FileOut::Plain(file),
+            Some(keyring) => {
+                let sealer = keyring
+                    .blob_sealer(conclave_store::keys::SYSTEM_OWNER)
+                    .map_err(sealing_error)?;
+                file.write_all(&sealer.header())?;
+                FileOut::Sealed {
+                    file,
+                    sealer,
+                    frames: Vec::with_capacity(2 * conclave_store::keys::BLOB_FRAME),
+                }
+            }
+        };
         Ok(HashedFile {
             name: name.to_string(),
-            writer: BufWriter::with_capacity(256 * 1024, std::fs::File::create(path)?),
+            writer,
             hasher: Sha256::new(),
             bytes: 0,
         })
     }
 
-    fn finish(mut self) -> std::io::Result<ManifestFile> {
+    fn finish(self) -> std::io::Result<ManifestFile> {
         // No fsync per file: an export is reproducible, and one fsync per
         // EML file would cap it at the disk's sync rate.
-        self.writer.flush()?;
+        self.writer.finish()?;
         Ok(ManifestFile {
             name: self.name,
             bytes: self.bytes,
@@ -239,10 +317,10 @@ impl HashedFile {
 
 impl Write for HashedFile {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let written = self.writer.write(bytes)?;
-        self.hasher.update(&bytes[..written]);
-        self.bytes += written as u64;
-        Ok(written)
+        self.writer.write_all(bytes)?;
+        self.hasher.update(bytes);
+        self.bytes += bytes.len() as u64;
+        Ok(bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -273,6 +351,8 @@ struct Exporter<'a> {
     store: &'a dyn Store,
     blobs: &'a dyn BlobStore,
     out: PathBuf,
+    /// Seal the files (exports kept in the data directory).
+    seal: Option<Arc<Keyring>>,
     format: ExportFormat,
     mail_domain: String,
     people: HashMap<UserId, User>,
@@ -295,22 +375,27 @@ impl Exporter<'_> {
     async fn run(&mut self, filter: &ExportFilter) -> Result<(), ExportError> {
         let channels = self.store.export_channels(filter).await?;
         let mut sink = match self.format {
-            ExportFormat::Jsonl => Sink::Jsonl(HashedFile::create(&self.out, "messages.jsonl")?),
+            ExportFormat::Jsonl => Sink::Jsonl(HashedFile::create(
+                &self.out,
+                "messages.jsonl",
+                self.seal.as_deref(),
+            )?),
             ExportFormat::Csv => {
-                let mut file = HashedFile::create(&self.out, "messages.csv")?;
+                let mut file = HashedFile::create(&self.out, "messages.csv", self.seal.as_deref())?;
                 file.write_all(
                     b"event,message_id,version,channel_id,channel_name,channel_kind,thread_id,user_email,user_name,at,text,attachments\r\n",
                 )?;
                 Sink::Csv(file)
             }
             ExportFormat::Actiance => {
-                let mut file = HashedFile::create(&self.out, "actiance.xml")?;
+                let mut file = HashedFile::create(&self.out, "actiance.xml", self.seal.as_deref())?;
                 file.write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<FileDump>\n")?;
                 Sink::Actiance(file)
             }
             ExportFormat::Eml => Sink::Eml(Box::new(EmlArchives::new(
                 &self.out,
                 ArchiveLimits::default(),
+                self.seal.clone(),
             ))),
         };
         for channel in &channels {
@@ -619,7 +704,7 @@ impl Exporter<'_> {
                 names.push(String::new());
                 continue;
             };
-            let mut file = HashedFile::create(&self.out, &name)?;
+            let mut file = HashedFile::create(&self.out, &name, self.seal.as_deref())?;
             let mut buffer = vec![0u8; 64 * 1024];
             loop {
                 let read = blob.read(&mut buffer).await?;
@@ -1007,6 +1092,7 @@ impl Default for ArchiveLimits {
 /// message being built.
 struct EmlArchives {
     root: PathBuf,
+    seal: Option<Arc<Keyring>>,
     limits: ArchiveLimits,
     current: Option<StoredZip<HashedFile>>,
     finished: Vec<ManifestFile>,
@@ -1018,9 +1104,10 @@ struct EmlArchives {
 }
 
 impl EmlArchives {
-    fn new(root: &Path, limits: ArchiveLimits) -> EmlArchives {
+    fn new(root: &Path, limits: ArchiveLimits, seal: Option<Arc<Keyring>>) -> EmlArchives {
         EmlArchives {
             root: root.to_path_buf(),
+            seal,
             limits,
             current: None,
             finished: Vec::new(),
@@ -1066,7 +1153,7 @@ impl EmlArchives {
             Some(archive) => archive,
             None => {
                 let name = format!("messages-{:04}.zip", self.finished.len() + 1);
-                let file = HashedFile::create(&self.root, &name)?;
+                let file = HashedFile::create(&self.root, &name, self.seal.as_deref())?;
                 self.current.insert(StoredZip::new(file))
             }
         };
@@ -1626,7 +1713,7 @@ mod tests {
             bytes: 1 << 30,
             in_memory: 64,
         };
-        let mut archives = EmlArchives::new(&dir, limits);
+        let mut archives = EmlArchives::new(&dir, limits, None);
         let mut expected = Vec::new();
         for id in 1..=5 {
             archives.spool.reset().unwrap();
@@ -1668,7 +1755,7 @@ mod tests {
             bytes: 400,
             in_memory: 1 << 20,
         };
-        let mut archives = EmlArchives::new(&dir, limits);
+        let mut archives = EmlArchives::new(&dir, limits, None);
         for (id, size) in [(1, 100), (2, 100), (3, 1_000), (4, 10)] {
             archives.spool.reset().unwrap();
             archives.spool.write_all(&vec![b'y'; size]).unwrap();

@@ -532,6 +532,7 @@ pub async fn create_export(
         filters,
         &dir,
         &state.config.compliance.mail_domain,
+        Some(state.store.keyring().clone()),
     )
     .await;
     let manifest = match manifest {
@@ -628,7 +629,9 @@ pub async fn download_export_file(
     if !listed {
         return Err(ApiError::NotFound("export file"));
     }
-    let file = tokio::fs::File::open(dir.join(&name))
+    // Export files are sealed at rest (the manifest is not); files written
+    // before that are served as they are.
+    let file = crate::blobs::BlobReader::open_file(&dir.join(&name), state.store.keyring())
         .await
         .map_err(|_| ApiError::NotFound("export file"))?;
     crate::audit::record(

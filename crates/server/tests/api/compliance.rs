@@ -684,6 +684,13 @@ async fn exports_in_every_format_parse_and_match_their_manifests() {
                 !contains(&everything, "not alice's business"),
                 "{format}: another channel leaked into the export"
             );
+            // Downloads carry the text; the export kept in the data
+            // directory is sealed at rest.
+            assert!(contains(&everything, "Agreed"), "{format}");
+            assert!(
+                !contains(&all_bytes(&server.dir.join("exports").join(id)), "Agreed"),
+                "{format}: an export kept in the data dir is readable"
+            );
 
             match format {
                 "jsonl" => check_jsonl(&files, root_id, reply_id, &attachment_bytes),
