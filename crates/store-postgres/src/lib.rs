@@ -135,6 +135,30 @@ impl PostgresStore {
         })
     }
 
+    /// Channels of the kinds listed (SQL literals), by name, with member
+    /// counts.
+    async fn channels_of_kinds(&self, kinds: &'static str) -> StoreResult<Vec<PublicChannel>> {
+        let reader = self.reader().await?;
+        reader
+            .sql()
+            .query(
+                &format!(
+                    "SELECT {CHANNEL_COLUMNS}, (SELECT COUNT(*) FROM memberships WHERE channel_id = channels.id)
+                     FROM channels WHERE kind IN ({kinds}) ORDER BY name COLLATE \"C\""
+                ),
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(PublicChannel {
+                    channel: rows::channel(row)?,
+                    member_count: get(row, 8)?,
+                })
+            })
+            .collect()
+    }
+
     /// The writer connection, reopened if it died. Holding the guard is
     /// what serialises this process's writes.
     pub(crate) async fn writer(
@@ -755,25 +779,11 @@ impl Store for PostgresStore {
     }
 
     async fn public_channels(&self) -> StoreResult<Vec<PublicChannel>> {
-        let reader = self.reader().await?;
-        reader
-            .sql()
-            .query(
-                &format!(
-                    "SELECT {CHANNEL_COLUMNS}, (SELECT COUNT(*) FROM memberships WHERE channel_id = channels.id)
-                     FROM channels WHERE kind = 'public' ORDER BY name COLLATE \"C\""
-                ),
-                &[],
-            )
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(PublicChannel {
-                    channel: rows::channel(row)?,
-                    member_count: get(row, 8)?,
-                })
-            })
-            .collect()
+        self.channels_of_kinds("'public'").await
+    }
+
+    async fn named_channels(&self) -> StoreResult<Vec<PublicChannel>> {
+        self.channels_of_kinds("'public', 'private'").await
     }
 
     async fn message_by_id(&self, id: MessageId) -> StoreResult<Option<Message>> {

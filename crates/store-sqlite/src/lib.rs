@@ -223,6 +223,30 @@ fn summary(
     })
 }
 
+impl SqliteStore {
+    /// Channels of the kinds listed (SQL literals), by name, with member
+    /// counts.
+    async fn channels_of_kinds(&self, kinds: &'static str) -> StoreResult<Vec<PublicChannel>> {
+        self.read(move |conn| {
+            collect(
+                conn,
+                &format!(
+                    "SELECT {CHANNEL_COLUMNS}, (SELECT COUNT(*) FROM memberships WHERE channel_id = channels.id)
+                     FROM channels WHERE kind IN ({kinds}) ORDER BY name"
+                ),
+                [],
+                |row| {
+                    Ok(PublicChannel {
+                        channel: rows::channel(row)?,
+                        member_count: row.get(8)?,
+                    })
+                },
+            )
+        })
+        .await
+    }
+}
+
 fn placeholders(count: usize) -> String {
     vec!["?"; count].join(", ")
 }
@@ -634,23 +658,11 @@ impl Store for SqliteStore {
     }
 
     async fn public_channels(&self) -> StoreResult<Vec<PublicChannel>> {
-        self.read(|conn| {
-            collect(
-                conn,
-                &format!(
-                    "SELECT {CHANNEL_COLUMNS}, (SELECT COUNT(*) FROM memberships WHERE channel_id = channels.id)
-                     FROM channels WHERE kind = 'public' ORDER BY name"
-                ),
-                [],
-                |row| {
-                    Ok(PublicChannel {
-                        channel: rows::channel(row)?,
-                        member_count: row.get(8)?,
-                    })
-                },
-            )
-        })
-        .await
+        self.channels_of_kinds("'public'").await
+    }
+
+    async fn named_channels(&self) -> StoreResult<Vec<PublicChannel>> {
+        self.channels_of_kinds("'public', 'private'").await
     }
 
     async fn message_by_id(&self, id: MessageId) -> StoreResult<Option<Message>> {

@@ -359,6 +359,32 @@ impl Story {
             })
             .await;
         assert!(matches!(again, Err(StoreError::Conflict(_))));
+
+        // Officers name every public and private channel, never a direct
+        // conversation.
+        let secret = self
+            .channel("board-room", ChannelKind::Private, vec![self.bob.id])
+            .await;
+        let named = store.named_channels().await.unwrap();
+        let ids: Vec<_> = named.iter().map(|entry| entry.channel.id).collect();
+        assert!(
+            ids.contains(&general.id) && ids.contains(&secret.id),
+            "{ids:?}"
+        );
+        assert!(!ids.contains(&direct.id));
+        let names: Vec<&str> = named
+            .iter()
+            .map(|entry| entry.channel.name.as_str())
+            .collect();
+        assert!(names.is_sorted(), "{names:?}");
+        assert!(
+            !store
+                .public_channels()
+                .await
+                .unwrap()
+                .iter()
+                .any(|entry| entry.channel.id == secret.id)
+        );
     }
 
     async fn messages_threads_edits_deletes(&self) {

@@ -77,6 +77,10 @@ pub trait Store:
         channel_id: ChannelId,
     ) -> StoreResult<Option<ChannelSummary>>;
     async fn public_channels(&self) -> StoreResult<Vec<PublicChannel>>;
+    /// Every public and private channel (archived, imported and customer
+    /// conversations included; not direct conversations or groups), by
+    /// name: what compliance officers name in holds, retention and exports.
+    async fn named_channels(&self) -> StoreResult<Vec<PublicChannel>>;
 
     async fn message_by_id(&self, id: MessageId) -> StoreResult<Option<Message>>;
     /// A page of a channel's top-level messages (or of one thread, root

@@ -5,7 +5,7 @@
 //! ApiClient) so the URLs live in one file.
 
 import type { ApiClient } from './client';
-import type { ChannelId, Millis, UserId } from './types';
+import type { Channel, ChannelId, Millis, UserId } from './types';
 
 export type RetentionScope = 'global' | 'team' | 'channel';
 
@@ -134,6 +134,8 @@ export function exportFilePath(exportId: string, name: string): string {
 }
 
 export const complianceApi = {
+  /** Every public and private channel, member or not (officers only). */
+  channels: (api: ApiClient) => api.request<{ channel: Channel; member_count: number }[]>('GET', '/compliance/channels'),
   retention: (api: ApiClient) => api.request<RetentionPolicy[]>('GET', '/compliance/retention'),
   setRetention: (api: ApiClient, policy: SetRetention) => api.request<RetentionPolicy>('PUT', '/compliance/retention', policy),
   runRetention: (api: ApiClient) => api.request<PurgeReport>('POST', '/compliance/retention/run'),

@@ -141,13 +141,13 @@ function useAction(after?: () => unknown) {
   return { failure, setFailure, problem, busy, act };
 }
 
-/** The channels the console can name: the officer's own and every public one (archived included). Direct conversations are covered through custodians. */
+/** The channels the console can name: every public and private one, member or not (archived, imports and customer conversations included). Direct conversations are covered through custodians. */
 function useKnownChannels(): Channel[] {
   const app = useApp();
   const [channels, setChannels] = useState<Channel[]>(() => namedChannels(app.channels.channelList().map((summary) => summary.channel)));
   useEffect(() => {
-    app.api
-      .browseChannels()
+    complianceApi
+      .channels(app.api)
       .then((entries) => setChannels(namedChannels([...app.channels.channelList().map((summary) => summary.channel), ...entries.map((entry) => entry.channel)])))
       .catch(() => undefined);
   }, [app]);

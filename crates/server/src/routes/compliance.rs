@@ -32,6 +32,7 @@ use crate::state::AppState;
 /// This module's routes, relative to `/api/v1`.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/compliance/channels", get(list_channels))
         .route("/compliance/holds", get(list_holds).post(create_hold))
         .route("/compliance/holds/{id}/release", post(release_hold))
         .route(
@@ -54,6 +55,7 @@ pub fn router() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(
+        list_channels,
         list_holds,
         create_hold,
         release_hold,
@@ -69,6 +71,7 @@ pub fn router() -> Router<AppState> {
         journal_verify
     ),
     components(schemas(
+        NamedChannelDto,
         HoldDto,
         CreateHoldRequest,
         RetentionPolicyDto,
@@ -137,6 +140,35 @@ impl From<&LegalHold> for HoldDto {
             active: hold.is_active(),
         }
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NamedChannelDto {
+    pub channel: crate::api::ChannelDto,
+    pub member_count: i64,
+}
+
+/// Every public and private channel (archived, WhatsApp imports and
+/// customer conversations included), by name, whether or not the officer
+/// is a member: what holds, retention and exports name. Direct
+/// conversations are reached through their custodians.
+#[utoipa::path(get, path = "/api/v1/compliance/channels", tag = "compliance", security(("bearer" = [])),
+    responses((status = 200, body = [NamedChannelDto]), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn list_channels(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<NamedChannelDto>>> {
+    officer(&authed)?;
+    let channels = state.store.named_channels().await?;
+    Ok(Json(
+        channels
+            .iter()
+            .map(|entry| NamedChannelDto {
+                channel: crate::api::ChannelDto::from(&entry.channel),
+                member_count: entry.member_count,
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

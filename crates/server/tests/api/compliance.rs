@@ -104,9 +104,30 @@ async fn officers_manage_holds_and_retention_and_nobody_else_may() {
             )
             .await;
         let room_id = room["channel"]["id"].as_i64().unwrap();
+        let secret = server
+            .ok(
+                "POST",
+                "/api/v1/channels",
+                &member,
+                Some(json!({"name": "board", "kind": "private"})),
+            )
+            .await;
+        // Officers see every named channel, private ones they are not in too.
+        let named = server
+            .ok("GET", "/api/v1/compliance/channels", &officer, None)
+            .await;
+        let names: Vec<&str> = named
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry["channel"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, vec!["board", "deals"], "{named}");
+        assert_eq!(named[0]["channel"]["id"], secret["channel"]["id"]);
 
         for who in [&member, &admin] {
             for (method, path, body) in [
+                ("GET", "/api/v1/compliance/channels", None),
                 ("GET", "/api/v1/compliance/holds", None),
                 (
                     "POST",
