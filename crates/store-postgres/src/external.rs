@@ -793,7 +793,7 @@ impl ExternalStore for PostgresStore {
             current.status
         };
         sql.execute(
-            "UPDATE whatsapp_messages SET status = $2, wamid = COALESCE($3, wamid), error = COALESCE($4, error),
+            "UPDATE whatsapp_messages SET status = $2, wamid = COALESCE($3, wamid), error = CASE WHEN $4::TEXT IS NULL AND $2::TEXT IN ('sent', 'delivered', 'read') THEN NULL ELSE COALESCE($4, error) END,
                  attempts = attempts + $5, updated_at = $6
              WHERE message_id = $1",
             &[

@@ -752,7 +752,7 @@ impl ExternalStore for SqliteStore {
             let status = if current.status.may_become(update.status) { update.status } else { current.status };
             transaction
                 .execute(
-                    "UPDATE whatsapp_messages SET status = ?2, wamid = COALESCE(?3, wamid), error = COALESCE(?4, error),
+                    "UPDATE whatsapp_messages SET status = ?2, wamid = COALESCE(?3, wamid), error = CASE WHEN ?4 IS NULL AND ?2 IN ('sent', 'delivered', 'read') THEN NULL ELSE COALESCE(?4, error) END,
                          attempts = attempts + ?5, updated_at = ?6
                      WHERE message_id = ?1",
                     params![update.message_id, status.as_str(), update.wamid, update.error, update.attempts, update.at],

@@ -561,6 +561,20 @@ pub async fn run(store: Arc<dyn Store>) {
         attempts: 1,
         at,
     };
+    let retrying = store
+        .update_whatsapp_delivery(update(
+            DeliveryStatus::Queued,
+            None,
+            Some("graph unreachable"),
+            65,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (retrying.status, retrying.error.as_deref()),
+        (DeliveryStatus::Queued, Some("graph unreachable"))
+    );
     let sent = store
         .update_whatsapp_delivery(update(DeliveryStatus::Sent, Some("wamid.OUT1"), None, 70))
         .await
@@ -568,7 +582,11 @@ pub async fn run(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(
         (sent.status, sent.wamid.as_deref(), sent.attempts),
-        (DeliveryStatus::Sent, Some("wamid.OUT1"), 1)
+        (DeliveryStatus::Sent, Some("wamid.OUT1"), 2)
+    );
+    assert_eq!(
+        sent.error, None,
+        "a send that went through forgets the failed attempt's error"
     );
     let read = store
         .update_whatsapp_delivery(update(DeliveryStatus::Read, None, None, 80))
