@@ -12,7 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let keyring = Keyring::open_in_dir(&dir)?;
 
-    let text = "Quarterly numbers are in the shared folder; let's go through them on Thursday at 10.";
+    let text =
+        "Quarterly numbers are in the shared folder; let's go through them on Thursday at 10.";
     let rounds = 200_000;
     let started = Instant::now();
     let mut sealed = Vec::with_capacity(rounds);
