@@ -3,18 +3,17 @@
 //! the Cloud API connector's conversations and delivery records.
 //!
 //! Imports are written in bulk: one transaction per batch, prepared
-//! statements, and the `Message` of each `message_created` event built from
-//! what was inserted instead of being read back.
+//! statements, and one `messages_imported` journal entry per batch built
+//! from what was inserted instead of being read back.
 
 use async_trait::async_trait;
+use conclave_domain::event::ImportedRecord;
 use conclave_domain::external::{
     DeliveryStatus, DeliveryUpdate, Direction, ExternalChannel, ExternalKind, ExternalParticipant,
     ImportBatchOutcome, ImportRun, ImportedKind, ImportedMessage, NewExternalParticipant,
     NewWhatsAppConversation, WhatsAppConversation, WhatsAppImportChannel, WhatsAppMessageRecord,
 };
-use conclave_domain::{
-    Attachment, Channel, ChannelId, EventPayload, Message, MessageId, Millis, Role, UserId,
-};
+use conclave_domain::{Channel, ChannelId, EventPayload, MessageId, Millis, Role, UserId};
 use conclave_store::sealing::open_whatsapp_record;
 use conclave_store::{ExternalStore, Store, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -374,6 +373,7 @@ impl ExternalStore for SqliteStore {
                 return Err(StoreError::Invalid("the channel is not a WhatsApp import".into()));
             }
             let mut outcome = ImportBatchOutcome::default();
+            let mut records = Vec::with_capacity(messages.len());
             {
                 let mut known = transaction
                     .prepare_cached("SELECT 1 FROM whatsapp_import_keys WHERE channel_id = ?1 AND dedupe_key = ?2")
@@ -425,7 +425,7 @@ impl ExternalStore for SqliteStore {
                     insert_version
                         .execute(params![message_id, text, imported.created_at, imported.author_id])
                         .map_err(backend)?;
-                    let mut attachments = Vec::with_capacity(imported.attachments.len());
+                    let mut attachment_ids = Vec::with_capacity(imported.attachments.len());
                     for new in imported.attachments {
                         insert_attachment
                             .execute(params![
@@ -443,21 +443,7 @@ impl ExternalStore for SqliteStore {
                                 new.created_at
                             ])
                             .map_err(backend)?;
-                        attachments.push(Attachment {
-                            id: transaction.last_insert_rowid(),
-                            uploader_id: new.uploader_id,
-                            channel_id,
-                            message_id: Some(message_id),
-                            name: new.name,
-                            content_type: new.content_type,
-                            size: new.size,
-                            sha256: new.sha256,
-                            storage_key: new.storage_key,
-                            thumbnail_key: new.thumbnail_key,
-                            width: new.width,
-                            height: new.height,
-                            created_at: new.created_at,
-                        });
+                        attachment_ids.push(transaction.last_insert_rowid());
                     }
                     insert_key
                         .execute(params![
@@ -469,37 +455,33 @@ impl ExternalStore for SqliteStore {
                         ])
                         .map_err(backend)?;
                     outcome.inserted += 1;
-                    outcome.attachments += attachments.len();
+                    outcome.attachments += attachment_ids.len();
                     if imported.kind == ImportedKind::System {
                         outcome.system += 1;
                     }
-                    let message = Message {
+                    records.push(ImportedRecord {
                         id: message_id,
-                        channel_id,
                         author_id: imported.author_id,
-                        thread_id: None,
-                        text,
-                        mentions: Vec::new(),
                         created_at: imported.created_at,
-                        edited_at,
-                        deleted_at,
-                        pinned: false,
-                        reply_count: 0,
-                        last_reply_at: None,
-                        reactions: Vec::new(),
-                        attachments,
-                        client_id: None,
-                    };
-                    append_event(
-                        &transaction,
-                        &mut head,
-                        at,
-                        Some(channel_id),
-                        None,
-                        false,
-                        EventPayload::MessageCreated { message },
-                    )?;
+                        text,
+                        edited: imported.edited,
+                        deleted: deleted_at.is_some(),
+                        attachment_ids,
+                        redacted_sha256: None,
+                    });
                 }
+            }
+            // One journal entry for the batch, seen by no client.
+            if !records.is_empty() {
+                append_event(
+                    &transaction,
+                    &mut head,
+                    at,
+                    Some(channel_id),
+                    None,
+                    true,
+                    EventPayload::MessagesImported { channel_id, messages: records },
+                )?;
             }
             transaction.commit().map_err(backend)?;
             Ok(outcome)
@@ -698,7 +680,9 @@ impl ExternalStore for SqliteStore {
         self.read(move |conn| {
             let mut found = conn
                 .query_row(
-                    &format!("SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE message_id = ?1"),
+                    &format!(
+                        "SELECT {RECORD_COLUMNS} FROM whatsapp_messages WHERE message_id = ?1"
+                    ),
                     params![message_id],
                     record,
                 )
