@@ -30,9 +30,10 @@ use conclave_whatsapp::{
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// Messages stored per transaction: large enough to be fast, small enough
-/// that a running server's writes wait only briefly for the import.
-const BATCH: usize = 5_000;
+/// Messages stored per transaction (and journalled per entry): large enough
+/// that commits and checkpoints are rare, small enough that a running
+/// server's writes wait only briefly (a batch takes about 0.2 s on SQLite).
+const BATCH: usize = 20_000;
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Channel, ChannelId, Message, MessageId, Millis, Position, User, UserId};
+use crate::model::{
+    AttachmentId, Channel, ChannelId, Message, MessageId, Millis, Position, User, UserId,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
@@ -98,6 +100,32 @@ pub enum EventPayload {
         action: String,
         details: serde_json::Value,
     },
+    /// One batch of an archive import (a WhatsApp export): the journal's
+    /// record of many messages in one entry instead of one
+    /// `message_created` each. Journalled as private without subject, so it
+    /// is sent to no client; members read imported history over the API.
+    MessagesImported {
+        channel_id: ChannelId,
+        messages: Vec<ImportedRecord>,
+    },
+}
+
+/// One message inside a `messages_imported` journal entry: what its first
+/// version was, as stored (the text sealed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedRecord {
+    pub id: MessageId,
+    pub author_id: UserId,
+    pub created_at: Millis,
+    pub text: String,
+    pub edited: bool,
+    pub deleted: bool,
+    pub attachment_ids: Vec<AttachmentId>,
+    /// Set when retention or erasure blanked this record: the SHA-256 of
+    /// the record as first journalled, so the entry's chain digest (which
+    /// covers each record's digest) still verifies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted_sha256: Option<String>,
 }
 
 impl EventPayload {
@@ -117,6 +145,7 @@ impl EventPayload {
             EventPayload::ReadMarker { .. } => "read_marker",
             EventPayload::UserDeactivated { .. } => "user_deactivated",
             EventPayload::Compliance { .. } => "compliance",
+            EventPayload::MessagesImported { .. } => "messages_imported",
         }
     }
 

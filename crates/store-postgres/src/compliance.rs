@@ -19,7 +19,7 @@ use conclave_domain::{
     ChannelId, EventPayload, Message, MessageId, MessageVersion, Millis, Position, ReactionSummary,
     UserId,
 };
-use conclave_store::journal::payload_digest;
+use conclave_store::journal::{chained_digest, redact_imported_record};
 use conclave_store::sealing::open_archived;
 use conclave_store::{ComplianceStore, Keyring, Store, StoreError, StoreResult};
 use tokio_postgres::types::ToSql;
@@ -511,7 +511,8 @@ async fn custodian_memberships<C: GenericClient + Sync>(
         .collect()
 }
 
-/// Replaces the content of journal entries about `ids` with stubs.
+/// Replaces the content of journal entries about `ids` with stubs; in a
+/// bulk import entry only the records of `ids` are blanked.
 async fn redact_message_events<C: GenericClient + Sync>(
     sql: &Sql<'_, C>,
     ids: &[MessageId],
@@ -522,10 +523,16 @@ async fn redact_message_events<C: GenericClient + Sync>(
         .query(
             "SELECT position, payload FROM events
              WHERE kind IN ('message_created', 'message_edited')
-               AND ((payload::jsonb) -> 'message' ->> 'id')::bigint = ANY($1)",
+               AND ((payload::jsonb) -> 'message' ->> 'id')::bigint = ANY($1)
+             UNION ALL
+             SELECT position, payload FROM events
+             WHERE kind = 'messages_imported' AND EXISTS (
+                 SELECT 1 FROM jsonb_array_elements((payload::jsonb) -> 'messages') AS record
+                 WHERE (record ->> 'id')::bigint = ANY($1))",
             &[&ids],
         )
         .await?;
+    let doomed: HashSet<MessageId> = ids.iter().copied().collect();
     let mut redacted = 0;
     for row in &rows {
         let position: i64 = get(row, 0)?;
@@ -540,6 +547,20 @@ async fn redact_message_events<C: GenericClient + Sync>(
                 EventPayload::MessageEdited {
                     message,
                     previous_text: String::new(),
+                }
+            }
+            Ok(EventPayload::MessagesImported {
+                channel_id,
+                mut messages,
+            }) => {
+                for record in &mut messages {
+                    if doomed.contains(&record.id) {
+                        redact_imported_record(record);
+                    }
+                }
+                EventPayload::MessagesImported {
+                    channel_id,
+                    messages,
                 }
             }
             _ => continue,
@@ -643,7 +664,9 @@ async fn replace_payload<C: GenericClient + Sync>(
     sql.execute(
         "INSERT INTO journal_redactions (position, payload_sha256, redacted_at, reason) VALUES ($1, $2, $3, $4)
          ON CONFLICT (position) DO NOTHING",
-        &[&position, &payload_digest(current), &at, &reason],
+        // A bulk import entry's digest is the same before and after
+        // blanking records, so the stub gives it.
+        &[&position, &chained_digest(stub, current), &at, &reason],
     )
     .await?;
     sql.execute(
@@ -1089,13 +1112,23 @@ pub(crate) async fn verify_content<C: GenericClient + Sync>(
 ) -> StoreResult<Option<(Position, String)>> {
     let mismatch = sql
         .query_opt(
-            "WITH journal AS (
+            "WITH entries AS (
                 SELECT position,
                        ((payload::jsonb) -> 'message' ->> 'id')::bigint AS message_id,
                        (payload::jsonb) -> 'message' ->> 'text' AS text,
-                       ROW_NUMBER() OVER (PARTITION BY ((payload::jsonb) -> 'message' ->> 'id')::bigint ORDER BY position) AS version,
                        EXISTS (SELECT 1 FROM journal_redactions AS r WHERE r.position = events.position) AS redacted
-                FROM events WHERE kind IN ('message_created', 'message_edited'))
+                FROM events WHERE kind IN ('message_created', 'message_edited')
+                UNION ALL
+                SELECT position,
+                       (record ->> 'id')::bigint,
+                       record ->> 'text',
+                       (record -> 'redacted_sha256') IS NOT NULL
+                FROM events, jsonb_array_elements((payload::jsonb) -> 'messages') AS record
+                WHERE kind = 'messages_imported'),
+             journal AS (
+                SELECT position, message_id, text, redacted,
+                       ROW_NUMBER() OVER (PARTITION BY message_id ORDER BY position) AS version
+                FROM entries)
              SELECT journal.position, COALESCE(journal.message_id, stored.message_id), COALESCE(journal.version, stored.version),
                     CASE
                       WHEN journal.position IS NULL THEN 'has no journal entry'
@@ -1140,8 +1173,11 @@ pub(crate) async fn verify_content<C: GenericClient + Sync>(
         let position: i64 = get(
             &sql.query_one(
                 "SELECT COALESCE(MAX(position), 0) FROM events
-                 WHERE kind IN ('message_created', 'message_edited')
-                   AND ((payload::jsonb) -> 'message' ->> 'id')::bigint = $1",
+                 WHERE (kind IN ('message_created', 'message_edited')
+                        AND ((payload::jsonb) -> 'message' ->> 'id')::bigint = $1)
+                    OR (kind = 'messages_imported' AND EXISTS (
+                        SELECT 1 FROM jsonb_array_elements((payload::jsonb) -> 'messages') AS record
+                        WHERE (record ->> 'id')::bigint = $1))",
                 &[&message_id],
             )
             .await?,

@@ -9,13 +9,14 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
+use conclave_domain::event::ImportedRecord;
 use conclave_domain::external::{
     DeliveryStatus, DeliveryUpdate, Direction, ExternalChannel, ExternalKind, ExternalParticipant,
     ImportBatchOutcome, ImportRun, ImportedKind, ImportedMessage, NewExternalParticipant,
     NewWhatsAppConversation, WhatsAppConversation, WhatsAppImportChannel, WhatsAppMessageRecord,
 };
 use conclave_domain::{
-    Attachment, Channel, ChannelId, Event, EventPayload, Message, MessageId, Millis, Role, UserId,
+    Attachment, Channel, ChannelId, Event, EventPayload, MessageId, Millis, Role, UserId,
 };
 use conclave_store::journal::chain_hash;
 use conclave_store::sealing::open_whatsapp_record;
@@ -101,12 +102,14 @@ fn next_event(
     subject_user_id: Option<UserId>,
     payload: EventPayload,
 ) -> StoreResult<PendingEvent> {
+    let private = matches!(payload, EventPayload::MessagesImported { .. });
     let event = Event {
         position: head.position + 1,
         created_at: at,
         channel_id,
         subject_user_id,
-        private: false,
+        // A bulk import entry is for the journal only, sent to no client.
+        private,
         payload,
     };
     let payload_json =
@@ -454,7 +457,7 @@ impl ExternalStore for PostgresStore {
 
         let mut columns = MessageColumns::default();
         let mut attachment_columns = AttachmentColumns::default();
-        let mut events = Vec::with_capacity(fresh.len());
+        let mut records = Vec::with_capacity(fresh.len());
         for (mut imported, message_id) in fresh.into_iter().zip(message_ids) {
             // Sealed once: the message, its version and the journal entry
             // hold the same string.
@@ -463,7 +466,7 @@ impl ExternalStore for PostgresStore {
             let deleted_at =
                 (imported.kind == ImportedKind::Deleted).then_some(imported.created_at);
             columns.push(message_id, channel_id, &imported, edited_at, deleted_at);
-            let mut attachments = Vec::with_capacity(imported.attachments.len());
+            let mut record_attachments = Vec::with_capacity(imported.attachments.len());
             for new in imported.attachments {
                 let id = attachment_ids
                     .next()
@@ -484,38 +487,39 @@ impl ExternalStore for PostgresStore {
                     created_at: new.created_at,
                 };
                 attachment_columns.push(&attachment);
-                attachments.push(attachment);
+                record_attachments.push(id);
             }
             outcome.inserted += 1;
-            outcome.attachments += attachments.len();
+            outcome.attachments += record_attachments.len();
             if imported.kind == ImportedKind::System {
                 outcome.system += 1;
             }
-            let message = Message {
+            records.push(ImportedRecord {
                 id: message_id,
-                channel_id,
                 author_id: imported.author_id,
-                thread_id: None,
-                text: imported.text,
-                mentions: Vec::new(),
                 created_at: imported.created_at,
-                edited_at,
-                deleted_at,
-                pinned: false,
-                reply_count: 0,
-                last_reply_at: None,
-                reactions: Vec::new(),
-                attachments,
-                client_id: None,
-            };
-            events.push(next_event(
+                text: imported.text,
+                edited: imported.edited,
+                deleted: deleted_at.is_some(),
+                attachment_ids: record_attachments,
+                redacted_sha256: None,
+            });
+        }
+        // One journal entry for the batch.
+        let events = if records.is_empty() {
+            Vec::new()
+        } else {
+            vec![next_event(
                 &mut head,
                 at,
                 Some(channel_id),
                 None,
-                EventPayload::MessageCreated { message },
-            )?);
-        }
+                EventPayload::MessagesImported {
+                    channel_id,
+                    messages: records,
+                },
+            )?]
+        };
         if !columns.ids.is_empty() {
             sql.execute(
                 "INSERT INTO messages (id, channel_id, author_id, text, created_at, edited_at, deleted_at, deleted_by)

@@ -276,7 +276,7 @@ async fn postgres_journal_verify_detects_altered_messages_versions_and_redaction
     let Some(url) = database_url() else { return };
     // Text is stored sealed, so each alteration is made on the sealed
     // form: replaced, replayed from another version, or edited in place.
-    let tampers: [(&str, &str); 6] = [
+    let tampers: [(&str, &str); 11] = [
         (
             "message text",
             "UPDATE messages SET text = 'forged' WHERE text <> ''",
@@ -298,6 +298,31 @@ async fn postgres_journal_verify_detects_altered_messages_versions_and_redaction
         (
             "version removed",
             "DELETE FROM message_versions WHERE version = 2",
+        ),
+        (
+            "imported message text",
+            "UPDATE messages SET text = 'forged'
+             WHERE id IN (SELECT message_id FROM whatsapp_import_keys) AND text <> ''",
+        ),
+        (
+            "imported first version",
+            "UPDATE message_versions SET text = 'forged'
+             WHERE message_id IN (SELECT message_id FROM whatsapp_import_keys) AND text <> ''",
+        ),
+        (
+            "bulk journal payload",
+            "UPDATE events SET payload = replace(payload, 'enc1:', 'enc1:A') WHERE kind = 'messages_imported'",
+        ),
+        (
+            "bulk journal record blanked with its message",
+            "UPDATE events SET payload = jsonb_set(payload::jsonb, '{messages,1,text}', '\"\"')::text
+               WHERE kind = 'messages_imported';
+             UPDATE messages SET text = '' WHERE id IN (SELECT message_id FROM whatsapp_import_keys);
+             UPDATE message_versions SET text = '' WHERE message_id IN (SELECT message_id FROM whatsapp_import_keys)",
+        ),
+        (
+            "bulk redaction record",
+            "DELETE FROM journal_redactions WHERE position IN (SELECT position FROM events WHERE kind = 'messages_imported')",
         ),
     ];
     for (what, tamper) in tampers {
@@ -353,6 +378,8 @@ async fn postgres_journal_verify_detects_altered_messages_versions_and_redaction
                 at: 100 * DAY_MILLIS + 1,
             })
             .await;
+            conclave_store::conformance_external::import_then_erase_for_tampering(&store, owner.id)
+                .await;
             store
                 .set_retention(RetentionScope::Global, Some(30), 3)
                 .await
@@ -363,7 +390,8 @@ async fn postgres_journal_verify_detects_altered_messages_versions_and_redaction
                     .await
                     .unwrap()
                     .messages,
-                1
+                2,
+                "the expired post and the expired imported message"
             );
             assert!(
                 store.verify_journal().await.unwrap().is_ok(),
@@ -384,6 +412,27 @@ async fn postgres_journal_verify_detects_altered_messages_versions_and_redaction
                 .unwrap()
                 .get(0);
             assert_eq!(plaintext, 0, "plaintext stored");
+            // Retention and erasure blanked their records in the bulk entry.
+            let texts: Vec<String> = admin
+                .query(
+                    &format!(
+                        "SELECT record ->> 'text'
+                         FROM {schema}.events, jsonb_array_elements((payload::jsonb) -> 'messages') AS record
+                         WHERE kind = 'messages_imported'"
+                    ),
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+            assert_eq!(texts.len(), 3);
+            assert_eq!(
+                texts.iter().filter(|text| !text.is_empty()).count(),
+                1,
+                "{texts:?}"
+            );
             admin
                 .batch_execute(&format!("SET search_path = {schema}; {tamper}"))
                 .await

@@ -20,7 +20,7 @@ use conclave_domain::{
     ChannelId, EventPayload, Message, MessageId, MessageVersion, Millis, Position, ReactionSummary,
     UserId,
 };
-use conclave_store::journal::payload_digest;
+use conclave_store::journal::{chained_digest, redact_imported_record};
 use conclave_store::sealing::open_archived;
 use conclave_store::{ComplianceStore, Keyring, Store, StoreError, StoreResult};
 use rusqlite::types::Value;
@@ -516,16 +516,29 @@ fn stage_ids(conn: &Connection, ids: &[MessageId]) -> StoreResult<()> {
 }
 
 /// Replaces the content of journal entries about the staged messages with
-/// stubs, recording each original payload's digest; answers how many.
+/// stubs, recording each original payload's digest; answers how many. In a
+/// bulk import entry only the staged messages' records are blanked.
 fn redact_message_events(conn: &Connection, at: Millis, reason: &str) -> StoreResult<u64> {
     let entries: Vec<(i64, String)> = crate::collect(
         conn,
         "SELECT position, payload FROM events
          WHERE kind IN ('message_created', 'message_edited')
-           AND CAST(json_extract(payload, '$.message.id') AS INTEGER) IN (SELECT id FROM temp.doomed)",
+           AND CAST(json_extract(payload, '$.message.id') AS INTEGER) IN (SELECT id FROM temp.doomed)
+         UNION ALL
+         SELECT position, payload FROM events
+         WHERE kind = 'messages_imported' AND EXISTS (
+             SELECT 1 FROM json_each(events.payload, '$.messages') AS record
+             WHERE CAST(json_extract(record.value, '$.id') AS INTEGER) IN (SELECT id FROM temp.doomed))",
         [],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    let doomed: HashSet<MessageId> =
+        crate::collect(conn, "SELECT id FROM temp.doomed", [], |row| row.get(0))?
+            .into_iter()
+            .collect();
     let mut redacted = 0;
     for (position, payload) in entries {
         let stub = match serde_json::from_str::<EventPayload>(&payload) {
@@ -538,6 +551,20 @@ fn redact_message_events(conn: &Connection, at: Millis, reason: &str) -> StoreRe
                 EventPayload::MessageEdited {
                     message,
                     previous_text: String::new(),
+                }
+            }
+            Ok(EventPayload::MessagesImported {
+                channel_id,
+                mut messages,
+            }) => {
+                for record in &mut messages {
+                    if doomed.contains(&record.id) {
+                        redact_imported_record(record);
+                    }
+                }
+                EventPayload::MessagesImported {
+                    channel_id,
+                    messages,
                 }
             }
             _ => continue,
@@ -563,10 +590,12 @@ fn replace_payload(
     if stub_json == current {
         return Ok(());
     }
-    // A payload redacted before keeps its first (original) digest.
+    // A payload redacted before keeps its first (original) digest. A bulk
+    // import entry's digest is the same before and after blanking records,
+    // so the stub gives it.
     conn.execute(
         "INSERT OR IGNORE INTO journal_redactions (position, payload_sha256, redacted_at, reason) VALUES (?1, ?2, ?3, ?4)",
-        params![position, payload_digest(current), at, reason],
+        params![position, chained_digest(stub, current), at, reason],
     )
     .map_err(backend)?;
     conn.execute(
@@ -1114,13 +1143,23 @@ type Mismatch = (Option<i64>, Option<i64>, Option<i64>, String);
 pub(crate) fn verify_content(conn: &Connection) -> StoreResult<Option<(Position, String)>> {
     let mismatch: Option<Mismatch> = conn
         .query_row(
-            "WITH journal AS (
+            "WITH entries AS (
                 SELECT position,
                        CAST(json_extract(payload, '$.message.id') AS INTEGER) AS message_id,
                        json_extract(payload, '$.message.text') AS text,
-                       ROW_NUMBER() OVER (PARTITION BY CAST(json_extract(payload, '$.message.id') AS INTEGER) ORDER BY position) AS version,
                        EXISTS (SELECT 1 FROM journal_redactions AS r WHERE r.position = events.position) AS redacted
-                FROM events WHERE kind IN ('message_created', 'message_edited'))
+                FROM events WHERE kind IN ('message_created', 'message_edited')
+                UNION ALL
+                SELECT position,
+                       CAST(json_extract(record.value, '$.id') AS INTEGER),
+                       json_extract(record.value, '$.text'),
+                       json_extract(record.value, '$.redacted_sha256') IS NOT NULL
+                FROM events, json_each(events.payload, '$.messages') AS record
+                WHERE kind = 'messages_imported'),
+             journal AS (
+                SELECT position, message_id, text, redacted,
+                       ROW_NUMBER() OVER (PARTITION BY message_id ORDER BY position) AS version
+                FROM entries)
              SELECT journal.position, COALESCE(journal.message_id, stored.message_id), COALESCE(journal.version, stored.version),
                     CASE
                       WHEN journal.position IS NULL THEN 'has no journal entry'
@@ -1164,8 +1203,11 @@ pub(crate) fn verify_content(conn: &Connection) -> StoreResult<Option<(Position,
         let position: i64 = conn
             .query_row(
                 "SELECT COALESCE(MAX(position), 0) FROM events
-                 WHERE kind IN ('message_created', 'message_edited')
-                   AND CAST(json_extract(payload, '$.message.id') AS INTEGER) = ?1",
+                 WHERE (kind IN ('message_created', 'message_edited')
+                        AND CAST(json_extract(payload, '$.message.id') AS INTEGER) = ?1)
+                    OR (kind = 'messages_imported' AND EXISTS (
+                        SELECT 1 FROM json_each(events.payload, '$.messages') AS record
+                        WHERE CAST(json_extract(record.value, '$.id') AS INTEGER) = ?1))",
                 params![message_id],
                 |row| row.get(0),
             )

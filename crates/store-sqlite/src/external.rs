@@ -3,18 +3,19 @@
 //! the Cloud API connector's conversations and delivery records.
 //!
 //! Imports are written in bulk: one transaction per batch, prepared
-//! statements, and the `Message` of each `message_created` event built from
-//! what was inserted instead of being read back.
+//! statements, one `messages_imported` journal entry per batch built from
+//! what was inserted instead of being read back, dedupe keys claimed with
+//! `INSERT OR IGNORE` instead of looked up first, and WAL checkpoints
+//! deferred until the log is large.
 
 use async_trait::async_trait;
+use conclave_domain::event::ImportedRecord;
 use conclave_domain::external::{
     DeliveryStatus, DeliveryUpdate, Direction, ExternalChannel, ExternalKind, ExternalParticipant,
     ImportBatchOutcome, ImportRun, ImportedKind, ImportedMessage, NewExternalParticipant,
     NewWhatsAppConversation, WhatsAppConversation, WhatsAppImportChannel, WhatsAppMessageRecord,
 };
-use conclave_domain::{
-    Attachment, Channel, ChannelId, EventPayload, Message, MessageId, Millis, Role, UserId,
-};
+use conclave_domain::{Channel, ChannelId, EventPayload, MessageId, Millis, Role, UserId};
 use conclave_store::sealing::open_whatsapp_record;
 use conclave_store::{ExternalStore, Store, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -380,151 +381,20 @@ impl ExternalStore for SqliteStore {
     ) -> StoreResult<ImportBatchOutcome> {
         let keyring = std::sync::Arc::clone(self.keyring());
         self.write(move |conn| {
-            let transaction = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            // Checkpoint only once the WAL has grown large: each batch's
+            // pages are then copied into the database once per many batches,
+            // not after every commit. Commits stay fully synchronous; the
+            // connection's own limit is restored after the commit, so its
+            // next ordinary commit checkpoints what the import left.
+            let ordinary_limit: i64 = conn
+                .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
                 .map_err(backend)?;
-            let mut head = ChainHead::read(&transaction)?;
-            let source: Option<String> = transaction
-                .query_row(
-                    "SELECT source FROM external_channels WHERE channel_id = ?1",
-                    params![channel_id],
-                    |row| row.get(0),
-                )
-                .optional()
+            conn.pragma_update(None, "wal_autocheckpoint", IMPORT_CHECKPOINT_PAGES)
                 .map_err(backend)?;
-            if source.as_deref() != Some("whatsapp_export") {
-                return Err(StoreError::Invalid("the channel is not a WhatsApp import".into()));
-            }
-            let mut outcome = ImportBatchOutcome::default();
-            {
-                let mut known = transaction
-                    .prepare_cached("SELECT 1 FROM whatsapp_import_keys WHERE channel_id = ?1 AND dedupe_key = ?2")
-                    .map_err(backend)?;
-                let mut insert_message = transaction
-                    .prepare_cached(
-                        "INSERT INTO messages (channel_id, author_id, text, created_at, edited_at, deleted_at, deleted_by)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    )
-                    .map_err(backend)?;
-                let mut insert_version = transaction
-                    .prepare_cached(
-                        "INSERT INTO message_versions (message_id, version, text, created_at, author_id) VALUES (?1, 1, ?2, ?3, ?4)",
-                    )
-                    .map_err(backend)?;
-                let mut insert_attachment = transaction
-                    .prepare_cached(
-                        "INSERT INTO attachments (uploader_id, channel_id, message_id, name, content_type, size, sha256,
-                             storage_key, thumbnail_key, width, height, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    )
-                    .map_err(backend)?;
-                let mut insert_key = transaction
-                    .prepare_cached(
-                        "INSERT INTO whatsapp_import_keys (channel_id, dedupe_key, message_id, kind, line) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )
-                    .map_err(backend)?;
-                for imported in messages {
-                    if known.exists(params![channel_id, imported.dedupe_key]).map_err(backend)? {
-                        outcome.duplicates += 1;
-                        continue;
-                    }
-                    let edited_at = imported.edited.then_some(imported.created_at);
-                    let deleted_at = (imported.kind == ImportedKind::Deleted).then_some(imported.created_at);
-                    let deleted_by = deleted_at.map(|_| imported.author_id);
-                    let text = keyring.seal_text(imported.author_id, &imported.text)?;
-                    insert_message
-                        .execute(params![
-                            channel_id,
-                            imported.author_id,
-                            text,
-                            imported.created_at,
-                            edited_at,
-                            deleted_at,
-                            deleted_by
-                        ])
-                        .map_err(backend)?;
-                    let message_id: MessageId = transaction.last_insert_rowid();
-                    insert_version
-                        .execute(params![message_id, text, imported.created_at, imported.author_id])
-                        .map_err(backend)?;
-                    let mut attachments = Vec::with_capacity(imported.attachments.len());
-                    for new in imported.attachments {
-                        insert_attachment
-                            .execute(params![
-                                new.uploader_id,
-                                channel_id,
-                                message_id,
-                                new.name,
-                                new.content_type,
-                                new.size,
-                                new.sha256,
-                                new.storage_key,
-                                new.thumbnail_key,
-                                new.width,
-                                new.height,
-                                new.created_at
-                            ])
-                            .map_err(backend)?;
-                        attachments.push(Attachment {
-                            id: transaction.last_insert_rowid(),
-                            uploader_id: new.uploader_id,
-                            channel_id,
-                            message_id: Some(message_id),
-                            name: new.name,
-                            content_type: new.content_type,
-                            size: new.size,
-                            sha256: new.sha256,
-                            storage_key: new.storage_key,
-                            thumbnail_key: new.thumbnail_key,
-                            width: new.width,
-                            height: new.height,
-                            created_at: new.created_at,
-                        });
-                    }
-                    insert_key
-                        .execute(params![
-                            channel_id,
-                            imported.dedupe_key,
-                            message_id,
-                            imported.kind.as_str(),
-                            imported.line
-                        ])
-                        .map_err(backend)?;
-                    outcome.inserted += 1;
-                    outcome.attachments += attachments.len();
-                    if imported.kind == ImportedKind::System {
-                        outcome.system += 1;
-                    }
-                    let message = Message {
-                        id: message_id,
-                        channel_id,
-                        author_id: imported.author_id,
-                        thread_id: None,
-                        text,
-                        mentions: Vec::new(),
-                        created_at: imported.created_at,
-                        edited_at,
-                        deleted_at,
-                        pinned: false,
-                        reply_count: 0,
-                        last_reply_at: None,
-                        reactions: Vec::new(),
-                        attachments,
-                        client_id: None,
-                    };
-                    append_event(
-                        &transaction,
-                        &mut head,
-                        at,
-                        Some(channel_id),
-                        None,
-                        false,
-                        EventPayload::MessageCreated { message },
-                    )?;
-                }
-            }
-            transaction.commit().map_err(backend)?;
-            Ok(outcome)
+            let outcome = import_batch(conn, &keyring, channel_id, messages, at);
+            conn.pragma_update(None, "wal_autocheckpoint", ordinary_limit)
+                .map_err(backend)?;
+            outcome
         })
         .await
     }
@@ -794,4 +664,166 @@ impl ExternalStore for SqliteStore {
         })
         .await
     }
+}
+
+/// WAL pages (4 KiB each, so 256 MiB) an import lets accumulate before
+/// checkpointing; the default is 1,000.
+const IMPORT_CHECKPOINT_PAGES: i64 = 65_536;
+
+/// Stores one batch of imported messages in one transaction; see
+/// `import_whatsapp_messages`.
+fn import_batch(
+    conn: &mut Connection,
+    keyring: &conclave_store::Keyring,
+    channel_id: ChannelId,
+    messages: Vec<ImportedMessage>,
+    at: Millis,
+) -> StoreResult<ImportBatchOutcome> {
+    let transaction = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let mut head = ChainHead::read(&transaction)?;
+    let source: Option<String> = transaction
+        .query_row(
+            "SELECT source FROM external_channels WHERE channel_id = ?1",
+            params![channel_id],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    if source.as_deref() != Some("whatsapp_export") {
+        return Err(StoreError::Invalid(
+            "the channel is not a WhatsApp import".into(),
+        ));
+    }
+    // Ids are given explicitly (the next rowid SQLite would pick), so that
+    // claiming a dedupe key and learning whether it was known is one
+    // statement: a key that is already stored is ignored.
+    let mut next_id: MessageId = transaction
+        .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM messages", [], |row| {
+            row.get(0)
+        })
+        .map_err(backend)?;
+    let mut outcome = ImportBatchOutcome::default();
+    let mut records = Vec::with_capacity(messages.len());
+    {
+        let mut claim_key = transaction
+            .prepare_cached(
+                "INSERT OR IGNORE INTO whatsapp_import_keys (channel_id, dedupe_key, message_id, kind, line)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(backend)?;
+        let mut insert_message = transaction
+            .prepare_cached(
+                "INSERT INTO messages (id, channel_id, author_id, text, created_at, edited_at, deleted_at, deleted_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(backend)?;
+        let mut insert_version = transaction
+            .prepare_cached(
+                "INSERT INTO message_versions (message_id, version, text, created_at, author_id) VALUES (?1, 1, ?2, ?3, ?4)",
+            )
+            .map_err(backend)?;
+        let mut insert_attachment = transaction
+            .prepare_cached(
+                "INSERT INTO attachments (uploader_id, channel_id, message_id, name, content_type, size, sha256,
+                     storage_key, thumbnail_key, width, height, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            .map_err(backend)?;
+        for imported in messages {
+            let message_id = next_id;
+            let claimed = claim_key
+                .execute(params![
+                    channel_id,
+                    imported.dedupe_key,
+                    message_id,
+                    imported.kind.as_str(),
+                    imported.line
+                ])
+                .map_err(backend)?;
+            if claimed == 0 {
+                outcome.duplicates += 1;
+                continue;
+            }
+            next_id += 1;
+            let edited_at = imported.edited.then_some(imported.created_at);
+            let deleted_at =
+                (imported.kind == ImportedKind::Deleted).then_some(imported.created_at);
+            let deleted_by = deleted_at.map(|_| imported.author_id);
+            let text = keyring.seal_text(imported.author_id, &imported.text)?;
+            insert_message
+                .execute(params![
+                    message_id,
+                    channel_id,
+                    imported.author_id,
+                    text,
+                    imported.created_at,
+                    edited_at,
+                    deleted_at,
+                    deleted_by
+                ])
+                .map_err(backend)?;
+            insert_version
+                .execute(params![
+                    message_id,
+                    text,
+                    imported.created_at,
+                    imported.author_id
+                ])
+                .map_err(backend)?;
+            let mut attachment_ids = Vec::with_capacity(imported.attachments.len());
+            for new in imported.attachments {
+                insert_attachment
+                    .execute(params![
+                        new.uploader_id,
+                        channel_id,
+                        message_id,
+                        new.name,
+                        new.content_type,
+                        new.size,
+                        new.sha256,
+                        new.storage_key,
+                        new.thumbnail_key,
+                        new.width,
+                        new.height,
+                        new.created_at
+                    ])
+                    .map_err(backend)?;
+                attachment_ids.push(transaction.last_insert_rowid());
+            }
+            outcome.inserted += 1;
+            outcome.attachments += attachment_ids.len();
+            if imported.kind == ImportedKind::System {
+                outcome.system += 1;
+            }
+            records.push(ImportedRecord {
+                id: message_id,
+                author_id: imported.author_id,
+                created_at: imported.created_at,
+                text,
+                edited: imported.edited,
+                deleted: deleted_at.is_some(),
+                attachment_ids,
+                redacted_sha256: None,
+            });
+        }
+    }
+    // One journal entry for the batch, seen by no client.
+    if !records.is_empty() {
+        append_event(
+            &transaction,
+            &mut head,
+            at,
+            Some(channel_id),
+            None,
+            true,
+            EventPayload::MessagesImported {
+                channel_id,
+                messages: records,
+            },
+        )?;
+    }
+    transaction.commit().map_err(backend)?;
+    Ok(outcome)
 }

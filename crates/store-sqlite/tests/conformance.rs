@@ -91,7 +91,7 @@ async fn sqlite_journal_verify_detects_altered_messages_versions_and_redactions(
 
     // Text is stored sealed, so each alteration is made on the sealed
     // form: replaced, replayed from another version, or edited in place.
-    let tampers: [(&str, &str); 6] = [
+    let tampers: [(&str, &str); 11] = [
         (
             "message text",
             "UPDATE messages SET text = 'forged' WHERE text <> ''",
@@ -113,6 +113,30 @@ async fn sqlite_journal_verify_detects_altered_messages_versions_and_redactions(
         (
             "version removed",
             "DELETE FROM message_versions WHERE version = 2",
+        ),
+        (
+            "imported message text",
+            "UPDATE messages SET text = 'forged'
+             WHERE id IN (SELECT message_id FROM whatsapp_import_keys) AND text <> ''",
+        ),
+        (
+            "imported first version",
+            "UPDATE message_versions SET text = 'forged'
+             WHERE message_id IN (SELECT message_id FROM whatsapp_import_keys) AND text <> ''",
+        ),
+        (
+            "bulk journal payload",
+            "UPDATE events SET payload = replace(payload, 'enc1:', 'enc1:A') WHERE kind = 'messages_imported'",
+        ),
+        (
+            "bulk journal record blanked with its message",
+            "UPDATE events SET payload = json_set(payload, '$.messages[1].text', '') WHERE kind = 'messages_imported';
+             UPDATE messages SET text = '' WHERE id IN (SELECT message_id FROM whatsapp_import_keys);
+             UPDATE message_versions SET text = '' WHERE message_id IN (SELECT message_id FROM whatsapp_import_keys)",
+        ),
+        (
+            "bulk redaction record",
+            "DELETE FROM journal_redactions WHERE position IN (SELECT position FROM events WHERE kind = 'messages_imported')",
         ),
     ];
     for (what, tamper) in tampers {
@@ -184,6 +208,8 @@ async fn sqlite_journal_verify_detects_altered_messages_versions_and_redactions(
                 at: 100 * DAY_MILLIS + 1,
             })
             .await;
+            conclave_store::conformance_external::import_then_erase_for_tampering(&store, owner.id)
+                .await;
             store
                 .set_retention(RetentionScope::Global, Some(30), 3)
                 .await
@@ -194,7 +220,8 @@ async fn sqlite_journal_verify_detects_altered_messages_versions_and_redactions(
                     .await
                     .unwrap()
                     .messages,
-                1
+                2,
+                "the expired post and the expired imported message"
             );
             assert!(
                 store.verify_journal().await.unwrap().is_ok(),
@@ -213,6 +240,24 @@ async fn sqlite_journal_verify_detects_altered_messages_versions_and_redactions(
             }
         }
         let raw = rusqlite::Connection::open(&path).unwrap();
+        // Retention and erasure blanked their records in the bulk entry.
+        let texts: Vec<String> = raw
+            .prepare(
+                "SELECT json_extract(record.value, '$.text')
+                 FROM events, json_each(events.payload, '$.messages') AS record
+                 WHERE kind = 'messages_imported'",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(texts.len(), 3);
+        assert_eq!(
+            texts.iter().filter(|text| !text.is_empty()).count(),
+            1,
+            "{texts:?}"
+        );
         raw.execute_batch(tamper).unwrap();
         drop(raw);
         let store = SqliteStore::open(&path).unwrap();

@@ -10,12 +10,13 @@
 
 use std::sync::Arc;
 
+use conclave_domain::compliance::{ErasureOutcome, RetentionScope};
 use conclave_domain::external::{
     DeliveryStatus, DeliveryUpdate, Direction, ExternalKind, ImportRun, ImportedKind,
     ImportedMessage, NewExternalParticipant, NewWhatsAppConversation, WhatsAppImportChannel,
     WhatsAppMessageRecord,
 };
-use conclave_domain::{ChannelKind, Command, EventPayload, NewAttachment, NewUser, Page, Role};
+use conclave_domain::{ChannelKind, Command, NewAttachment, NewUser, Page, Role};
 
 use crate::{Store, StoreError};
 
@@ -96,6 +97,7 @@ pub async fn run(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(created);
+    let archive_id = channel.id;
     assert!(channel.read_only);
     assert_eq!(channel.kind, ChannelKind::Private);
     assert_eq!(
@@ -208,8 +210,8 @@ pub async fn run(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store.head_position().await.unwrap(),
-        head_before + 3,
-        "one event per message"
+        head_before + 1,
+        "one journal entry per batch"
     );
     assert_eq!(
         store
@@ -272,26 +274,30 @@ pub async fn run(store: Arc<dyn Store>) {
         "file order is id order"
     );
 
-    let events = store
-        .events_for_user(alice.id, head_before, 100)
+    assert_eq!(
+        store.head_position().await.unwrap(),
+        head_before + 2,
+        "a batch of only duplicates journals nothing"
+    );
+    let third = store
+        .import_whatsapp_messages(channel.id, batch(&["k-hello"]), 31)
         .await
         .unwrap();
-    let created: Vec<i64> = events
-        .iter()
-        .filter_map(|event| match &event.payload {
-            EventPayload::MessageCreated { message } => Some(message.id),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(created, messages.iter().map(|m| m.id).collect::<Vec<_>>());
-    assert!(
-        store
-            .events_for_user(officer.id, head_before, 100)
-            .await
-            .unwrap()
-            .is_empty(),
-        "non-members are not told"
-    );
+    assert_eq!((third.inserted, third.duplicates), (0, 1));
+    assert_eq!(store.head_position().await.unwrap(), head_before + 2);
+    // Members read imported history over the API; the bulk entries are
+    // journal records sent to no client.
+    for user in [&alice, &officer] {
+        assert!(
+            store
+                .events_for_user(user.id, head_before, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "no import entry reaches a client"
+        );
+    }
+    assert!(store.verify_journal().await.unwrap().is_ok());
 
     // Extending adds members; another channel of that name is refused.
     let (extended, created) = store
@@ -710,4 +716,118 @@ pub async fn run(store: Arc<dyn Store>) {
         "the number lingers in the journal"
     );
     assert!(store.verify_journal().await.unwrap().is_ok());
+
+    // Erasing an imported participant blanks their records inside the bulk
+    // entries; the others stay covered by the chain.
+    let erased = store.erase_user(anna.user_id, 80).await.unwrap();
+    let ErasureOutcome::Erased(report) = erased else {
+        panic!("{erased:?}")
+    };
+    assert_eq!(report.messages, 2);
+    assert_eq!(report.events_redacted, 1, "one bulk entry held both");
+    let (after_erasure, _, _) = store
+        .messages(archive_id, None, Page::Latest, 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        after_erasure
+            .iter()
+            .map(|m| m.text.as_str())
+            .collect::<Vec<_>>(),
+        vec![
+            "Anna created group \"Family\"",
+            "",
+            "",
+            "This message was deleted"
+        ]
+    );
+    assert!(
+        store
+            .message_versions(messages[1].id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|version| version.text.is_empty())
+    );
+    assert!(
+        store.verify_journal().await.unwrap().is_ok(),
+        "erasure inside a bulk entry keeps the journal verifiable"
+    );
+
+    // Retention removes the imported history whole.
+    store
+        .set_retention(RetentionScope::Channel(archive_id), Some(1), 90)
+        .await
+        .unwrap();
+    let purged = store.purge_expired(1_800_000_000_000).await.unwrap();
+    assert_eq!(purged.messages, 4);
+    assert_eq!(purged.events_redacted, 2, "both bulk entries");
+    assert!(
+        store
+            .messages(archive_id, None, Page::Latest, 50)
+            .await
+            .unwrap()
+            .0
+            .is_empty()
+    );
+    assert!(
+        store.verify_journal().await.unwrap().is_ok(),
+        "retention over bulk entries keeps the journal verifiable"
+    );
+}
+
+/// For the backends' tamper tests: imports three messages into a new
+/// archive channel (one bulk journal entry) — the first from day 0, the
+/// others from day 100, the last by an outside participant who is then
+/// erased — so that a later 30-day retention purge at day 100 blanks the
+/// first record and the second stays the only one with text.
+pub async fn import_then_erase_for_tampering(store: &dyn Store, owner_id: conclave_domain::UserId) {
+    let day = conclave_domain::compliance::DAY_MILLIS;
+    let (archive, _) = store
+        .open_whatsapp_import(WhatsAppImportChannel {
+            name: "wa-archive".into(),
+            topic: String::new(),
+            custodian_id: Some(owner_id),
+            creator_id: owner_id,
+            member_ids: vec![owner_id],
+            at: 2,
+        })
+        .await
+        .unwrap();
+    let outsider = store
+        .external_participant(NewExternalParticipant {
+            kind: ExternalKind::Name,
+            phone: None,
+            display_name: "Zed".into(),
+            channel_id: Some(archive.id),
+            source: "whatsapp_export".into(),
+            at: 2,
+        })
+        .await
+        .unwrap();
+    let imported = |key: &str, author_id, text: &str, created_at| ImportedMessage {
+        dedupe_key: key.into(),
+        line: 1,
+        author_id,
+        kind: ImportedKind::Text,
+        text: text.into(),
+        created_at,
+        edited: false,
+        attachments: vec![],
+    };
+    let outcome = store
+        .import_whatsapp_messages(
+            archive.id,
+            vec![
+                imported("old", owner_id, "imported, expired", 2),
+                imported("new", owner_id, "imported, retained", 100 * day),
+                imported("zed", outsider.user_id, "imported, erased", 100 * day),
+            ],
+            3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.inserted, 3);
+    let erased = store.erase_user(outsider.user_id, 4).await.unwrap();
+    assert!(matches!(erased, ErasureOutcome::Erased(_)), "{erased:?}");
 }

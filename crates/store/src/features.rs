@@ -132,7 +132,8 @@ pub trait ExternalStore: Send + Sync {
         keys: Vec<String>,
     ) -> StoreResult<Vec<String>>;
     /// Stores imported messages in one transaction, skipping keys already
-    /// stored, each with a `message_created` event at time `at`.
+    /// stored, journalled together in one private `messages_imported`
+    /// event at time `at` (none when every key was stored before).
     async fn import_whatsapp_messages(
         &self,
         channel_id: conclave_domain::ChannelId,

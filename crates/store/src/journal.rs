@@ -1,8 +1,13 @@
 //! The hash chain over the event log. Each event's hash covers the previous
 //! event's hash and the event's canonical content, so altering, removing or
 //! reordering any stored event is detected by recomputing the chain.
+//!
+//! A bulk import entry (`messages_imported`) is chained over a digest of its
+//! records' digests instead of its text, so retention and erasure can blank
+//! single records inside it while every other record stays covered.
 
-use conclave_domain::Event;
+use conclave_domain::event::ImportedRecord;
+use conclave_domain::{ChannelId, Event, EventPayload};
 use sha2::{Digest, Sha256};
 
 /// The hash before the first event.
@@ -36,7 +41,61 @@ pub fn payload_digest(payload_json: &str) -> String {
 
 /// The chain hash of `event` after `previous_hash`, hex encoded.
 pub fn chain_hash(previous_hash: &str, event: &Event, payload_json: &str) -> String {
-    chain_hash_with_digest(previous_hash, event, &payload_digest(payload_json))
+    chain_hash_with_digest(
+        previous_hash,
+        event,
+        &chained_digest(&event.payload, payload_json),
+    )
+}
+
+/// The payload digest the chain covers: the digest of the payload's JSON,
+/// except for a bulk import entry, whose digest is built from its records'
+/// digests ([`bulk_import_digest`]) and so survives their redaction.
+pub fn chained_digest(payload: &EventPayload, payload_json: &str) -> String {
+    match payload {
+        EventPayload::MessagesImported {
+            channel_id,
+            messages,
+        } => bulk_import_digest(*channel_id, messages),
+        _ => payload_digest(payload_json),
+    }
+}
+
+/// The digest of one imported record as first journalled; a redacted
+/// record carries it.
+pub fn imported_record_digest(record: &ImportedRecord) -> String {
+    match &record.redacted_sha256 {
+        Some(digest) => digest.clone(),
+        None => {
+            // A struct serialises its fields in declaration order, and the
+            // redaction marker is skipped while absent: the same record
+            // always gives the same bytes.
+            let json = serde_json::to_string(record).unwrap_or_default();
+            payload_digest(&json)
+        }
+    }
+}
+
+/// The digest of a `messages_imported` entry: its kind, channel and the
+/// digest of each record, in order.
+pub fn bulk_import_digest(channel_id: ChannelId, messages: &[ImportedRecord]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("messages_imported\u{1f}{channel_id}").as_bytes());
+    for record in messages {
+        hasher.update(b"\x1f");
+        hasher.update(imported_record_digest(record).as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Blanks a record of a bulk import entry (retention, erasure), keeping
+/// its first digest; a record blanked before is left as it is.
+pub fn redact_imported_record(record: &mut ImportedRecord) {
+    if record.redacted_sha256.is_none() {
+        record.redacted_sha256 = Some(imported_record_digest(record));
+        record.text.clear();
+        record.attachment_ids.clear();
+    }
 }
 
 /// The chain hash given the payload's digest instead of its text.
@@ -77,6 +136,24 @@ pub fn row_is_intact(
     redacted_digest: Option<&str>,
     stored_hash: &str,
 ) -> bool {
+    if let EventPayload::MessagesImported {
+        channel_id,
+        messages,
+    } = &event.payload
+    {
+        // The chain covers every record, blanked or not; a blanked record
+        // without a redaction entry, or an entry that disagrees, is a
+        // forgery.
+        let digest = bulk_import_digest(*channel_id, messages);
+        let blanked = messages
+            .iter()
+            .any(|record| record.redacted_sha256.is_some());
+        return match redacted_digest {
+            Some(recorded) if recorded != digest => false,
+            None if blanked => false,
+            _ => chain_hash_with_digest(previous_hash, event, &digest) == stored_hash,
+        };
+    }
     match redacted_digest {
         Some(digest) => chain_hash_with_digest(previous_hash, event, digest) == stored_hash,
         None => {

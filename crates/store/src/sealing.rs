@@ -49,6 +49,11 @@ pub fn open_payload(keyring: &Keyring, payload: &mut EventPayload) {
             open_message(keyring, message);
             keyring.open_in_place(previous_text);
         }
+        EventPayload::MessagesImported { messages, .. } => {
+            for record in messages {
+                keyring.open_in_place(&mut record.text);
+            }
+        }
         _ => {}
     }
 }

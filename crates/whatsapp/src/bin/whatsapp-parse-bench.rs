@@ -1,10 +1,14 @@
 //! Measures parsing throughput on generated chats.
 //!
-//! Usage: `whatsapp-parse-bench [--lines N] [--rounds R]`. It writes N lines
-//! of chat in memory, split across four export formats (Android en-US 12-hour,
-//! Android de-DE dotted, iOS en-GB with seconds and U+200E marks, ISO dates),
-//! with multi-line messages, media markers and system lines, then parses them
-//! R times and reports the best round in lines per second. Run it in release.
+//! Usage: `whatsapp-parse-bench [--lines N] [--rounds R] [--write FILE]`. It
+//! writes N lines of chat in memory, split across four export formats (Android
+//! en-US 12-hour, Android de-DE dotted, iOS en-GB with seconds and U+200E
+//! marks, ISO dates), with multi-line messages, media markers and system
+//! lines, then parses them R times and reports the best round in lines per
+//! second. Run it in release.
+//!
+//! With `--write FILE` it instead writes one chat of N lines in the Android
+//! en-US format to FILE, an export to feed `conclave import whatsapp`.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -14,19 +18,31 @@ use conclave_whatsapp::parse_chat;
 fn main() -> ExitCode {
     let mut lines: usize = 1_000_000;
     let mut rounds: usize = 5;
+    let mut write_to: Option<String> = None;
     let mut arguments = std::env::args().skip(1);
     while let Some(argument) = arguments.next() {
-        let value = arguments
-            .next()
+        let value = arguments.next();
+        let number = value
+            .as_deref()
             .and_then(|value| value.parse::<usize>().ok());
-        match (argument.as_str(), value) {
-            ("--lines", Some(value)) if value > 0 => lines = value,
-            ("--rounds", Some(value)) if value > 0 => rounds = value,
+        match (argument.as_str(), number, value) {
+            ("--lines", Some(number), _) if number > 0 => lines = number,
+            ("--rounds", Some(number), _) if number > 0 => rounds = number,
+            ("--write", _, Some(path)) => write_to = Some(path),
             _ => {
-                eprintln!("usage: whatsapp-parse-bench [--lines N] [--rounds R]");
+                eprintln!("usage: whatsapp-parse-bench [--lines N] [--rounds R] [--write FILE]");
                 return ExitCode::FAILURE;
             }
         }
+    }
+    if let Some(path) = write_to {
+        let chat = generate_chat(Style::AndroidUs, lines, 1);
+        if let Err(error) = std::fs::write(&path, &chat) {
+            eprintln!("writing {path}: {error}");
+            return ExitCode::FAILURE;
+        }
+        println!("wrote {} lines to {path}", chat.lines().count());
+        return ExitCode::SUCCESS;
     }
 
     let styles = [
