@@ -747,30 +747,14 @@ impl ExternalStore for PostgresStore {
         &self,
         message_id: MessageId,
     ) -> StoreResult<Option<WhatsAppMessageRecord>> {
-        let reader = self.reader().await?;
-        let query = format!("{RECORD_SELECT} WHERE message_id = $1");
-        reader
-            .sql()
-            .query_opt(&query, &[&message_id])
-            .await?
-            .as_ref()
-            .map(|row| self.opened_record(row))
-            .transpose()
+        self.record_where("message_id", &message_id).await
     }
 
     async fn whatsapp_message_by_wamid(
         &self,
         wamid: &str,
     ) -> StoreResult<Option<WhatsAppMessageRecord>> {
-        let reader = self.reader().await?;
-        let query = format!("{RECORD_SELECT} WHERE wamid = $1");
-        reader
-            .sql()
-            .query_opt(&query, &[&wamid])
-            .await?
-            .as_ref()
-            .map(|row| self.opened_record(row))
-            .transpose()
+        self.record_where("wamid", &wamid).await
     }
 
     async fn update_whatsapp_delivery(
@@ -833,6 +817,24 @@ impl ExternalStore for PostgresStore {
 }
 
 impl PostgresStore {
+    /// The WhatsApp record whose `column` (message_id or wamid) is `value`,
+    /// with its kept request opened.
+    async fn record_where(
+        &self,
+        column: &str,
+        value: &(dyn tokio_postgres::types::ToSql + Sync),
+    ) -> StoreResult<Option<WhatsAppMessageRecord>> {
+        let reader = self.reader().await?;
+        let query = format!("{RECORD_SELECT} WHERE {column} = $1");
+        reader
+            .sql()
+            .query_opt(&query, &[value])
+            .await?
+            .as_ref()
+            .map(|row| self.opened_record(row))
+            .transpose()
+    }
+
     fn opened_record(&self, row: &Row) -> StoreResult<WhatsAppMessageRecord> {
         let mut record = record(row)?;
         open_whatsapp_record(&self.keyring, &mut record);
