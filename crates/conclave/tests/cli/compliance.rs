@@ -1,52 +1,19 @@
-//! Command-line tests for the compliance feature; helpers (conclave, create_user, serve, temp_dir) are in main.rs.
+//! Command-line tests for the compliance feature; helpers (conclave, create_user, serve, temp_dir,
+//! run, post_through_server) are in main.rs.
 
 use super::*;
-
-fn run(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let output = conclave(dir).args(args).output().unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn compliance_commands_follow_the_contract() {
     let dir = temp_dir("compliance");
     create_user(&dir, "alice@example.com", "member");
     create_user(&dir, "bob@example.com", "member");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let server = serve(&dir, free_port());
-    runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let token = login(&client, &server.base, "alice@example.com").await;
-        let channel: Value = client
-            .post(format!("{}/api/v1/channels", server.base))
-            .bearer_auth(&token)
-            .json(&json!({"name": "ledger", "kind": "public"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for text in ["CLIMARK first", "CLIMARK second"] {
-            let status = client
-                .post(format!(
-                    "{}/api/v1/channels/{}/messages",
-                    server.base, channel["channel"]["id"]
-                ))
-                .bearer_auth(&token)
-                .json(&json!({"text": text}))
-                .send()
-                .await
-                .unwrap()
-                .status();
-            assert_eq!(status, 201);
-        }
-    });
-    drop(server);
+    post_through_server(
+        &dir,
+        "alice@example.com",
+        "ledger",
+        &["CLIMARK first", "CLIMARK second"],
+    );
 
     // Retention: exactly one scope, and days as a number or `forever`.
     let (ok, _, stderr) = run(&dir, &["retention", "set", "--days", "5"]);
@@ -284,43 +251,11 @@ fn all_bytes(dir: &Path) -> Vec<u8> {
     bytes
 }
 
-/// Posts `text` as `email` in a new channel through a real server and
-/// answers the channel's id.
-fn post_through_server(dir: &Path, email: &str, channel: &str, text: &str) -> i64 {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let server = serve(dir, free_port());
-    runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let token = login(&client, &server.base, email).await;
-        let created: Value = client
-            .post(format!("{}/api/v1/channels", server.base))
-            .bearer_auth(&token)
-            .json(&json!({"name": channel, "kind": "public"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = created["channel"]["id"].as_i64().unwrap();
-        let status = client
-            .post(format!("{}/api/v1/channels/{id}/messages", server.base))
-            .bearer_auth(&token)
-            .json(&json!({"text": text}))
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 201);
-        id
-    })
-}
-
 #[test]
 fn content_is_sealed_at_rest_and_the_master_key_rotates() {
     let dir = temp_dir("keys");
     create_user(&dir, "alice@example.com", "member");
-    let channel = post_through_server(&dir, "alice@example.com", "vault", "ROTATEMARK-6a1f");
+    let channel = post_through_server(&dir, "alice@example.com", "vault", &["ROTATEMARK-6a1f"]);
     assert!(
         !all_bytes(&dir).windows(15).any(|w| w == b"ROTATEMARK-6a1f"),
         "message text is readable in the data dir"
@@ -362,18 +297,8 @@ fn content_is_sealed_at_rest_and_the_master_key_rotates() {
     runtime.block_on(async {
         let client = reqwest::Client::new();
         let token = login(&client, &server.base, "alice@example.com").await;
-        let page: Value = client
-            .get(format!(
-                "{}/api/v1/channels/{channel}/messages",
-                server.base
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = format!("{}/api/v1/channels/{channel}/messages", server.base);
+        let page = get_json(&client, &url, &token).await;
         assert!(page.to_string().contains("ROTATEMARK-6a1f"), "{page}");
     });
     drop(server);

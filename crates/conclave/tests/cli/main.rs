@@ -151,6 +151,84 @@ async fn login(client: &reqwest::Client, base: &str, email: &str) -> String {
         .to_string()
 }
 
+/// Runs the binary with `args` and answers whether it succeeded, with its
+/// standard output and standard error as text.
+fn run(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = conclave(dir).args(args).output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Creates a public channel named `name` as the holder of `token` and
+/// answers its id.
+async fn create_channel(client: &reqwest::Client, base: &str, token: &str, name: &str) -> i64 {
+    let created: Value = client
+        .post(format!("{base}/api/v1/channels"))
+        .bearer_auth(token)
+        .json(&json!({"name": name, "kind": "public"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["channel"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("channel not created: {created}"))
+}
+
+/// Posts `text` to a channel and asserts that the server accepted it.
+async fn post_message(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    channel_id: i64,
+    text: &str,
+) {
+    let status = client
+        .post(format!("{base}/api/v1/channels/{channel_id}/messages"))
+        .bearer_auth(token)
+        .json(&json!({"text": text}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 201);
+}
+
+/// Fetches `url` as the holder of `token` and answers the JSON body.
+async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> Value {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Starts a server on `dir`, signs in as `email`, creates the public channel
+/// `channel` and posts each of `texts` there, then stops the server and
+/// answers the channel's id.
+fn post_through_server(dir: &Path, email: &str, channel: &str, texts: &[&str]) -> i64 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = serve(dir, free_port());
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let token = login(&client, &server.base, email).await;
+        let channel_id = create_channel(&client, &server.base, &token, channel).await;
+        for text in texts {
+            post_message(&client, &server.base, &token, channel_id, text).await;
+        }
+        channel_id
+    })
+}
+
 #[test]
 fn serve_without_flags_creates_the_data_dir_and_says_how_to_add_the_owner() {
     let cwd = temp_dir("noflags");
@@ -200,21 +278,22 @@ fn user_commands_follow_the_contract() {
     assert_eq!(created["email"], "owner@example.com");
     assert_eq!(created["role"], "owner");
 
-    let duplicate = conclave(&dir)
-        .args([
+    let (ok, _, stderr) = run(
+        &dir,
+        &[
             "user",
             "create",
             "--email",
             "owner@example.com",
             "--name",
             "Again",
-        ])
-        .output()
-        .unwrap();
-    assert!(!duplicate.status.success());
-    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
-    let bad_role = conclave(&dir)
-        .args([
+        ],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("already exists"));
+    let (ok, _, stderr) = run(
+        &dir,
+        &[
             "user",
             "create",
             "--email",
@@ -223,11 +302,10 @@ fn user_commands_follow_the_contract() {
             "X",
             "--role",
             "king",
-        ])
-        .output()
-        .unwrap();
-    assert!(!bad_role.status.success());
-    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown role"));
+        ],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("unknown role"));
     let mut weak = conclave(&dir)
         .args([
             "user",
@@ -247,31 +325,19 @@ fn user_commands_follow_the_contract() {
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
 
-    let missing = conclave(&dir)
-        .args(["user", "deactivate", "nobody@example.com"])
-        .output()
-        .unwrap();
-    assert!(!missing.status.success());
+    let (ok, _, _) = run(&dir, &["user", "deactivate", "nobody@example.com"]);
+    assert!(!ok);
     // The only owner cannot be deactivated: nobody could administer the
     // workspace afterwards.
-    let last_owner = conclave(&dir)
-        .args(["user", "deactivate", "owner@example.com"])
-        .output()
-        .unwrap();
-    assert!(!last_owner.status.success());
-    assert!(String::from_utf8_lossy(&last_owner.stderr).contains("last active owner"));
-    let demoted = conclave(&dir)
-        .args(["user", "role", "owner@example.com", "admin"])
-        .output()
-        .unwrap();
-    assert!(!demoted.status.success(), "nor demoted");
+    let (ok, _, stderr) = run(&dir, &["user", "deactivate", "owner@example.com"]);
+    assert!(!ok);
+    assert!(stderr.contains("last active owner"));
+    let (ok, _, _) = run(&dir, &["user", "role", "owner@example.com", "admin"]);
+    assert!(!ok, "nor demoted");
     create_user(&dir, "member@example.com", "member");
-    let deactivated = conclave(&dir)
-        .args(["user", "deactivate", "member@example.com"])
-        .output()
-        .unwrap();
-    assert!(deactivated.status.success());
-    assert!(String::from_utf8_lossy(&deactivated.stdout).contains("deactivated"));
+    let (ok, stdout, _) = run(&dir, &["user", "deactivate", "member@example.com"]);
+    assert!(ok);
+    assert!(stdout.contains("deactivated"));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -331,17 +397,7 @@ async fn a_crash_under_load_loses_no_acknowledged_message() {
     let mut server = serve(&dir, port);
     let client = reqwest::Client::new();
     let token = login(&client, &server.base, "writer@example.com").await;
-    let channel: Value = client
-        .post(format!("{}/api/v1/channels", server.base))
-        .bearer_auth(&token)
-        .json(&json!({"name": "crash-test", "kind": "public"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let channel_id = channel["channel"]["id"].as_i64().unwrap();
+    let channel_id = create_channel(&client, &server.base, &token, "crash-test").await;
 
     let acknowledged: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
     let mut senders = Vec::new();
@@ -401,15 +457,7 @@ async fn a_crash_under_load_loses_no_acknowledged_message() {
         if let Some(id) = before {
             url.push_str(&format!("&before={id}"));
         }
-        let page: Value = client
-            .get(url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = get_json(&client, &url, &token).await;
         let messages = page["messages"].as_array().unwrap();
         for message in messages {
             stored.insert(
@@ -429,12 +477,8 @@ async fn a_crash_under_load_loses_no_acknowledged_message() {
             "acknowledged message {id} was lost"
         );
     }
-    let verify = conclave(&dir).args(["journal", "verify"]).output().unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    let (ok, stdout, _) = run(&dir, &["journal", "verify"]);
+    assert!(ok, "{stdout}");
     drop(server);
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -444,45 +488,15 @@ fn journal_verify_names_the_first_tampered_event() {
     let dir = temp_dir("journal");
     create_user(&dir, "a@example.com", "member");
     // Make some events through the real server path.
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let port = free_port();
-    let server = serve(&dir, port);
-    runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let token = login(&client, &server.base, "a@example.com").await;
-        let channel: Value = client
-            .post(format!("{}/api/v1/channels", server.base))
-            .bearer_auth(&token)
-            .json(&json!({"name": "ledger", "kind": "public"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for text in ["first", "second", "third"] {
-            let status = client
-                .post(format!(
-                    "{}/api/v1/channels/{}/messages",
-                    server.base, channel["channel"]["id"]
-                ))
-                .bearer_auth(&token)
-                .json(&json!({"text": text}))
-                .send()
-                .await
-                .unwrap()
-                .status();
-            assert_eq!(status, 201);
-        }
-    });
-    drop(server);
-    let verify = conclave(&dir).args(["journal", "verify"]).output().unwrap();
-    assert!(verify.status.success());
-    assert!(
-        String::from_utf8_lossy(&verify.stdout).contains("4 events verified"),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
+    post_through_server(
+        &dir,
+        "a@example.com",
+        "ledger",
+        &["first", "second", "third"],
     );
+    let (ok, stdout, _) = run(&dir, &["journal", "verify"]);
+    assert!(ok);
+    assert!(stdout.contains("4 events verified"), "{stdout}");
 
     let db = rusqlite::Connection::open(dir.join("conclave.db")).unwrap();
     db.execute(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{conclave, create_user, login, serve, temp_dir};
+use super::{create_user, get_json, login, run, serve, temp_dir};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -18,22 +18,9 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn import(dir: &Path, arguments: &[&str]) -> Value {
-    let output = conclave(dir)
-        .args(["import", "whatsapp"])
-        .args(arguments)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "import failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    let (ok, stdout, stderr) = run(dir, &[&["import", "whatsapp"], arguments].concat());
+    assert!(ok, "import failed: {stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
 const PNG: &[u8] =
@@ -113,18 +100,15 @@ async fn a_text_export_is_imported_once_with_authors_and_original_times() {
     let client = reqwest::Client::new();
     let token = login(&client, &server.base, "alice@example.com").await;
     let channel_id = first["channel_id"].as_i64().unwrap();
-    let page: Value = client
-        .get(format!(
+    let page = get_json(
+        &client,
+        &format!(
             "{}/api/v1/channels/{channel_id}/messages?limit=100",
             server.base
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+        &token,
+    )
+    .await;
     let messages = page["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 17, "{page}");
     let welcome = &messages[4];
@@ -146,15 +130,12 @@ async fn a_text_export_is_imported_once_with_authors_and_original_times() {
     );
     assert_eq!(messages[8]["text"], "", "members see a tombstone");
     assert!(messages[10]["edited_at"].is_i64());
-    let channels: Value = client
-        .get(format!("{}/api/v1/channels/{channel_id}", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let channels = get_json(
+        &client,
+        &format!("{}/api/v1/channels/{channel_id}", server.base),
+        &token,
+    )
+    .await;
     assert_eq!(channels["channel"]["read_only"], true);
     let post = client
         .post(format!(
@@ -181,12 +162,8 @@ async fn a_text_export_is_imported_once_with_authors_and_original_times() {
     assert_eq!(status, 404, "non-members cannot read the archive");
     drop(server);
 
-    let verify = conclave(&dir).args(["journal", "verify"]).output().unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    let (ok, stdout, _) = run(&dir, &["journal", "verify"]);
+    assert!(ok, "{stdout}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -283,18 +260,15 @@ async fn a_zip_export_brings_its_media_and_problems_are_reported_by_line() {
     let server = serve(&dir, super::free_port());
     let client = reqwest::Client::new();
     let token = login(&client, &server.base, "officer@example.com").await;
-    let page: Value = client
-        .get(format!(
+    let page = get_json(
+        &client,
+        &format!(
             "{}/api/v1/channels/{}/messages",
             server.base, first["channel_id"]
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+        &token,
+    )
+    .await;
     let photo = &page["messages"][1];
     assert_eq!(photo["text"], "The damaged box");
     // 10:00:05 at UTC+1 is 09:00:05 UTC.
@@ -326,32 +300,33 @@ async fn a_zip_export_brings_its_media_and_problems_are_reported_by_line() {
     );
 
     // Mistakes are refused with a reason.
-    let refused = conclave(&dir)
-        .args([
+    let zip_argument = zip_path.to_str().unwrap();
+    let (ok, _, stderr) = run(
+        &dir,
+        &[
             "import",
             "whatsapp",
-            zip_path.to_str().unwrap(),
+            zip_argument,
             "--channel",
             "x",
             "--custodian",
             "nobody@example.com",
-        ])
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("nobody@example.com"));
-    let refused = conclave(&dir)
-        .args([
+        ],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("nobody@example.com"));
+    let (_, _, stderr) = run(
+        &dir,
+        &[
             "import",
             "whatsapp",
-            zip_path.to_str().unwrap(),
+            zip_argument,
             "--channel",
             "x",
             "--utc-offset",
             "two hours",
-        ])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--utc-offset"));
+        ],
+    );
+    assert!(stderr.contains("--utc-offset"));
     std::fs::remove_dir_all(dir).unwrap();
 }
