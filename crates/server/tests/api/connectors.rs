@@ -195,11 +195,106 @@ async fn deliver(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn deliver_signed(server: &Server, body: &Value) -> Value {
+/// Delivers `body` signed with the app secret, whatever the answer.
+async fn deliver_validly_signed(server: &Server, body: &Value) -> (StatusCode, Value) {
     let header = signature::sign(SECRET, body.to_string().as_bytes());
-    let (status, answer) = deliver(server, body, Some(header)).await;
+    deliver(server, body, Some(header)).await
+}
+
+async fn deliver_signed(server: &Server, body: &Value) -> Value {
+    let (status, answer) = deliver_validly_signed(server, body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     answer
+}
+
+/// Delivers, signed, one text message from the customer.
+async fn deliver_text(server: &Server, wamid: &str, text: &str, timestamp: i64) -> Value {
+    let message = inbound(wamid, "text", json!({"body": text}), timestamp);
+    deliver_signed(server, &notification(vec![message], vec![])).await
+}
+
+/// Delivers, signed, Meta's report that the message `wamid` is now `status`.
+async fn deliver_status(server: &Server, wamid: &str, status: &str) -> Value {
+    deliver_signed(
+        server,
+        &notification(vec![], vec![status_report(wamid, status)]),
+    )
+    .await
+}
+
+/// The delivery record of the reply `message_id` among the conversation's
+/// deliveries, as `who` sees them.
+async fn delivery_of(
+    server: &Server,
+    who: &super::Person,
+    channel_id: i64,
+    message_id: i64,
+) -> Value {
+    let deliveries = server
+        .ok(
+            "GET",
+            &format!("/api/v1/whatsapp/conversations/{channel_id}/deliveries"),
+            who,
+            None,
+        )
+        .await;
+    deliveries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["message_id"] == message_id)
+        .unwrap_or_else(|| panic!("no delivery of message {message_id}: {deliveries}"))
+        .clone()
+}
+
+/// Sends `body` (a text or a template) to the customer of the conversation
+/// as `who`; answers the status and the body of the answer.
+async fn reply_in(
+    server: &Server,
+    who: &super::Person,
+    channel_id: i64,
+    body: Value,
+) -> (StatusCode, Value) {
+    server
+        .call(
+            "POST",
+            &format!("/api/v1/whatsapp/conversations/{channel_id}/messages"),
+            Some(&who.token),
+            Some(body),
+        )
+        .await
+}
+
+/// The messages of the conversation's channel, as `who` reads them.
+async fn channel_messages(server: &Server, who: &super::Person, channel_id: i64) -> Vec<Value> {
+    let page = server
+        .ok(
+            "GET",
+            &format!("/api/v1/channels/{channel_id}/messages"),
+            who,
+            None,
+        )
+        .await;
+    page["messages"].as_array().unwrap().clone()
+}
+
+/// The texts of `messages`, in order.
+fn texts_of(messages: &[Value]) -> Vec<&str> {
+    messages
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect()
+}
+
+/// One message as `who` reads it through the API.
+async fn message_as_read_by(
+    server: &Server,
+    who: &super::Person,
+    message_id: impl std::fmt::Display,
+) -> Value {
+    server
+        .ok("GET", &format!("/api/v1/messages/{message_id}"), who, None)
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,23 +416,13 @@ async fn unsigned_and_wrongly_signed_deliveries_are_refused_and_store_nothing() 
 
     // Bodies above 1 MiB are refused even when signed.
     let huge = json!({"object": "whatsapp_business_account", "padding": "x".repeat(1024 * 1024)});
-    let (status, answer) = deliver(
-        &server,
-        &huge,
-        Some(signature::sign(SECRET, huge.to_string().as_bytes())),
-    )
-    .await;
+    let (status, answer) = deliver_validly_signed(&server, &huge).await;
     assert_eq!(
         (status, answer["code"].as_str()),
         (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
     );
     // A signed body that is not a notification is a bad request.
-    let (status, answer) = deliver(
-        &server,
-        &json!([1, 2]),
-        Some(signature::sign(SECRET, b"[1,2]")),
-    )
-    .await;
+    let (status, answer) = deliver_validly_signed(&server, &json!([1, 2])).await;
     assert_eq!(
         (status, answer["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_request"))
@@ -483,21 +568,9 @@ async fn signed_deliveries_of_every_type_are_archived_once() {
             "other staff do not read customer conversations"
         );
 
-        let history = server
-            .ok(
-                "GET",
-                &format!("/api/v1/channels/{channel_id}/messages"),
-                &agent,
-                None,
-            )
-            .await;
-        let history = history["messages"].as_array().unwrap().clone();
-        let texts: Vec<&str> = history
-            .iter()
-            .map(|m| m["text"].as_str().unwrap())
-            .collect();
+        let history = channel_messages(&server, &agent, channel_id).await;
         assert_eq!(
-            texts,
+            texts_of(&history),
             vec![
                 "Hi, where is order #1234?",
                 "the damaged box",
@@ -555,50 +628,23 @@ async fn signed_deliveries_of_every_type_are_archived_once() {
                 at + 20,
             )
         };
-        deliver_signed(
-            &server,
-            &notification(vec![react("wamid.R1", "👍")], vec![]),
-        )
-        .await;
-        let first = server
-            .ok(
-                "GET",
-                &format!("/api/v1/messages/{}", history[0]["id"]),
-                &agent,
-                None,
-            )
-            .await;
-        assert_eq!(
-            first["reactions"],
-            json!([{"emoji": "👍", "user_ids": [customer_id]}])
-        );
-        deliver_signed(
-            &server,
-            &notification(vec![react("wamid.R2", "❤️")], vec![]),
-        )
-        .await;
-        let first = server
-            .ok(
-                "GET",
-                &format!("/api/v1/messages/{}", history[0]["id"]),
-                &agent,
-                None,
-            )
-            .await;
-        assert_eq!(
-            first["reactions"],
-            json!([{"emoji": "❤️", "user_ids": [customer_id]}])
-        );
-        deliver_signed(&server, &notification(vec![react("wamid.R3", "")], vec![])).await;
-        let first = server
-            .ok(
-                "GET",
-                &format!("/api/v1/messages/{}", history[0]["id"]),
-                &agent,
-                None,
-            )
-            .await;
-        assert_eq!(first["reactions"], json!([]));
+        for (wamid, emoji, reactions) in [
+            (
+                "wamid.R1",
+                "👍",
+                json!([{"emoji": "👍", "user_ids": [customer_id]}]),
+            ),
+            (
+                "wamid.R2",
+                "❤️",
+                json!([{"emoji": "❤️", "user_ids": [customer_id]}]),
+            ),
+            ("wamid.R3", "", json!([])),
+        ] {
+            deliver_signed(&server, &notification(vec![react(wamid, emoji)], vec![])).await;
+            let first = message_as_read_by(&server, &agent, &history[0]["id"]).await;
+            assert_eq!(first["reactions"], reactions, "after {wamid}");
+        }
 
         // Meta redelivers: nothing new is stored.
         let head = server.state.store.head_position().await.unwrap();
@@ -609,15 +655,8 @@ async fn signed_deliveries_of_every_type_are_archived_once() {
             "{receipt}"
         );
         assert_eq!(server.state.store.head_position().await.unwrap(), head);
-        let again = server
-            .ok(
-                "GET",
-                &format!("/api/v1/channels/{channel_id}/messages"),
-                &agent,
-                None,
-            )
-            .await;
-        assert_eq!(again["messages"].as_array().unwrap().len(), 12);
+        let again = channel_messages(&server, &agent, channel_id).await;
+        assert_eq!(again.len(), 12);
         let deliveries = server
             .ok(
                 "GET",
@@ -654,17 +693,11 @@ async fn an_agent_reply_reaches_meta_and_delivery_statuses_come_back() {
         let graph = graph_stand_in(1).await;
         let server = start(backend, |config| configure(config, &graph.base)).await;
         let agent = server.person("agent", Role::Member).await;
-        deliver_signed(
+        deliver_text(
             &server,
-            &notification(
-                vec![inbound(
-                    "wamid.Q1",
-                    "text",
-                    json!({"body": "Can I change my delivery address?"}),
-                    now_seconds(),
-                )],
-                vec![],
-            ),
+            "wamid.Q1",
+            "Can I change my delivery address?",
+            now_seconds(),
         )
         .await;
         let conversations = server
@@ -701,14 +734,13 @@ async fn an_agent_reply_reaches_meta_and_delivery_statuses_come_back() {
         );
         let (mut socket, _) = server.socket(&agent, None).await;
 
-        let (status, reply) = server
-            .call(
-                "POST",
-                &format!("/api/v1/whatsapp/conversations/{channel_id}/messages"),
-                Some(&agent.token),
-                Some(json!({"text": "Yes — send me the new address.", "client_id": "reply-1"})),
-            )
-            .await;
+        let (status, reply) = reply_in(
+            &server,
+            &agent,
+            channel_id,
+            json!({"text": "Yes — send me the new address.", "client_id": "reply-1"}),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{reply}");
         assert_eq!(reply["message"]["author_id"], agent.id);
         assert_eq!(reply["delivery"]["status"], "queued");
@@ -729,21 +761,7 @@ async fn an_agent_reply_reaches_meta_and_delivery_statuses_come_back() {
                 &json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "text", "text": {"preview_url": false, "body": "Yes — send me the new address."}})
             );
         }
-        let deliveries = server
-            .ok(
-                "GET",
-                &format!("/api/v1/whatsapp/conversations/{channel_id}/deliveries"),
-                &agent,
-                None,
-            )
-            .await;
-        let outbound = deliveries
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["message_id"] == message_id)
-            .unwrap()
-            .clone();
+        let outbound = delivery_of(&server, &agent, channel_id, message_id).await;
         assert_eq!(
             (
                 outbound["status"].as_str(),
@@ -754,36 +772,23 @@ async fn an_agent_reply_reaches_meta_and_delivery_statuses_come_back() {
         );
 
         // A retried request with the same client_id sends nothing twice.
-        let (status, again) = server
-            .call(
-                "POST",
-                &format!("/api/v1/whatsapp/conversations/{channel_id}/messages"),
-                Some(&agent.token),
-                Some(json!({"text": "Yes — send me the new address.", "client_id": "reply-1"})),
-            )
-            .await;
+        let (status, again) = reply_in(
+            &server,
+            &agent,
+            channel_id,
+            json!({"text": "Yes — send me the new address.", "client_id": "reply-1"}),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(again["message"]["id"], message_id);
         assert_eq!(again["delivery"]["status"], "sent");
 
         // Meta reports delivery, then reading; a late "delivered" changes nothing.
-        deliver_signed(
-            &server,
-            &notification(vec![], vec![status_report("wamid.OUT2", "delivered")]),
-        )
-        .await;
+        deliver_status(&server, "wamid.OUT2", "delivered").await;
         wait_for_status(&mut socket, message_id, "delivered").await;
-        deliver_signed(
-            &server,
-            &notification(vec![], vec![status_report("wamid.OUT2", "read")]),
-        )
-        .await;
+        deliver_status(&server, "wamid.OUT2", "read").await;
         wait_for_status(&mut socket, message_id, "read").await;
-        deliver_signed(
-            &server,
-            &notification(vec![], vec![status_report("wamid.OUT2", "delivered")]),
-        )
-        .await;
+        deliver_status(&server, "wamid.OUT2", "delivered").await;
         let record = server
             .state
             .store
@@ -794,22 +799,9 @@ async fn an_agent_reply_reaches_meta_and_delivery_statuses_come_back() {
         assert_eq!(record.status.as_str(), "read");
 
         // The reply is an ordinary archive message.
-        let history = server
-            .ok(
-                "GET",
-                &format!("/api/v1/channels/{channel_id}/messages"),
-                &agent,
-                None,
-            )
-            .await;
-        let texts: Vec<&str> = history["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["text"].as_str().unwrap())
-            .collect();
+        let history = channel_messages(&server, &agent, channel_id).await;
         assert_eq!(
-            texts,
+            texts_of(&history),
             vec![
                 "Can I change my delivery address?",
                 "Yes — send me the new address."
@@ -842,47 +834,26 @@ async fn outside_the_service_window_only_templates_go_out() {
     let agent = server.person("agent", Role::Member).await;
     let stranger = server.person("stranger", Role::Member).await;
     let two_days_ago = now_seconds() - 2 * 24 * 3600;
-    deliver_signed(
-        &server,
-        &notification(
-            vec![inbound(
-                "wamid.OLD",
-                "text",
-                json!({"body": "Thanks!"}),
-                two_days_ago,
-            )],
-            vec![],
-        ),
-    )
-    .await;
+    deliver_text(&server, "wamid.OLD", "Thanks!", two_days_ago).await;
     let conversations = server
         .ok("GET", "/api/v1/whatsapp/conversations", &agent, None)
         .await;
     let channel_id = conversations[0]["channel_id"].as_i64().unwrap();
     assert_eq!(conversations[0]["window_open"], false);
-    let path = format!("/api/v1/whatsapp/conversations/{channel_id}/messages");
 
-    let (status, refused) = server
-        .call(
-            "POST",
-            &path,
-            Some(&agent.token),
-            Some(json!({"text": "Are you still there?"})),
-        )
-        .await;
+    let (status, refused) = reply_in(
+        &server,
+        &agent,
+        channel_id,
+        json!({"text": "Are you still there?"}),
+    )
+    .await;
     assert_eq!(
         (status, refused["code"].as_str()),
         (StatusCode::CONFLICT, Some("whatsapp_window_closed")),
         "{refused}"
     );
-    let (status, _) = server
-        .call(
-            "POST",
-            &path,
-            Some(&stranger.token),
-            Some(json!({"text": "hi"})),
-        )
-        .await;
+    let (status, _) = reply_in(&server, &stranger, channel_id, json!({"text": "hi"})).await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
@@ -896,9 +867,7 @@ async fn outside_the_service_window_only_templates_go_out() {
         json!({"template": {"name": "order_update", "language": "en_US", "components": [{"type": "body", "parameters": [{"type": "text", "text": "two\nlines"}]}]}}),
         json!({"template": {"name": "order_update", "language": "en_US", "components": [{"type": "body", "parameters": "#1234"}]}}),
     ] {
-        let (status, body) = server
-            .call("POST", &path, Some(&agent.token), Some(bad.clone()))
-            .await;
+        let (status, body) = reply_in(&server, &agent, channel_id, bad.clone()).await;
         assert_eq!(
             (status, body["code"].as_str()),
             (StatusCode::BAD_REQUEST, Some("invalid_request")),
@@ -907,38 +876,15 @@ async fn outside_the_service_window_only_templates_go_out() {
     }
 
     let template = json!({"name": "order_update", "language": "pt_BR", "components": [{"type": "body", "parameters": [{"type": "text", "text": "#1234"}, {"type": "text", "text": "terça-feira"}]}]});
-    let (status, reply) = server
-        .call(
-            "POST",
-            &path,
-            Some(&agent.token),
-            Some(json!({"template": template})),
-        )
-        .await;
+    let (status, reply) =
+        reply_in(&server, &agent, channel_id, json!({"template": template})).await;
     assert_eq!(status, StatusCode::CREATED, "{reply}");
     assert_eq!(
         reply["message"]["text"],
         "[template order_update (pt_BR)] #1234 · terça-feira"
     );
     let message_id = reply["message"]["id"].as_i64().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while server
-        .state
-        .store
-        .whatsapp_message(message_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .status
-        .as_str()
-        != "sent"
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the template was not sent"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for_delivery(&server, message_id, "sent").await;
     let sends = graph.recorded.lock().unwrap().sends.clone();
     assert_eq!(sends.len(), 1, "the refused text never reached Meta");
     assert_eq!(
@@ -951,21 +897,7 @@ async fn outside_the_service_window_only_templates_go_out() {
     let mut failed = status_report("wamid.OUT1", "failed");
     failed["errors"] = json!([{"code": 131026, "title": "Message undeliverable", "message": "Message undeliverable", "error_data": {"details": "Receiver is incapable of receiving this message"}}]);
     deliver_signed(&server, &notification(vec![], vec![failed])).await;
-    let deliveries = server
-        .ok(
-            "GET",
-            &format!("/api/v1/whatsapp/conversations/{channel_id}/deliveries"),
-            &agent,
-            None,
-        )
-        .await;
-    let outbound = deliveries
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["message_id"] == message_id)
-        .unwrap()
-        .clone();
+    let outbound = delivery_of(&server, &agent, channel_id, message_id).await;
     assert_eq!(outbound["status"], "failed");
     assert_eq!(
         outbound["error"],
@@ -1021,29 +953,22 @@ async fn a_reply_queued_while_meta_is_unreachable_is_sent_once_after_a_restart()
         };
         let server = start(backend, tweak).await;
         let agent = server.person("agent", Role::Member).await;
-        deliver_signed(
+        deliver_text(
             &server,
-            &notification(
-                vec![inbound(
-                    "wamid.WAITING",
-                    "text",
-                    json!({"body": "Is my parcel on its way?"}),
-                    now_seconds(),
-                )],
-                vec![],
-            ),
+            "wamid.WAITING",
+            "Is my parcel on its way?",
+            now_seconds(),
         )
         .await;
         let channel_id = first_conversation(&server, &agent).await;
         let path = format!("/api/v1/whatsapp/conversations/{channel_id}/messages");
-        let (status, reply) = server
-            .call(
-                "POST",
-                &path,
-                Some(&agent.token),
-                Some(json!({"text": "It left the warehouse this morning."})),
-            )
-            .await;
+        let (status, reply) = reply_in(
+            &server,
+            &agent,
+            channel_id,
+            json!({"text": "It left the warehouse this morning."}),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{reply}");
         assert_eq!(reply["delivery"]["status"], "queued");
         let message_id = reply["message"]["id"].as_i64().unwrap();
@@ -1079,21 +1004,7 @@ async fn a_reply_queued_while_meta_is_unreachable_is_sent_once_after_a_restart()
         // (the agent's session survived the restart too).
         let graph = graph_stand_in_on(tokio::net::TcpListener::bind(address).await.unwrap(), 0);
         wait_for_delivery(&server, message_id, "sent").await;
-        let deliveries = server
-            .ok(
-                "GET",
-                &format!("/api/v1/whatsapp/conversations/{channel_id}/deliveries"),
-                &agent,
-                None,
-            )
-            .await;
-        let outbound = deliveries
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["message_id"] == message_id)
-            .unwrap()
-            .clone();
+        let outbound = delivery_of(&server, &agent, channel_id, message_id).await;
         assert_eq!(
             (outbound["status"].as_str(), outbound["wamid"].as_str()),
             (Some("sent"), Some("wamid.OUT1"))
@@ -1139,17 +1050,11 @@ async fn a_customer_reply_to_a_message_is_posted_in_its_thread() {
         let server = start(backend, |config| configure(config, &graph.base)).await;
         let agent = server.person("agent", Role::Member).await;
         let at = now_seconds() - 60;
-        deliver_signed(
+        deliver_text(
             &server,
-            &notification(
-                vec![inbound(
-                    "wamid.ASK",
-                    "text",
-                    json!({"body": "Do you have the blue one in size 42?"}),
-                    at,
-                )],
-                vec![],
-            ),
+            "wamid.ASK",
+            "Do you have the blue one in size 42?",
+            at,
         )
         .await;
         let channel_id = first_conversation(&server, &agent).await;
@@ -1285,9 +1190,7 @@ async fn a_customer_reply_to_a_message_is_posted_in_its_thread() {
             ],
             "a reply to the customer's own message is in its thread"
         );
-        let root = server
-            .ok("GET", &format!("/api/v1/messages/{ask_id}"), &agent, None)
-            .await;
+        let root = message_as_read_by(&server, &agent, ask_id).await;
         assert_eq!(root["reply_count"], 1);
 
         // A reply quoting a thread reply joins the same thread.
@@ -1330,17 +1233,11 @@ async fn staff_reassign_and_release_conversations_and_the_audit_log_says_so() {
     let colleague = server.person("colleague", Role::Member).await;
     let outsider = server.person("outsider", Role::Member).await;
     let admin = server.person("admin", Role::Admin).await;
-    deliver_signed(
+    deliver_text(
         &server,
-        &notification(
-            vec![inbound(
-                "wamid.HELP",
-                "text",
-                json!({"body": "I need help with a refund"}),
-                now_seconds(),
-            )],
-            vec![],
-        ),
+        "wamid.HELP",
+        "I need help with a refund",
+        now_seconds(),
     )
     .await;
     let channel_id = first_conversation(&server, &agent).await;
@@ -1372,73 +1269,54 @@ async fn staff_reassign_and_release_conversations_and_the_audit_log_says_so() {
         .ok("POST", &conversation("claim"), &agent, None)
         .await;
     assert_eq!(claimed["assignee_id"], agent.id);
-    // Someone else's conversation: colleagues may neither release nor take it.
-    expect_error(
-        &colleague,
-        conversation("release"),
-        None,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    )
-    .await;
-    expect_error(
-        &colleague,
-        conversation("assign"),
-        Some(json!({"user_id": colleague.id})),
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    )
-    .await;
-    // Only staff of the number can be given it; unknown users are not found.
-    expect_error(
-        &agent,
-        conversation("assign"),
-        Some(json!({"user_id": outsider.id})),
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    )
-    .await;
-    expect_error(
-        &agent,
-        conversation("assign"),
-        Some(json!({"user_id": 987_654})),
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    expect_error(
-        &agent,
-        conversation("assign"),
-        Some(json!({"user_id": "colleague"})),
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    )
-    .await;
-    // Outsiders do not see the conversation at all.
-    expect_error(
-        &outsider,
-        conversation("release"),
-        None,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    expect_error(
-        &agent,
-        "/api/v1/whatsapp/conversations/987654/release".into(),
-        None,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    expect_error(
-        &agent,
-        "/api/v1/whatsapp/conversations/abc/release".into(),
-        None,
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    )
-    .await;
+    let forbidden = (StatusCode::FORBIDDEN, "forbidden");
+    let not_found = (StatusCode::NOT_FOUND, "not_found");
+    let invalid = (StatusCode::BAD_REQUEST, "invalid_request");
+    for (who, path, body, (status, code)) in [
+        // Someone else's conversation: colleagues may neither release nor take it.
+        (&colleague, conversation("release"), None, forbidden),
+        (
+            &colleague,
+            conversation("assign"),
+            Some(json!({"user_id": colleague.id})),
+            forbidden,
+        ),
+        // Only staff of the number can be given it; unknown users are not found.
+        (
+            &agent,
+            conversation("assign"),
+            Some(json!({"user_id": outsider.id})),
+            forbidden,
+        ),
+        (
+            &agent,
+            conversation("assign"),
+            Some(json!({"user_id": 987_654})),
+            not_found,
+        ),
+        (
+            &agent,
+            conversation("assign"),
+            Some(json!({"user_id": "colleague"})),
+            invalid,
+        ),
+        // Outsiders do not see the conversation at all.
+        (&outsider, conversation("release"), None, not_found),
+        (
+            &agent,
+            "/api/v1/whatsapp/conversations/987654/release".into(),
+            None,
+            not_found,
+        ),
+        (
+            &agent,
+            "/api/v1/whatsapp/conversations/abc/release".into(),
+            None,
+            invalid,
+        ),
+    ] {
+        expect_error(who, path, body, status, code).await;
+    }
 
     // The assignee hands it to a colleague, who releases it.
     let reassigned = server
