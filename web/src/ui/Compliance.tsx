@@ -226,18 +226,11 @@ function PeoplePicker({ label, name, selected, onChange, single = false, exclude
       {selected.length > 0 && (
         <ul class="picked" role="list" aria-label={`${label}: chosen`}>
           {selected.map((person) => (
-            <li key={person.id} class="picked-item">
-              <span class="member-text">
-                <span>
-                  {person.name}
-                  {!person.active && <span class="pill">Deactivated</span>}
-                </span>
-                <span class="muted">{person.email}</span>
-              </span>
+            <PersonItem key={person.id} person={person}>
               <button type="button" class="button small" onClick={() => onChange(selected.filter((other) => other.id !== person.id))}>
                 Remove<span class="sr-only"> {person.name}</span>
               </button>
-            </li>
+            </PersonItem>
           ))}
         </ul>
       )}
@@ -250,14 +243,7 @@ function PeoplePicker({ label, name, selected, onChange, single = false, exclude
       {candidates.length > 0 && (
         <ul class="picker-results" role="list" aria-label={`${label}: matches`}>
           {candidates.map((person) => (
-            <li key={person.id} class="picked-item">
-              <span class="member-text">
-                <span>
-                  {person.name}
-                  {!person.active && <span class="pill">Deactivated</span>}
-                </span>
-                <span class="muted">{person.email}</span>
-              </span>
+            <PersonItem key={person.id} person={person}>
               <button
                 type="button"
                 class="button small"
@@ -269,11 +255,27 @@ function PeoplePicker({ label, name, selected, onChange, single = false, exclude
                 {verb}
                 <span class="sr-only"> {person.name}</span>
               </button>
-            </li>
+            </PersonItem>
           ))}
         </ul>
       )}
     </fieldset>
+  );
+}
+
+/** One person in a picker's list: name, a pill when deactivated, email, then the action. */
+function PersonItem({ person, children }: { person: AdminUser; children: ComponentChildren }) {
+  return (
+    <li class="picked-item">
+      <span class="member-text">
+        <span>
+          {person.name}
+          {!person.active && <span class="pill">Deactivated</span>}
+        </span>
+        <span class="muted">{person.email}</span>
+      </span>
+      {children}
+    </li>
   );
 }
 
