@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use conclave_domain::external::{
-    ExternalKind, ImportRun, ImportedKind, ImportedMessage, NewExternalParticipant,
+    ExternalKind, ImportKey, ImportRun, ImportedKind, ImportedMessage, NewExternalParticipant,
     WhatsAppImportChannel,
 };
 use conclave_domain::{NewAttachment, User, UserId, validate};
@@ -317,92 +317,21 @@ async fn import(
         .context("preparing the blob store")?;
     let (mut messages, mut system_events, mut media, mut duplicates) =
         (0usize, 0usize, 0usize, 0usize);
+    let context = BatchContext {
+        store,
+        blobs: &blobs,
+        export: &export,
+        channel_id: channel.id,
+        authors: &authors,
+        system_id: system.user_id,
+        offset,
+    };
     for chunk in parsed.messages.chunks(BATCH) {
-        let keys: Vec<String> = chunk
-            .iter()
-            .map(conclave_whatsapp::Message::dedupe_key)
-            .collect();
-        // The store skips known keys by itself; asking first only saves
-        // writing the blobs of media imported before.
-        let media_keys: Vec<String> = chunk
-            .iter()
-            .zip(&keys)
-            .filter(|(message, _)| {
-                matches!(
-                    message.kind,
-                    MessageKind::Media {
-                        file_name: Some(_),
-                        ..
-                    }
-                ) && export.zipped
-            })
-            .map(|(_, key)| key.clone())
-            .collect();
-        let known: std::collections::HashSet<String> = if media_keys.is_empty() {
-            std::collections::HashSet::new()
-        } else {
-            store
-                .known_import_keys(channel.id, media_keys)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let mut batch = Vec::with_capacity(chunk.len());
-        for (message, dedupe_key) in chunk.iter().zip(keys) {
-            if known.contains(&dedupe_key) {
-                duplicates += 1;
-                continue;
-            }
-            let created_at = message.timestamp.unix_seconds(offset) * 1000;
-            let author_id = match &message.author {
-                Some(author) => *authors.get(author).unwrap_or(&system.user_id),
-                None => system.user_id,
-            };
-            let (kind, text, attachments) = match &message.kind {
-                MessageKind::Text => (ImportedKind::Text, message.body.clone(), Vec::new()),
-                MessageKind::System(_) => (ImportedKind::System, message.body.clone(), Vec::new()),
-                MessageKind::Deleted => (ImportedKind::Deleted, message.body.clone(), Vec::new()),
-                MessageKind::Media {
-                    file_name, caption, ..
-                } => {
-                    let file = file_name
-                        .as_ref()
-                        .and_then(|name| export.media.get(name).map(|bytes| (name, bytes)));
-                    match file {
-                        Some((file_name, bytes)) => {
-                            let attachment = store_media(
-                                &blobs, file_name, bytes, author_id, channel.id, created_at,
-                            )
-                            .await?;
-                            (
-                                ImportedKind::Media,
-                                caption.clone().unwrap_or_default(),
-                                vec![attachment],
-                            )
-                        }
-                        None => {
-                            if let (true, Some(file_name)) = (export.zipped, file_name) {
-                                problems.push(json!({"line": message.line, "kind": "media_not_in_export", "text": file_name}));
-                            }
-                            // Nothing is lost: the marker and any caption stay as text.
-                            (ImportedKind::Media, message.body.clone(), Vec::new())
-                        }
-                    }
-                }
-            };
-            batch.push(ImportedMessage {
-                dedupe_key,
-                line: i64::try_from(message.line).unwrap_or(i64::MAX),
-                author_id,
-                kind,
-                text,
-                created_at,
-                edited: message.edited,
-                attachments,
-            });
-        }
+        let batch = context.prepare(chunk).await?;
+        duplicates += batch.duplicates;
+        problems.extend(batch.problems);
         let outcome = store
-            .import_whatsapp_messages(channel.id, batch, conclave_server::now_millis())
+            .import_whatsapp_messages(channel.id, batch.messages, conclave_server::now_millis())
             .await?;
         messages += outcome.inserted - outcome.system;
         system_events += outcome.system;
@@ -450,6 +379,130 @@ async fn import(
     )
     .await?;
     Ok(summary)
+}
+
+/// What every batch of one import shares.
+struct BatchContext<'a> {
+    store: &'a dyn Store,
+    blobs: &'a LocalBlobStore,
+    export: &'a Export,
+    channel_id: i64,
+    authors: &'a HashMap<String, UserId>,
+    system_id: UserId,
+    offset: i32,
+}
+
+/// One batch ready to store, with what preparing it found.
+struct PreparedBatch {
+    messages: Vec<ImportedMessage>,
+    /// Media messages skipped because they were imported before.
+    duplicates: usize,
+    problems: Vec<Value>,
+}
+
+impl BatchContext<'_> {
+    /// Keys, authors, times and media for `chunk`; media imported before
+    /// is not stored again.
+    async fn prepare(&self, chunk: &[conclave_whatsapp::Message]) -> anyhow::Result<PreparedBatch> {
+        let mut duplicates = 0;
+        let mut problems = Vec::new();
+        let keys: Vec<ImportKey> = chunk
+            .iter()
+            .map(|message| ImportKey {
+                local_time: message.local_seconds(),
+                digest: message.dedupe_digest(),
+            })
+            .collect();
+        // The store skips known keys by itself; asking first only saves
+        // writing the blobs of media imported before.
+        let media_keys: Vec<ImportKey> = chunk
+            .iter()
+            .zip(&keys)
+            .filter(|(message, _)| {
+                matches!(
+                    message.kind,
+                    MessageKind::Media {
+                        file_name: Some(_),
+                        ..
+                    }
+                ) && self.export.zipped
+            })
+            .map(|(_, key)| *key)
+            .collect();
+        let known: std::collections::HashSet<ImportKey> = if media_keys.is_empty() {
+            std::collections::HashSet::new()
+        } else {
+            self.store
+                .known_import_keys(self.channel_id, media_keys)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        let mut batch = Vec::with_capacity(chunk.len());
+        for (message, dedupe_key) in chunk.iter().zip(keys) {
+            if known.contains(&dedupe_key) {
+                duplicates += 1;
+                continue;
+            }
+            let created_at = message.timestamp.unix_seconds(self.offset) * 1000;
+            let author_id = match &message.author {
+                Some(author) => *self.authors.get(author).unwrap_or(&self.system_id),
+                None => self.system_id,
+            };
+            let (kind, text, attachments) = match &message.kind {
+                MessageKind::Text => (ImportedKind::Text, message.body.clone(), Vec::new()),
+                MessageKind::System(_) => (ImportedKind::System, message.body.clone(), Vec::new()),
+                MessageKind::Deleted => (ImportedKind::Deleted, message.body.clone(), Vec::new()),
+                MessageKind::Media {
+                    file_name, caption, ..
+                } => {
+                    let file = file_name
+                        .as_ref()
+                        .and_then(|name| self.export.media.get(name).map(|bytes| (name, bytes)));
+                    match file {
+                        Some((file_name, bytes)) => {
+                            let attachment = store_media(
+                                self.blobs,
+                                file_name,
+                                bytes,
+                                author_id,
+                                self.channel_id,
+                                created_at,
+                            )
+                            .await?;
+                            (
+                                ImportedKind::Media,
+                                caption.clone().unwrap_or_default(),
+                                vec![attachment],
+                            )
+                        }
+                        None => {
+                            if let (true, Some(file_name)) = (self.export.zipped, file_name) {
+                                problems.push(json!({"line": message.line, "kind": "media_not_in_export", "text": file_name}));
+                            }
+                            // Nothing is lost: the marker and any caption stay as text.
+                            (ImportedKind::Media, message.body.clone(), Vec::new())
+                        }
+                    }
+                }
+            };
+            batch.push(ImportedMessage {
+                dedupe_key,
+                line: i64::try_from(message.line).unwrap_or(i64::MAX),
+                author_id,
+                kind,
+                text,
+                created_at,
+                edited: message.edited,
+                attachments,
+            });
+        }
+        Ok(PreparedBatch {
+            messages: batch,
+            duplicates,
+            problems,
+        })
+    }
 }
 
 /// Puts a media file in the content-addressed blob store (once) and

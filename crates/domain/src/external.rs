@@ -192,11 +192,23 @@ impl ImportedKind {
     }
 }
 
+/// Names one message of an export within its channel, the same each time
+/// the same export is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ImportKey {
+    /// The phone's clock reading, in seconds counted as if it were UTC.
+    /// It leads the stored key, so that a chronological export's keys land
+    /// at the end of the index rather than on random pages.
+    pub local_time: i64,
+    /// SHA-256 over the message's time, author, body and ordinal.
+    pub digest: [u8; 32],
+}
+
 /// One message of an export, ready to store.
 #[derive(Debug, Clone)]
 pub struct ImportedMessage {
     /// Unique within the channel; a key already stored there is skipped.
-    pub dedupe_key: String,
+    pub dedupe_key: ImportKey,
     /// The header's line number in the export.
     pub line: i64,
     pub author_id: UserId,

@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use conclave_domain::event::ImportedRecord;
 use conclave_domain::external::{
     DeliveryStatus, DeliveryUpdate, Direction, ExternalChannel, ExternalKind, ExternalParticipant,
-    ImportBatchOutcome, ImportRun, ImportedKind, ImportedMessage, NewExternalParticipant,
-    NewWhatsAppConversation, WhatsAppConversation, WhatsAppImportChannel, WhatsAppMessageRecord,
+    ImportBatchOutcome, ImportKey, ImportRun, ImportedKind, ImportedMessage,
+    NewExternalParticipant, NewWhatsAppConversation, WhatsAppConversation, WhatsAppImportChannel,
+    WhatsAppMessageRecord,
 };
 use conclave_domain::{
     Attachment, Channel, ChannelId, Event, EventPayload, MessageId, Millis, Role, UserId,
@@ -398,19 +399,14 @@ impl ExternalStore for PostgresStore {
     async fn known_import_keys(
         &self,
         channel_id: ChannelId,
-        keys: Vec<String>,
-    ) -> StoreResult<Vec<String>> {
+        keys: Vec<ImportKey>,
+    ) -> StoreResult<Vec<ImportKey>> {
         let reader = self.reader().await?;
-        reader
-            .sql()
-            .query(
-                "SELECT dedupe_key FROM whatsapp_import_keys WHERE channel_id = $1 AND dedupe_key = ANY($2)",
-                &[&channel_id, &keys],
-            )
-            .await?
-            .iter()
-            .map(|row| get(row, 0))
-            .collect()
+        let stored = stored_keys(&reader.sql(), channel_id, &keys).await?;
+        Ok(keys
+            .into_iter()
+            .filter(|key| stored.contains(key))
+            .collect())
     }
 
     async fn import_whatsapp_messages(
@@ -430,20 +426,12 @@ impl ExternalStore for PostgresStore {
             ));
         }
         let mut head = ChainHead::read(&sql).await?;
-        let keys: Vec<&str> = messages.iter().map(|m| m.dedupe_key.as_str()).collect();
-        let mut seen: HashSet<String> = sql
-            .query(
-                "SELECT dedupe_key FROM whatsapp_import_keys WHERE channel_id = $1 AND dedupe_key = ANY($2)",
-                &[&channel_id, &keys],
-            )
-            .await?
-            .iter()
-            .map(|row| get(row, 0))
-            .collect::<StoreResult<_>>()?;
+        let keys: Vec<ImportKey> = messages.iter().map(|m| m.dedupe_key).collect();
+        let mut seen = stored_keys(&sql, channel_id, &keys).await?;
         let mut outcome = ImportBatchOutcome::default();
         let mut fresh = Vec::with_capacity(messages.len());
         for message in messages {
-            if seen.insert(message.dedupe_key.clone()) {
+            if seen.insert(message.dedupe_key) {
                 fresh.push(message);
             } else {
                 outcome.duplicates += 1;
@@ -544,11 +532,12 @@ impl ExternalStore for PostgresStore {
             )
             .await?;
             sql.execute(
-                "INSERT INTO whatsapp_import_keys (channel_id, dedupe_key, message_id, kind, line)
-                 SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::BIGINT[])",
+                "INSERT INTO whatsapp_import_digests (channel_id, local_time, digest, message_id, kind, line)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BYTEA[], $4::BIGINT[], $5::TEXT[], $6::BIGINT[])",
                 &[
                     &columns.channel_ids,
-                    &columns.keys,
+                    &columns.key_times,
+                    &columns.key_digests,
                     &columns.ids,
                     &columns.kinds,
                     &columns.lines,
@@ -843,6 +832,39 @@ impl PostgresStore {
 }
 
 /// The columns of a batch of imported messages, for `UNNEST`.
+/// The time under which keys stored before they carried one are kept
+/// (migration 0007).
+const LEGACY_KEY_TIME: i64 = i64::MIN;
+
+/// Which of `keys` the channel already holds, also among the keys stored
+/// before keys carried their time.
+async fn stored_keys<C: GenericClient + Sync>(
+    sql: &Sql<'_, C>,
+    channel_id: ChannelId,
+    keys: &[ImportKey],
+) -> StoreResult<HashSet<ImportKey>> {
+    let times: Vec<i64> = keys.iter().map(|key| key.local_time).collect();
+    let digests: Vec<&[u8]> = keys.iter().map(|key| &key.digest[..]).collect();
+    sql.query(
+        "SELECT k.local_time, k.digest FROM UNNEST($2::BIGINT[], $3::BYTEA[]) AS k (local_time, digest)
+         WHERE EXISTS (SELECT 1 FROM whatsapp_import_digests d
+                       WHERE d.channel_id = $1 AND d.local_time IN (k.local_time, $4) AND d.digest = k.digest)",
+        &[&channel_id, &times, &digests, &LEGACY_KEY_TIME],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        let digest: &[u8] = get(row, 1)?;
+        Ok(ImportKey {
+            local_time: get(row, 0)?,
+            digest: digest
+                .try_into()
+                .map_err(|_| StoreError::Backend("an import digest is not 32 bytes".into()))?,
+        })
+    })
+    .collect()
+}
+
 #[derive(Default)]
 struct MessageColumns {
     ids: Vec<i64>,
@@ -853,7 +875,8 @@ struct MessageColumns {
     edited_at: Vec<Option<i64>>,
     deleted_at: Vec<Option<i64>>,
     deleted_by: Vec<Option<i64>>,
-    keys: Vec<String>,
+    key_times: Vec<i64>,
+    key_digests: Vec<Vec<u8>>,
     kinds: Vec<&'static str>,
     lines: Vec<i64>,
 }
@@ -875,7 +898,8 @@ impl MessageColumns {
         self.edited_at.push(edited_at);
         self.deleted_at.push(deleted_at);
         self.deleted_by.push(deleted_at.map(|_| imported.author_id));
-        self.keys.push(imported.dedupe_key.clone());
+        self.key_times.push(imported.dedupe_key.local_time);
+        self.key_digests.push(imported.dedupe_key.digest.to_vec());
         self.kinds.push(imported.kind.as_str());
         self.lines.push(imported.line);
     }

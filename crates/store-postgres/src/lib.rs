@@ -57,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_external.sql"),
     include_str!("../migrations/0005_identity.sql"),
     include_str!("../migrations/0006_auth.sql"),
+    include_str!("../migrations/0007_import_digests.sql"),
 ];
 
 /// Reader connections per store. Each pipelines concurrent queries, so a

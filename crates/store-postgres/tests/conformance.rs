@@ -257,6 +257,63 @@ async fn postgres_passes_the_external_conformance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_keys_stored_in_hex_survive_migration_7() {
+    use conclave_store::conformance_external::{
+        legacy_key_hex, legacy_keys_setup, legacy_keys_still_match,
+    };
+    let Some(url) = database_url() else { return };
+    in_fresh_schema(&url, true, |url, schema| async move {
+        let channel_id = {
+            let store = open_in_schema(&url, &schema).await.unwrap();
+            legacy_keys_setup(&store).await
+        };
+        // Back to schema 6, with keys as the import stored them then.
+        let admin = admin(&url).await;
+        admin
+            .batch_execute(&format!(
+                "SET search_path = {schema};
+                 DROP TABLE whatsapp_import_digests;
+                 CREATE TABLE whatsapp_import_keys (
+                     channel_id BIGINT NOT NULL,
+                     dedupe_key TEXT NOT NULL,
+                     message_id BIGINT NOT NULL,
+                     kind       TEXT NOT NULL,
+                     line       BIGINT NOT NULL,
+                     PRIMARY KEY (channel_id, dedupe_key)
+                 );
+                 DELETE FROM schema_migrations WHERE version >= 7;"
+            ))
+            .await
+            .unwrap();
+        for key in [legacy_key_hex(), "not-a-digest".to_string()] {
+            admin
+                .execute(
+                    "INSERT INTO whatsapp_import_keys VALUES ($1, $2, 1000, 'text', 1)",
+                    &[&channel_id, &key],
+                )
+                .await
+                .unwrap();
+        }
+
+        let store = open_in_schema(&url, &schema).await.unwrap();
+        let carried: i64 = admin
+            .query_one(
+                "SELECT COUNT(*) FROM whatsapp_import_digests WHERE local_time = $1",
+                &[&i64::MIN],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            carried, 1,
+            "the hex digest is carried over; the other is not"
+        );
+        legacy_keys_still_match(&store, channel_id).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_passes_the_compliance_conformance_story() {
     let Some(url) = database_url() else { return };
     in_fresh_schema(&url, true, |url, schema| async move {
@@ -302,12 +359,12 @@ async fn postgres_journal_verify_detects_altered_messages_versions_and_redaction
         (
             "imported message text",
             "UPDATE messages SET text = 'forged'
-             WHERE id IN (SELECT message_id FROM whatsapp_import_keys) AND text <> ''",
+             WHERE id IN (SELECT message_id FROM whatsapp_import_digests) AND text <> ''",
         ),
         (
             "imported first version",
             "UPDATE message_versions SET text = 'forged'
-             WHERE message_id IN (SELECT message_id FROM whatsapp_import_keys) AND text <> ''",
+             WHERE message_id IN (SELECT message_id FROM whatsapp_import_digests) AND text <> ''",
         ),
         (
             "bulk journal payload",
@@ -317,8 +374,8 @@ async fn postgres_journal_verify_detects_altered_messages_versions_and_redaction
             "bulk journal record blanked with its message",
             "UPDATE events SET payload = jsonb_set(payload::jsonb, '{messages,1,text}', '\"\"')::text
                WHERE kind = 'messages_imported';
-             UPDATE messages SET text = '' WHERE id IN (SELECT message_id FROM whatsapp_import_keys);
-             UPDATE message_versions SET text = '' WHERE message_id IN (SELECT message_id FROM whatsapp_import_keys)",
+             UPDATE messages SET text = '' WHERE id IN (SELECT message_id FROM whatsapp_import_digests);
+             UPDATE message_versions SET text = '' WHERE message_id IN (SELECT message_id FROM whatsapp_import_digests)",
         ),
         (
             "bulk redaction record",

@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use conclave_domain::event::ImportedRecord;
 use conclave_domain::external::{
     DeliveryStatus, DeliveryUpdate, Direction, ExternalChannel, ExternalKind, ExternalParticipant,
-    ImportBatchOutcome, ImportRun, ImportedKind, ImportedMessage, NewExternalParticipant,
-    NewWhatsAppConversation, WhatsAppConversation, WhatsAppImportChannel, WhatsAppMessageRecord,
+    ImportBatchOutcome, ImportKey, ImportRun, ImportedKind, ImportedMessage,
+    NewExternalParticipant, NewWhatsAppConversation, WhatsAppConversation, WhatsAppImportChannel,
+    WhatsAppMessageRecord,
 };
 use conclave_domain::{Channel, ChannelId, EventPayload, MessageId, Millis, Role, UserId};
 use conclave_store::sealing::open_whatsapp_record;
@@ -341,34 +342,23 @@ impl ExternalStore for SqliteStore {
     async fn known_import_keys(
         &self,
         channel_id: ChannelId,
-        keys: Vec<String>,
-    ) -> StoreResult<Vec<String>> {
+        keys: Vec<ImportKey>,
+    ) -> StoreResult<Vec<ImportKey>> {
         self.read(move |conn| {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT 1 FROM whatsapp_import_keys WHERE channel_id = ?1 AND dedupe_key = ?2",
-                )
-                .map_err(backend)?;
             // One read transaction for all keys: in autocommit mode every
             // lookup takes and releases the shared lock (syscalls each).
             conn.execute_batch("BEGIN").map_err(backend)?;
-            let mut known = Vec::new();
-            let mut failure = None;
-            for key in keys {
-                match statement.exists(params![channel_id, key]) {
-                    Ok(true) => known.push(key),
-                    Ok(false) => {}
-                    Err(error) => {
-                        failure = Some(backend(error));
-                        break;
+            let known = KeyProbe::new(conn, channel_id).and_then(|mut probe| {
+                let mut known = Vec::new();
+                for key in keys {
+                    if probe.known(&key)? {
+                        known.push(key);
                     }
                 }
-            }
+                Ok(known)
+            });
             conn.execute_batch("COMMIT").map_err(backend)?;
-            match failure {
-                Some(error) => Err(error),
-                None => Ok(known),
-            }
+            known
         })
         .await
     }
@@ -666,6 +656,54 @@ impl ExternalStore for SqliteStore {
     }
 }
 
+/// The time under which keys stored before they carried one are kept
+/// (migration 0007).
+const LEGACY_KEY_TIME: i64 = i64::MIN;
+
+/// Tells whether import keys are already stored in one channel, also among
+/// the keys stored before keys carried their time, when the channel has any.
+struct KeyProbe<'c> {
+    channel_id: ChannelId,
+    lookup: rusqlite::CachedStatement<'c>,
+    has_legacy: bool,
+}
+
+impl<'c> KeyProbe<'c> {
+    fn new(conn: &'c Connection, channel_id: ChannelId) -> StoreResult<Self> {
+        let has_legacy = conn
+            .prepare_cached(
+                "SELECT 1 FROM whatsapp_import_digests WHERE channel_id = ?1 AND local_time = ?2 LIMIT 1",
+            )
+            .and_then(|mut any| any.exists(params![channel_id, LEGACY_KEY_TIME]))
+            .map_err(backend)?;
+        let lookup = conn
+            .prepare_cached(
+                "SELECT 1 FROM whatsapp_import_digests WHERE channel_id = ?1 AND local_time = ?2 AND digest = ?3",
+            )
+            .map_err(backend)?;
+        Ok(KeyProbe {
+            channel_id,
+            lookup,
+            has_legacy,
+        })
+    }
+
+    fn stored_under(&mut self, local_time: i64, digest: &[u8; 32]) -> StoreResult<bool> {
+        self.lookup
+            .exists(params![self.channel_id, local_time, &digest[..]])
+            .map_err(backend)
+    }
+
+    /// Stored before keys carried their time.
+    fn legacy(&mut self, key: &ImportKey) -> StoreResult<bool> {
+        Ok(self.has_legacy && self.stored_under(LEGACY_KEY_TIME, &key.digest)?)
+    }
+
+    fn known(&mut self, key: &ImportKey) -> StoreResult<bool> {
+        Ok(self.stored_under(key.local_time, &key.digest)? || self.legacy(key)?)
+    }
+}
+
 /// WAL pages (4 KiB each, so 256 MiB) an import lets accumulate before
 /// checkpointing; the default is 1,000.
 const IMPORT_CHECKPOINT_PAGES: i64 = 65_536;
@@ -707,10 +745,11 @@ fn import_batch(
     let mut outcome = ImportBatchOutcome::default();
     let mut records = Vec::with_capacity(messages.len());
     {
+        let mut probe = KeyProbe::new(&transaction, channel_id)?;
         let mut claim_key = transaction
             .prepare_cached(
-                "INSERT OR IGNORE INTO whatsapp_import_keys (channel_id, dedupe_key, message_id, kind, line)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR IGNORE INTO whatsapp_import_digests (channel_id, local_time, digest, message_id, kind, line)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .map_err(backend)?;
         let mut insert_message = transaction
@@ -733,10 +772,16 @@ fn import_batch(
             .map_err(backend)?;
         for imported in messages {
             let message_id = next_id;
+            let key = imported.dedupe_key;
+            if probe.legacy(&key)? {
+                outcome.duplicates += 1;
+                continue;
+            }
             let claimed = claim_key
                 .execute(params![
                     channel_id,
-                    imported.dedupe_key,
+                    key.local_time,
+                    &key.digest[..],
                     message_id,
                     imported.kind.as_str(),
                     imported.line

@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_external.sql"),
     include_str!("../migrations/0005_identity.sql"),
     include_str!("../migrations/0006_auth.sql"),
+    include_str!("../migrations/0007_import_digests.sql"),
 ];
 
 const READERS: usize = 4;

@@ -117,12 +117,12 @@ async fn sqlite_journal_verify_detects_altered_messages_versions_and_redactions(
         (
             "imported message text",
             "UPDATE messages SET text = 'forged'
-             WHERE id IN (SELECT message_id FROM whatsapp_import_keys) AND text <> ''",
+             WHERE id IN (SELECT message_id FROM whatsapp_import_digests) AND text <> ''",
         ),
         (
             "imported first version",
             "UPDATE message_versions SET text = 'forged'
-             WHERE message_id IN (SELECT message_id FROM whatsapp_import_keys) AND text <> ''",
+             WHERE message_id IN (SELECT message_id FROM whatsapp_import_digests) AND text <> ''",
         ),
         (
             "bulk journal payload",
@@ -131,8 +131,8 @@ async fn sqlite_journal_verify_detects_altered_messages_versions_and_redactions(
         (
             "bulk journal record blanked with its message",
             "UPDATE events SET payload = json_set(payload, '$.messages[1].text', '') WHERE kind = 'messages_imported';
-             UPDATE messages SET text = '' WHERE id IN (SELECT message_id FROM whatsapp_import_keys);
-             UPDATE message_versions SET text = '' WHERE message_id IN (SELECT message_id FROM whatsapp_import_keys)",
+             UPDATE messages SET text = '' WHERE id IN (SELECT message_id FROM whatsapp_import_digests);
+             UPDATE message_versions SET text = '' WHERE message_id IN (SELECT message_id FROM whatsapp_import_digests)",
         ),
         (
             "bulk redaction record",
@@ -276,5 +276,57 @@ async fn sqlite_passes_the_authentication_conformance() {
     let _ = std::fs::remove_file(&path);
     let store = SqliteStore::open(&path).unwrap();
     conclave_store::conformance_identity::run_auth(Arc::new(store)).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_keys_stored_in_hex_survive_migration_7() {
+    use conclave_store::conformance_external::{
+        legacy_key_hex, legacy_keys_setup, legacy_keys_still_match,
+    };
+    let dir = std::env::temp_dir().join(format!("conclave-legacy-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("conclave.db");
+    let _ = std::fs::remove_file(&path);
+    let channel_id = legacy_keys_setup(&SqliteStore::open(&path).unwrap()).await;
+    // Back to schema 6, with keys as the import stored them then.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch(
+        "DROP TABLE whatsapp_import_digests;
+         CREATE TABLE whatsapp_import_keys (
+             channel_id INTEGER NOT NULL,
+             dedupe_key TEXT NOT NULL,
+             message_id INTEGER NOT NULL,
+             kind       TEXT NOT NULL,
+             line       INTEGER NOT NULL,
+             PRIMARY KEY (channel_id, dedupe_key)
+         ) WITHOUT ROWID;
+         PRAGMA user_version = 6;",
+    )
+    .unwrap();
+    for key in [legacy_key_hex(), "not-a-digest".to_string()] {
+        raw.execute(
+            "INSERT INTO whatsapp_import_keys VALUES (?1, ?2, 1000, 'text', 1)",
+            rusqlite::params![channel_id, key],
+        )
+        .unwrap();
+    }
+    drop(raw);
+
+    let store = SqliteStore::open(&path).unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let (carried, time_type): (i64, String) = raw
+        .query_row(
+            "SELECT COUNT(*), MIN(typeof(local_time)) FROM whatsapp_import_digests WHERE local_time = ?1",
+            [i64::MIN],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (carried, time_type.as_str()),
+        (1, "integer"),
+        "the hex digest is carried over as an integer-timed key; the other is not"
+    );
+    legacy_keys_still_match(&store, channel_id).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

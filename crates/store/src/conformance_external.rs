@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use conclave_domain::compliance::{ErasureOutcome, RetentionScope};
 use conclave_domain::external::{
-    DeliveryStatus, DeliveryUpdate, Direction, ExternalKind, ImportRun, ImportedKind,
+    DeliveryStatus, DeliveryUpdate, Direction, ExternalKind, ImportKey, ImportRun, ImportedKind,
     ImportedMessage, NewExternalParticipant, NewWhatsAppConversation, WhatsAppImportChannel,
     WhatsAppMessageRecord,
 };
-use conclave_domain::{ChannelKind, Command, NewAttachment, NewUser, Page, Role};
+use conclave_domain::{ChannelId, ChannelKind, Command, NewAttachment, NewUser, Page, Role};
 
 use crate::{Store, StoreError};
 
@@ -150,7 +150,7 @@ pub async fn run(store: Arc<dyn Store>) {
     let batch = |keys: &[&str]| -> Vec<ImportedMessage> {
         let all = vec![
             ImportedMessage {
-                dedupe_key: "k-system".into(),
+                dedupe_key: import_key("k-system"),
                 line: 1,
                 author_id: system.user_id,
                 kind: ImportedKind::System,
@@ -160,7 +160,7 @@ pub async fn run(store: Arc<dyn Store>) {
                 attachments: vec![],
             },
             ImportedMessage {
-                dedupe_key: "k-hello".into(),
+                dedupe_key: import_key("k-hello"),
                 line: 2,
                 author_id: anna.user_id,
                 kind: ImportedKind::Text,
@@ -170,7 +170,7 @@ pub async fn run(store: Arc<dyn Store>) {
                 attachments: vec![],
             },
             ImportedMessage {
-                dedupe_key: "k-photo".into(),
+                dedupe_key: import_key("k-photo"),
                 line: 4,
                 author_id: anna.user_id,
                 kind: ImportedKind::Media,
@@ -180,7 +180,7 @@ pub async fn run(store: Arc<dyn Store>) {
                 attachments: vec![photo.clone()],
             },
             ImportedMessage {
-                dedupe_key: "k-deleted".into(),
+                dedupe_key: import_key("k-deleted"),
                 line: 5,
                 author_id: carla.user_id,
                 kind: ImportedKind::Deleted,
@@ -191,7 +191,7 @@ pub async fn run(store: Arc<dyn Store>) {
             },
         ];
         all.into_iter()
-            .filter(|m| keys.contains(&m.dedupe_key.as_str()))
+            .filter(|m| keys.iter().any(|key| import_key(key) == m.dedupe_key))
             .collect()
     };
     let head_before = store.head_position().await.unwrap();
@@ -215,10 +215,21 @@ pub async fn run(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .known_import_keys(channel.id, vec!["k-hello".into(), "k-deleted".into()])
+            .known_import_keys(
+                channel.id,
+                vec![
+                    import_key("k-hello"),
+                    import_key("k-deleted"),
+                    // The same digest at another time is another message.
+                    ImportKey {
+                        local_time: 1_700_000_001,
+                        ..import_key("k-hello")
+                    },
+                ]
+            )
             .await
             .unwrap(),
-        vec!["k-hello".to_string()]
+        vec![import_key("k-hello")]
     );
     let second = store
         .import_whatsapp_messages(
@@ -806,7 +817,7 @@ pub async fn import_then_erase_for_tampering(store: &dyn Store, owner_id: concla
         .await
         .unwrap();
     let imported = |key: &str, author_id, text: &str, created_at| ImportedMessage {
-        dedupe_key: key.into(),
+        dedupe_key: import_key(key),
         line: 1,
         author_id,
         kind: ImportedKind::Text,
@@ -830,4 +841,126 @@ pub async fn import_then_erase_for_tampering(store: &dyn Store, owner_id: concla
     assert_eq!(outcome.inserted, 3);
     let erased = store.erase_user(outsider.user_id, 4).await.unwrap();
     assert!(matches!(erased, ErasureOutcome::Erased(_)), "{erased:?}");
+}
+
+/// The migration from hex import keys (before 0007), part one: creates an
+/// import channel with an author. The backend's test then rewinds its
+/// schema to the old key table, stores [`legacy_key_hex`] and
+/// `"not-a-digest"` there, reopens the store so the migration runs, and
+/// calls [`legacy_keys_still_match`].
+pub async fn legacy_keys_setup(store: &dyn Store) -> ChannelId {
+    let owner = store
+        .create_user(NewUser {
+            email: "keeper@example.com".into(),
+            handle: "keeper".into(),
+            name: "Keeper".into(),
+            role: Role::Compliance,
+            password_hash: None,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    let (channel, _) = store
+        .open_whatsapp_import(WhatsAppImportChannel {
+            name: "wa-legacy".into(),
+            topic: "WhatsApp export".into(),
+            custodian_id: Some(owner.id),
+            creator_id: owner.id,
+            member_ids: vec![owner.id],
+            at: 2,
+        })
+        .await
+        .unwrap();
+    channel.id
+}
+
+/// The digest of the message imported before the migration, in hex, the
+/// way keys were stored then.
+pub fn legacy_key_hex() -> String {
+    import_key("k-legacy")
+        .digest
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Part two: after the migration, the message imported before it is still
+/// known and skipped, whatever time the new key gives it; new ones are not.
+pub async fn legacy_keys_still_match(store: &dyn Store, channel_id: ChannelId) {
+    let author_id = store
+        .external_participant(NewExternalParticipant {
+            kind: ExternalKind::System,
+            phone: None,
+            display_name: "WhatsApp".into(),
+            channel_id: None,
+            source: "whatsapp_export".into(),
+            at: 3,
+        })
+        .await
+        .unwrap()
+        .user_id;
+    let message = |key: ImportKey| ImportedMessage {
+        dedupe_key: key,
+        line: 1,
+        author_id,
+        kind: ImportedKind::Text,
+        text: "before the migration".into(),
+        created_at: 1_700_000_000_000,
+        edited: false,
+        attachments: vec![],
+    };
+    let batch = || {
+        vec![
+            message(import_key("k-legacy")),
+            message(import_key("k-fresh")),
+        ]
+    };
+    let first = store
+        .import_whatsapp_messages(channel_id, batch(), 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.inserted, first.duplicates),
+        (1, 1),
+        "the key stored in hex still matches"
+    );
+    let again = store
+        .import_whatsapp_messages(channel_id, batch(), 5)
+        .await
+        .unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 2));
+    let fresh_elsewhere = ImportKey {
+        local_time: 1_600_000_000,
+        ..import_key("k-fresh")
+    };
+    assert_eq!(
+        store
+            .known_import_keys(
+                channel_id,
+                vec![
+                    import_key("k-legacy"),
+                    fresh_elsewhere,
+                    import_key("k-other")
+                ]
+            )
+            .await
+            .unwrap(),
+        vec![import_key("k-legacy")],
+        "a legacy key matches its digest at any time; other keys need both"
+    );
+    let (messages, _, _) = store
+        .messages(channel_id, None, Page::Latest, 10)
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 1, "only the fresh message was stored");
+}
+
+/// A test import key: the name's bytes as the digest, at one local time.
+pub fn import_key(name: &str) -> ImportKey {
+    let mut digest = [0u8; 32];
+    digest[..name.len()].copy_from_slice(name.as_bytes());
+    ImportKey {
+        local_time: 1_700_000_000,
+        digest,
+    }
 }

@@ -129,8 +129,8 @@ pub trait ExternalStore: Send + Sync {
     async fn known_import_keys(
         &self,
         channel_id: conclave_domain::ChannelId,
-        keys: Vec<String>,
-    ) -> StoreResult<Vec<String>>;
+        keys: Vec<conclave_domain::external::ImportKey>,
+    ) -> StoreResult<Vec<conclave_domain::external::ImportKey>>;
     /// Stores imported messages in one transaction, skipping keys already
     /// stored, journalled together in one private `messages_imported`
     /// event at time `at` (none when every key was stored before).

@@ -110,10 +110,11 @@ pub struct Message {
 }
 
 impl Message {
-    /// A key that is the same each time the same export is parsed and differs
-    /// between messages within it: SHA-256 over the timestamp, author, body
-    /// and ordinal, in hex. Scope it to the destination channel when storing.
-    pub fn dedupe_key(&self) -> String {
+    /// A digest that is the same each time the same export is parsed and
+    /// differs between messages within it: SHA-256 over the timestamp,
+    /// author, body and ordinal. Scope it to the destination channel when
+    /// storing.
+    pub fn dedupe_digest(&self) -> [u8; 32] {
         let mut hasher = Sha256::new();
         hasher.update(b"conclave-whatsapp-message-v1");
         let timestamp = self.timestamp.to_string();
@@ -132,7 +133,18 @@ impl Message {
             hasher.update((field.len() as u64).to_be_bytes());
             hasher.update(field.as_bytes());
         }
-        hex::encode(hasher.finalize())
+        hasher.finalize().into()
+    }
+
+    /// [`Message::dedupe_digest`] in hex.
+    pub fn dedupe_key(&self) -> String {
+        hex::encode(self.dedupe_digest())
+    }
+
+    /// The phone's clock reading in seconds, counted as if it were UTC: the
+    /// same whatever offset the import assumes.
+    pub fn local_seconds(&self) -> i64 {
+        self.timestamp.unix_seconds(0)
     }
 }
 
