@@ -139,7 +139,7 @@ pub async fn run(
     let sweeper = tokio::spawn(sweep_deactivations(state.clone()));
     let expiry = tokio::spawn(scim::directory::sweep_expired_accounts(state.clone()));
     let retention = tokio::spawn(compliance::schedule(state.clone()));
-    let resumed = tokio::spawn(resume_whatsapp_sends(state.clone(), now_millis()));
+    let resumed = tokio::spawn(resume_whatsapp_sends(state.clone()));
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let closing = state.clone();
     // Small frames (acks, events) must not wait for the peer's delayed ACK.
@@ -168,8 +168,8 @@ pub async fn run(
 }
 
 /// Sends the WhatsApp replies an earlier run left queued.
-async fn resume_whatsapp_sends(state: AppState, started_at: i64) {
-    if let Err(error) = whatsapp::resume_queued(&state, started_at).await {
+async fn resume_whatsapp_sends(state: AppState) {
+    if let Err(error) = whatsapp::resume_queued(&state).await {
         tracing::error!(%error, "resuming queued WhatsApp replies failed");
     }
 }

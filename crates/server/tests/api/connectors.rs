@@ -1058,10 +1058,11 @@ async fn a_reply_queued_while_meta_is_unreachable_is_sent_once_after_a_restart()
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(
-            record.status.as_str(),
-            "queued",
-            "a shutdown leaves the reply queued, not failed"
+        // The shutdown gave the reply back as queued; the new run may have
+        // claimed it for sending already.
+        assert!(
+            matches!(record.status.as_str(), "queued" | "sending"),
+            "a shutdown leaves the reply queued, not failed: {record:?}"
         );
         assert!(
             record.attempts >= 1,
