@@ -1318,6 +1318,126 @@ async fn a_customer_reply_to_a_message_is_posted_in_its_thread() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_reply_in_a_thread_raises_the_unread_badge_until_read() {
+    for backend in backends() {
+        let graph = graph_stand_in(0).await;
+        let server = start(backend, |config| configure(config, &graph.base)).await;
+        let agent = server.person("agent", Role::Member).await;
+        let at = now_seconds() - 60;
+        deliver_signed(
+            &server,
+            &notification(
+                vec![inbound(
+                    "wamid.FIRST",
+                    "text",
+                    json!({"body": "My order arrived broken."}),
+                    at,
+                )],
+                vec![],
+            ),
+        )
+        .await;
+        let channel_id = first_conversation(&server, &agent).await;
+        let claimed = server
+            .ok(
+                "POST",
+                &format!("/api/v1/whatsapp/conversations/{channel_id}/claim"),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(claimed["assignee_id"], agent.id);
+        let summary_path = format!("/api/v1/channels/{channel_id}");
+        let read_path = format!("/api/v1/channels/{channel_id}/read");
+        let counts = |summary: &Value| {
+            (
+                summary["unread_count"].as_i64().unwrap(),
+                summary["last_message_id"].as_i64().unwrap(),
+            )
+        };
+        let first = server.ok("GET", &summary_path, &agent, None).await;
+        let (unread, first_id) = counts(&first);
+        assert_eq!(unread, 1, "{first}");
+        server
+            .ok(
+                "POST",
+                &read_path,
+                &agent,
+                Some(json!({"message_id": first_id})),
+            )
+            .await;
+        assert_eq!(
+            counts(&server.ok("GET", &summary_path, &agent, None).await),
+            (0, first_id)
+        );
+
+        // The customer answers their own message by quoting it: the reply is
+        // threaded under it, and still raises the badge.
+        let mut quoting = inbound(
+            "wamid.QUOTING",
+            "text",
+            json!({"body": "Here is a photo of the box."}),
+            at + 5,
+        );
+        quoting["context"] = json!({"from": CUSTOMER, "id": "wamid.FIRST"});
+        deliver_signed(&server, &notification(vec![quoting], vec![])).await;
+        let reply_id = server
+            .state
+            .store
+            .whatsapp_message_by_wamid("wamid.QUOTING")
+            .await
+            .unwrap()
+            .unwrap()
+            .message_id;
+        let reply = server
+            .state
+            .store
+            .message_by_id(reply_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(reply.thread_id, Some(first_id), "the reply is threaded");
+        let summary = server.ok("GET", &summary_path, &agent, None).await;
+        assert_eq!(
+            counts(&summary),
+            (1, reply_id),
+            "the customer's thread reply is unread and the newest message: {summary}"
+        );
+        let conversation = server
+            .ok(
+                "GET",
+                &format!("/api/v1/whatsapp/conversations/{channel_id}"),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(conversation["summary"]["unread_count"], 1, "{conversation}");
+        let sidebar = server.ok("GET", "/api/v1/channels", &agent, None).await;
+        let entry = sidebar
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|entry| entry["channel"]["id"] == channel_id)
+            .unwrap();
+        assert_eq!(entry["unread_count"], 1, "{entry}");
+
+        // Reading up to the newest counted message clears the badge.
+        server
+            .ok(
+                "POST",
+                &read_path,
+                &agent,
+                Some(json!({"message_id": reply_id})),
+            )
+            .await;
+        assert_eq!(
+            counts(&server.ok("GET", &summary_path, &agent, None).await),
+            (0, reply_id)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_reassign_and_release_conversations_and_the_audit_log_says_so() {
     let graph = graph_stand_in(0).await;
     let server = start(Backend::Sqlite, |config| {
