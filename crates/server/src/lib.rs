@@ -167,10 +167,21 @@ pub async fn run(
     result
 }
 
-/// Sends the WhatsApp replies an earlier run left queued.
+/// Sends the WhatsApp replies no process is sending: at start those an
+/// earlier run left queued, and then every minute those given back by
+/// another process's shutdown or whose sender died (its claim lapsed), so a
+/// crashed node's replies go out without waiting for a restart.
 async fn resume_whatsapp_sends(state: AppState) {
-    if let Err(error) = whatsapp::resume_queued(&state).await {
-        tracing::error!(%error, "resuming queued WhatsApp replies failed");
+    let mut ticker = tokio::time::interval(Duration::from_secs(60));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if state.connector.stopping.is_cancelled() {
+            return;
+        }
+        if let Err(error) = whatsapp::resume_queued(&state).await {
+            tracing::error!(%error, "resuming queued WhatsApp replies failed");
+        }
     }
 }
 

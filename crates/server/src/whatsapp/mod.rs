@@ -748,9 +748,10 @@ pub fn claim_lease_millis(config: &WhatsAppConfig) -> i64 {
         .saturating_add(60_000)
 }
 
-/// Sends, in the background, the replies no process is sending: those an
-/// earlier run left queued (it stopped while Meta was unreachable) and those
-/// whose sender's claim lapsed (it was killed). Claiming them is one store
+/// Sends, in the background, the replies no process is sending: those a
+/// run left queued (it stopped while Meta was unreachable) and those whose
+/// sender's claim lapsed (it was killed). The server calls it at start and
+/// every minute after. Claiming them is one store
 /// statement for every conversation of the configured business numbers, and
 /// only one of several processes starting together wins each reply; replies
 /// other processes are sending under a live claim are left to them.
@@ -798,7 +799,7 @@ pub async fn resume_queued(state: &AppState) -> ApiResult<usize> {
     if started > 0 {
         tracing::info!(
             replies = started,
-            "sending WhatsApp replies queued before the restart"
+            "sending WhatsApp replies that no process was sending"
         );
     }
     Ok(started)

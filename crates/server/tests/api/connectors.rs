@@ -1134,6 +1134,100 @@ async fn a_reply_queued_while_meta_is_unreachable_is_sent_once_after_a_restart()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_leaves_a_live_send_alone_and_takes_over_a_dead_one() {
+    for backend in backends() {
+        // The first process cannot reach Meta and keeps trying.
+        let unreachable = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let unreachable = format!("http://{unreachable}/v21.0");
+        let first = start(backend, |config| {
+            configure(config, &unreachable);
+            config.whatsapp.send_attempts = 10_000;
+            config.whatsapp.retry_base_ms = 20;
+        })
+        .await;
+        let agent = first.person("agent", Role::Member).await;
+        deliver_signed(
+            &first,
+            &notification(
+                vec![inbound(
+                    "wamid.TWO-NODES",
+                    "text",
+                    json!({"body": "Anyone there?"}),
+                    now_seconds(),
+                )],
+                vec![],
+            ),
+        )
+        .await;
+        let channel_id = first_conversation(&first, &agent).await;
+        let reply = first
+            .ok(
+                "POST",
+                &format!("/api/v1/whatsapp/conversations/{channel_id}/messages"),
+                &agent,
+                Some(json!({"text": "Yes, one moment."})),
+            )
+            .await;
+        assert_eq!(reply["delivery"]["status"], "queued", "{reply}");
+        let message_id = reply["message"]["id"].as_i64().unwrap();
+
+        // A second node on the same database reaches Meta. Its resume scan
+        // leaves the reply alone: the first node holds a live claim.
+        let graph = graph_stand_in(0).await;
+        let second = first
+            .beside(backend, |config| configure(config, &graph.base))
+            .await;
+        assert_eq!(
+            conclave_server::whatsapp::resume_queued(&second.state)
+                .await
+                .unwrap(),
+            0
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(graph.recorded.lock().unwrap().sends.is_empty());
+        let record = second
+            .state
+            .store
+            .whatsapp_message(message_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.status.as_str(), "sending", "{record:?}");
+
+        // The first node "dies": its claim is backdated past the lease.
+        // Two scans race; the reply reaches Meta once.
+        let lease = conclave_server::whatsapp::claim_lease_millis(&first.state.config.whatsapp);
+        second
+            .state
+            .store
+            .update_whatsapp_delivery(conclave_domain::external::DeliveryUpdate {
+                message_id,
+                status: conclave_domain::external::DeliveryStatus::Sending,
+                wamid: None,
+                error: None,
+                attempts: 0,
+                at: conclave_server::now_millis() - lease - 1,
+            })
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            conclave_server::whatsapp::resume_queued(&second.state),
+            conclave_server::whatsapp::resume_queued(&second.state),
+        );
+        assert_eq!(a.unwrap() + b.unwrap(), 1, "one scan claims the reply");
+        wait_for_delivery(&second, message_id, "sent").await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let sends = graph.recorded.lock().unwrap().sends.clone();
+        assert_eq!(sends.len(), 1, "{sends:?}");
+        assert_eq!(sends[0].2["text"]["body"], "Yes, one moment.");
+        drop(second);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_reply_to_a_message_is_posted_in_its_thread() {
     for backend in backends() {
         let graph = graph_stand_in(0).await;
