@@ -5,12 +5,15 @@
 // Graph API stand-in as Meta's body component. run.mjs registers these with
 // registerInboxExtras(context) right after the inbox step, which leaves
 // Kerry Fisher's conversation assigned to alice and Old Customer's (whose
-// 24-hour window is closed) unassigned.
+// 24-hour window is closed) unassigned. Last, Kerry answers her own first
+// message by quoting it: the reply lands in that message's thread and must
+// still raise the inbox's unread badge, live and after a reload, until alice
+// opens the conversation.
 
 import { isDeepStrictEqual } from 'node:util';
 
 export function registerInboxExtras(ctx) {
-  const { test, pages, api, axe, screenshot, until, assert, state, ALICE, DANA, ERIN } = ctx;
+  const { test, pages, api, webhook, axe, screenshot, until, assert, state, ALICE, DANA, ERIN, WA_CUSTOMER } = ctx;
 
   const openInbox = async (page) => {
     await page.reload();
@@ -121,5 +124,47 @@ export function registerInboxExtras(ctx) {
     // The form is ready for the next template.
     await until('the parameters to be cleared', async () => (await form.getByLabel('{{1}}', { exact: true }).count()) === 0);
     assert((await form.getByLabel('Template name').inputValue()) === '', 'the template name is cleared');
+  });
+
+  test('a customer reply in a thread raises the inbox badge until the conversation is read', async () => {
+    const { alice } = pages;
+    await openInbox(alice);
+    const row = alice.locator('.inbox-row', { hasText: 'Kerry Fisher' });
+    await row.waitFor();
+    const badgeCount = async () => {
+      const badge = row.locator('.badge');
+      return (await badge.count()) === 0 ? 0 : Number(await badge.textContent());
+    };
+    const before = await badgeCount();
+    const now = Math.floor(Date.now() / 1000);
+    await webhook({
+      messages: [{ from: WA_CUSTOMER, id: 'wamid.IN-THREAD', timestamp: String(now), type: 'text', text: { body: 'Is it the blue one?' }, context: { from: WA_CUSTOMER, id: 'wamid.IN1' } }],
+    });
+    const kerry = await conversationOf('Kerry Fisher');
+    const reply = await until('the reply to be threaded', async () => {
+      const history = await api(ALICE, 'GET', `/channels/${kerry.channel_id}/messages?limit=50`);
+      const root = history.messages.find((message) => message.text === 'Hi, where is order #1234?');
+      if (!root) return null;
+      const thread = await api(ALICE, 'GET', `/channels/${kerry.channel_id}/messages?thread=${root.id}`);
+      return thread.messages.find((message) => message.text === 'Is it the blue one?' && message.thread_id === root.id);
+    });
+    // Live, from the message event.
+    await until('the live badge to count the thread reply', async () => (await badgeCount()) === before + 1);
+    // From the server, after a reload.
+    await openInbox(alice);
+    await row.waitFor();
+    await until('the reloaded badge to count the thread reply', async () => (await badgeCount()) === before + 1);
+    await row.getByLabel(`${before + 1} unread`).waitFor();
+    await screenshot(alice, 'desktop-whatsapp-thread-reply-unread');
+    // Opening the conversation reads it, thread reply included.
+    await row.locator('.inbox-open').click();
+    await alice.locator('main.conversation article.message', { hasText: 'Hi, where is order #1234?' }).waitFor();
+    await until('the server to have it read', async () => {
+      const summary = await api(ALICE, 'GET', `/channels/${kerry.channel_id}`);
+      return summary.unread_count === 0 && summary.last_read_message_id >= reply.id;
+    });
+    await openInbox(alice);
+    await row.waitFor();
+    assert((await badgeCount()) === 0, 'no badge once read');
   });
 }

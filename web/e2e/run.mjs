@@ -825,7 +825,7 @@ test('staff answer WhatsApp customers from the inbox with delivery ticks', async
   assert(width <= 360, `no horizontal scrolling in the inbox (scrollWidth ${width})`);
 });
 
-registerInboxExtras({ test, pages, api, axe, screenshot, until, assert, state, ALICE, DANA, ERIN });
+registerInboxExtras({ test, pages, api, webhook, axe, screenshot, until, assert, state, ALICE, DANA, ERIN, WA_CUSTOMER });
 
 test('too many failed sign-ins lock the account, and the screen says for how long', async () => {
   const page = await newPage('locked', { width: 1280, height: 800 });

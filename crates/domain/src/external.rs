@@ -309,8 +309,15 @@ impl Direction {
 pub enum DeliveryStatus {
     /// An inbound message, stored.
     Received,
-    /// An outbound message waiting for the Graph API to accept it.
+    /// An outbound message waiting for the Graph API to accept it, that no
+    /// server process is sending.
     Queued,
+    /// An outbound message one server process has claimed and is handing to
+    /// the Graph API (trying again on failures). The claim is its
+    /// `updated_at`: once older than the sender's lease, another process may
+    /// claim the message again. Clients see it as queued: Meta has not
+    /// accepted it yet.
+    Sending,
     Sent,
     Delivered,
     Read,
@@ -318,9 +325,10 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
-    pub const ALL: [DeliveryStatus; 6] = [
+    pub const ALL: [DeliveryStatus; 7] = [
         DeliveryStatus::Received,
         DeliveryStatus::Queued,
+        DeliveryStatus::Sending,
         DeliveryStatus::Sent,
         DeliveryStatus::Delivered,
         DeliveryStatus::Read,
@@ -331,6 +339,7 @@ impl DeliveryStatus {
         match self {
             DeliveryStatus::Received => "received",
             DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Sending => "sending",
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Delivered => "delivered",
             DeliveryStatus::Read => "read",
@@ -347,9 +356,12 @@ impl DeliveryStatus {
     /// Whether a report of `next` may replace `self`. Statuses only move
     /// forward (webhooks arrive out of order: `read` may come before
     /// `delivered`); `failed` ends a message that was not yet delivered.
+    /// The one step back is a sender giving up its claim at shutdown:
+    /// `sending` becomes `queued` again, for the next process to send.
     pub fn may_become(self, next: DeliveryStatus) -> bool {
         match (self, next) {
             (DeliveryStatus::Failed, _) | (DeliveryStatus::Received, _) => false,
+            (DeliveryStatus::Sending, DeliveryStatus::Queued) => true,
             (DeliveryStatus::Delivered | DeliveryStatus::Read, DeliveryStatus::Failed) => false,
             (current, next) => next > current,
         }
@@ -375,6 +387,15 @@ pub struct WhatsAppMessageRecord {
     pub attempts: i64,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+/// An outbound reply a server process claimed for sending (see
+/// `ExternalStore::claim_whatsapp_sends`), with the business number it
+/// goes out from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedSend {
+    pub phone_number_id: String,
+    pub record: WhatsAppMessageRecord,
 }
 
 /// A change of delivery status.
@@ -435,6 +456,12 @@ mod tests {
         use DeliveryStatus::*;
         let cases = [
             (Queued, Sent, true),
+            (Queued, Sending, true),
+            (Sending, Sent, true),
+            (Sending, Failed, true),
+            (Sending, Queued, true),
+            (Sent, Queued, false),
+            (Sent, Sending, false),
             (Sent, Delivered, true),
             (Sent, Read, true),
             (Read, Delivered, false),

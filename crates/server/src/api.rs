@@ -70,7 +70,10 @@ pub struct ChannelSummaryDto {
     pub channel: ChannelDto,
     pub member_ids: Vec<i64>,
     pub last_read_message_id: i64,
+    /// The newest counted message: top-level messages, and in a WhatsApp
+    /// customer conversation the customer's thread replies too.
     pub last_message_id: i64,
+    /// Counted messages by others after the read marker.
     pub unread_count: i64,
     pub mention_count: i64,
 }

@@ -139,7 +139,7 @@ pub async fn run(
     let sweeper = tokio::spawn(sweep_deactivations(state.clone()));
     let expiry = tokio::spawn(scim::directory::sweep_expired_accounts(state.clone()));
     let retention = tokio::spawn(compliance::schedule(state.clone()));
-    let resumed = tokio::spawn(resume_whatsapp_sends(state.clone(), now_millis()));
+    let resumed = tokio::spawn(resume_whatsapp_sends(state.clone()));
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let closing = state.clone();
     // Small frames (acks, events) must not wait for the peer's delayed ACK.
@@ -167,10 +167,21 @@ pub async fn run(
     result
 }
 
-/// Sends the WhatsApp replies an earlier run left queued.
-async fn resume_whatsapp_sends(state: AppState, started_at: i64) {
-    if let Err(error) = whatsapp::resume_queued(&state, started_at).await {
-        tracing::error!(%error, "resuming queued WhatsApp replies failed");
+/// Sends the WhatsApp replies no process is sending: at start those an
+/// earlier run left queued, and then every minute those given back by
+/// another process's shutdown or whose sender died (its claim lapsed), so a
+/// crashed node's replies go out without waiting for a restart.
+async fn resume_whatsapp_sends(state: AppState) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(60));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if state.connector.stopping.is_cancelled() {
+            return;
+        }
+        if let Err(error) = whatsapp::resume_queued(&state).await {
+            tracing::error!(%error, "resuming queued WhatsApp replies failed");
+        }
     }
 }
 

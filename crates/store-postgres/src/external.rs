@@ -11,8 +11,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use conclave_domain::event::ImportedRecord;
 use conclave_domain::external::{
-    DeliveryStatus, DeliveryUpdate, Direction, ExternalChannel, ExternalKind, ExternalParticipant,
-    ImportBatchOutcome, ImportKey, ImportRun, ImportedKind, ImportedMessage,
+    ClaimedSend, DeliveryStatus, DeliveryUpdate, Direction, ExternalChannel, ExternalKind,
+    ExternalParticipant, ImportBatchOutcome, ImportKey, ImportRun, ImportedKind, ImportedMessage,
     NewExternalParticipant, NewWhatsAppConversation, WhatsAppConversation, WhatsAppImportChannel,
     WhatsAppMessageRecord,
 };
@@ -802,6 +802,43 @@ impl ExternalStore for PostgresStore {
             .iter()
             .map(|row| self.opened_record(row))
             .collect()
+    }
+
+    async fn claim_whatsapp_sends(
+        &self,
+        phone_number_ids: Vec<String>,
+        now: Millis,
+        stale_before: Millis,
+    ) -> StoreResult<Vec<ClaimedSend>> {
+        let writer = self.writer().await?;
+        // One statement claims them all. Under READ COMMITTED a second
+        // process updating the same row waits for the first to commit, then
+        // evaluates the status condition again on the row as committed: the
+        // reply is `sending` under a fresh claim by then, so it is skipped.
+        let rows = writer
+            .sql()
+            .query(
+                "UPDATE whatsapp_messages m SET status = 'sending', updated_at = $2
+                 FROM whatsapp_conversations c
+                 WHERE c.channel_id = m.channel_id AND c.phone_number_id = ANY($1)
+                   AND m.direction = 'outbound'
+                   AND (m.status = 'queued' OR (m.status = 'sending' AND m.updated_at <= $3))
+                 RETURNING m.message_id, m.channel_id, m.wamid, m.direction, m.kind, m.status, m.error,
+                     m.request, m.attempts, m.created_at, m.updated_at, c.phone_number_id",
+                &[&phone_number_ids, &now, &stale_before],
+            )
+            .await?;
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                Ok(ClaimedSend {
+                    phone_number_id: get(row, 11)?,
+                    record: self.opened_record(row)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        claimed.sort_by_key(|send| send.record.message_id);
+        Ok(claimed)
     }
 }
 

@@ -255,8 +255,10 @@ async fn migrate(connection: &mut Connection, schema: Option<&str>) -> StoreResu
 }
 
 /// The select list of a sidebar entry: the channel's columns, the reader's
-/// marker, the member ids, the newest top-level message and the unread and
-/// mention counts, with the same rules as the SQLite backend's `summary`.
+/// marker, the member ids, the newest counted message and the unread and
+/// mention counts, with the same rules as the SQLite backend's `summary`:
+/// top-level messages count, and in a customer conversation the customer's
+/// thread replies too.
 /// `$1` is the reader; the query must join `memberships AS m` (possibly
 /// outer) for them.
 fn summary_query(from_where: &str) -> String {
@@ -269,11 +271,19 @@ fn summary_query(from_where: &str) -> String {
         "SELECT {channel_columns},
             COALESCE(m.last_read_message_id, 0),
             ARRAY(SELECT user_id FROM memberships WHERE channel_id = channels.id ORDER BY joined_at, user_id),
-            COALESCE((SELECT MAX(id) FROM messages
-                      WHERE channel_id = channels.id AND thread_id IS NULL AND deleted_at IS NULL), 0),
+            GREATEST(
+                COALESCE((SELECT MAX(id) FROM messages
+                          WHERE channel_id = channels.id AND thread_id IS NULL AND deleted_at IS NULL), 0),
+                COALESCE((SELECT MAX(r.id) FROM whatsapp_conversations wc
+                          JOIN messages r ON r.channel_id = wc.channel_id AND r.author_id = wc.customer_user_id
+                          WHERE wc.channel_id = channels.id AND r.thread_id IS NOT NULL AND r.deleted_at IS NULL), 0)),
             (SELECT COUNT(*) FROM messages
              WHERE channel_id = channels.id AND thread_id IS NULL AND id > COALESCE(m.last_read_message_id, 0)
-               AND author_id != $1 AND deleted_at IS NULL),
+               AND author_id != $1 AND deleted_at IS NULL)
+            + (SELECT COUNT(*) FROM whatsapp_conversations wc
+               JOIN messages r ON r.channel_id = wc.channel_id AND r.author_id = wc.customer_user_id
+               WHERE wc.channel_id = channels.id AND r.thread_id IS NOT NULL
+                 AND r.id > COALESCE(m.last_read_message_id, 0) AND r.author_id != $1 AND r.deleted_at IS NULL),
             (SELECT COUNT(*) FROM mentions JOIN messages ON messages.id = mentions.message_id
              WHERE mentions.user_id = $1 AND mentions.channel_id = channels.id
                AND mentions.message_id > COALESCE(m.last_read_message_id, 0) AND messages.deleted_at IS NULL)

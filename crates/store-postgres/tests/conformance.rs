@@ -314,6 +314,22 @@ async fn import_keys_stored_in_hex_survive_migration_7() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_claims_each_queued_send_for_one_process_only() {
+    let Some(url) = database_url() else { return };
+    in_fresh_schema(&url, true, |url, schema| async move {
+        // Two stores on one schema: two server processes.
+        let first = open_in_schema(&url, &schema).await.unwrap();
+        let second = open_in_schema(&url, &schema).await.unwrap();
+        conclave_store::conformance_external::claims_of_queued_sends(
+            Arc::new(first),
+            Arc::new(second),
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_passes_the_compliance_conformance_story() {
     let Some(url) = database_url() else { return };
     in_fresh_schema(&url, true, |url, schema| async move {

@@ -11,8 +11,8 @@
 use async_trait::async_trait;
 use conclave_domain::event::ImportedRecord;
 use conclave_domain::external::{
-    DeliveryStatus, DeliveryUpdate, Direction, ExternalChannel, ExternalKind, ExternalParticipant,
-    ImportBatchOutcome, ImportKey, ImportRun, ImportedKind, ImportedMessage,
+    ClaimedSend, DeliveryStatus, DeliveryUpdate, Direction, ExternalChannel, ExternalKind,
+    ExternalParticipant, ImportBatchOutcome, ImportKey, ImportRun, ImportedKind, ImportedMessage,
     NewExternalParticipant, NewWhatsAppConversation, WhatsAppConversation, WhatsAppImportChannel,
     WhatsAppMessageRecord,
 };
@@ -654,6 +654,60 @@ impl ExternalStore for SqliteStore {
         })
         .await
     }
+
+    async fn claim_whatsapp_sends(
+        &self,
+        phone_number_ids: Vec<String>,
+        now: Millis,
+        stale_before: Millis,
+    ) -> StoreResult<Vec<ClaimedSend>> {
+        if phone_number_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keyring = std::sync::Arc::clone(self.keyring());
+        self.write(move |conn| {
+            // One statement claims them all. SQLite runs it under the
+            // database's write lock, so another process's claim either ran
+            // before (the reply is `sending` under a fresh claim by then
+            // and is skipped) or runs after and finds nothing left.
+            let sql = format!(
+                "UPDATE whatsapp_messages SET status = 'sending', updated_at = ?1
+                 WHERE direction = 'outbound'
+                   AND (status = 'queued' OR (status = 'sending' AND updated_at <= ?2))
+                   AND channel_id IN (SELECT channel_id FROM whatsapp_conversations WHERE phone_number_id IN ({}))
+                 RETURNING {RECORD_COLUMNS},
+                     (SELECT phone_number_id FROM whatsapp_conversations c WHERE c.channel_id = whatsapp_messages.channel_id)",
+                numbered_placeholders(3, phone_number_ids.len())
+            );
+            let mut values: Vec<&dyn rusqlite::ToSql> = vec![&now, &stale_before];
+            values.extend(phone_number_ids.iter().map(|id| id as &dyn rusqlite::ToSql));
+            let mut statement = conn.prepare(&sql).map_err(backend)?;
+            let mut claimed = statement
+                .query_map(values.as_slice(), |row| {
+                    Ok(ClaimedSend {
+                        phone_number_id: row.get(11)?,
+                        record: record(row)?,
+                    })
+                })
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(backend)?;
+            for send in &mut claimed {
+                open_whatsapp_record(&keyring, &mut send.record);
+            }
+            claimed.sort_by_key(|send| send.record.message_id);
+            Ok(claimed)
+        })
+        .await
+    }
+}
+
+/// `?first, ?first+1, …`: `count` numbered parameters.
+fn numbered_placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|index| format!("?{index}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The time under which keys stored before they carried one are kept

@@ -198,11 +198,22 @@ fn summary(
         params![channel.id],
         |row| row.get(0),
     )?;
+    // Top-level messages count, as in Slack; in a customer conversation the
+    // customer's thread replies count too (staff must see every message
+    // from the customer). The conversation lookup is by primary key and
+    // finds nothing for other channels, so they pay nothing for it.
     let (last_message_id, unread_count): (i64, i64) = conn
         .prepare_cached(
-            "SELECT COALESCE((SELECT MAX(id) FROM messages WHERE channel_id = ?1 AND thread_id IS NULL AND deleted_at IS NULL), 0),
+            "SELECT MAX(COALESCE((SELECT MAX(id) FROM messages WHERE channel_id = ?1 AND thread_id IS NULL AND deleted_at IS NULL), 0),
+                        COALESCE((SELECT MAX(m.id) FROM whatsapp_conversations c
+                                  JOIN messages m ON m.channel_id = c.channel_id AND m.author_id = c.customer_user_id
+                                  WHERE c.channel_id = ?1 AND m.thread_id IS NOT NULL AND m.deleted_at IS NULL), 0)),
                     (SELECT COUNT(*) FROM messages WHERE channel_id = ?1 AND thread_id IS NULL AND id > ?2
-                       AND author_id != ?3 AND deleted_at IS NULL)",
+                       AND author_id != ?3 AND deleted_at IS NULL)
+                    + (SELECT COUNT(*) FROM whatsapp_conversations c
+                       JOIN messages m ON m.channel_id = c.channel_id AND m.author_id = c.customer_user_id
+                       WHERE c.channel_id = ?1 AND m.thread_id IS NOT NULL AND m.id > ?2
+                         AND m.author_id != ?3 AND m.deleted_at IS NULL)",
         )
         .and_then(|mut s| s.query_row(params![channel.id, last_read, user_id], |row| Ok((row.get(0)?, row.get(1)?))))
         .map_err(backend)?;

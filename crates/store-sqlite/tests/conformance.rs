@@ -71,6 +71,23 @@ async fn sqlite_passes_the_external_conformance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_claims_each_queued_send_for_one_process_only() {
+    let dir = std::env::temp_dir().join(format!(
+        "conclave-conformance-claims-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("conclave.db");
+    // Two stores on one file: two server processes.
+    let first = SqliteStore::open(&path).unwrap();
+    let second = SqliteStore::open(&path).unwrap();
+    conclave_store::conformance_external::claims_of_queued_sends(Arc::new(first), Arc::new(second))
+        .await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_passes_the_compliance_conformance_story() {
     let dir = std::env::temp_dir().join(format!("conclave-compliance-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -964,3 +964,274 @@ pub fn import_key(name: &str) -> ImportKey {
         digest,
     }
 }
+
+/// Claiming queued WhatsApp replies for sending, as several server
+/// processes do at once: `first` and `second` are two stores (two
+/// processes) on the same empty database. Each reply is claimed by exactly
+/// one of them, a live claim is left alone, a lapsed one (its claimer died)
+/// is claimed again, a claim given back at shutdown is claimable at once,
+/// and one call claims the replies of every conversation of the numbers
+/// asked for.
+pub async fn claims_of_queued_sends(first: Arc<dyn Store>, second: Arc<dyn Store>) {
+    let agent = first
+        .create_user(NewUser {
+            email: "agent@example.com".into(),
+            handle: "agent".into(),
+            name: "Agent".into(),
+            role: Role::Member,
+            password_hash: None,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    // Three customer conversations: two of business number 555, one of 556.
+    let mut replies = Vec::new();
+    for (phone_number_id, wa_id) in [("555", "491701"), ("555", "491702"), ("556", "491703")] {
+        let customer = first
+            .external_participant(NewExternalParticipant {
+                kind: ExternalKind::Phone,
+                phone: Some(format!("+{wa_id}")),
+                display_name: format!("Customer {wa_id}"),
+                channel_id: None,
+                source: "whatsapp_cloud".into(),
+                at: 2,
+            })
+            .await
+            .unwrap();
+        let created = first
+            .apply(vec![Command::CreateChannel {
+                kind: ChannelKind::Private,
+                name: format!("wa-{wa_id}-{phone_number_id}"),
+                topic: String::new(),
+                creator_id: customer.user_id,
+                member_ids: vec![agent.id],
+                conversation_key: Some(format!("whatsapp:{phone_number_id}:{wa_id}")),
+                read_only: false,
+                at: 3,
+            }])
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+            .unwrap();
+        let channel = match created.result {
+            conclave_domain::command::OutcomeValue::Channel(channel) => channel,
+            other => panic!("{other:?}"),
+        };
+        first
+            .create_whatsapp_conversation(NewWhatsAppConversation {
+                channel_id: channel.id,
+                phone_number_id: phone_number_id.into(),
+                customer_wa_id: wa_id.into(),
+                customer_user_id: customer.user_id,
+                at: 4,
+            })
+            .await
+            .unwrap();
+        let posted = first
+            .apply(vec![
+                Command::PostMessage {
+                    channel_id: channel.id,
+                    author_id: customer.user_id,
+                    thread_id: None,
+                    text: "Hello?".into(),
+                    mentions: vec![],
+                    attachment_ids: vec![],
+                    client_id: None,
+                    at: 5,
+                },
+                Command::PostMessage {
+                    channel_id: channel.id,
+                    author_id: agent.id,
+                    thread_id: None,
+                    text: format!("Hello {wa_id}"),
+                    mentions: vec![],
+                    attachment_ids: vec![],
+                    client_id: None,
+                    at: 6,
+                },
+            ])
+            .await
+            .unwrap();
+        let ids: Vec<i64> = posted
+            .into_iter()
+            .map(|outcome| match outcome.unwrap().result {
+                conclave_domain::command::OutcomeValue::Message(message) => message.id,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let record =
+            |message_id, direction, status, request: Option<String>| WhatsAppMessageRecord {
+                message_id,
+                channel_id: channel.id,
+                wamid: None,
+                direction,
+                kind: "text".into(),
+                status,
+                error: None,
+                request,
+                attempts: 0,
+                created_at: 7,
+                updated_at: 7,
+            };
+        // A customer message is never claimed, whatever its status says.
+        assert!(
+            first
+                .record_whatsapp_message(record(
+                    ids[0],
+                    Direction::Inbound,
+                    DeliveryStatus::Received,
+                    None
+                ))
+                .await
+                .unwrap()
+        );
+        let request = format!(r#"{{"to":"{wa_id}","text":{{"body":"Hello {wa_id}"}}}}"#);
+        assert!(
+            first
+                .record_whatsapp_message(record(
+                    ids[1],
+                    Direction::Outbound,
+                    DeliveryStatus::Queued,
+                    Some(request.clone())
+                ))
+                .await
+                .unwrap()
+        );
+        replies.push((phone_number_id, ids[1], request));
+    }
+    let numbers = || vec!["555".to_string()];
+    let lease = 1_000;
+
+    // Eight claims race, four through each process: every reply of 555 is
+    // claimed exactly once, the reply of 556 not at all.
+    let mut racing = Vec::new();
+    for round in 0..8 {
+        let store = Arc::clone(if round % 2 == 0 { &first } else { &second });
+        racing.push(tokio::spawn(async move {
+            store
+                .claim_whatsapp_sends(numbers(), 10_000, 10_000 - lease)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut won = Vec::new();
+    for claim in racing {
+        won.extend(claim.await.unwrap());
+    }
+    won.sort_by_key(|send| send.record.message_id);
+    assert_eq!(
+        won.iter()
+            .map(|send| (send.phone_number_id.as_str(), send.record.message_id))
+            .collect::<Vec<_>>(),
+        vec![("555", replies[0].1), ("555", replies[1].1)],
+        "each reply of the numbers asked for has exactly one winner"
+    );
+    for (send, (_, _, request)) in won.iter().zip(&replies) {
+        assert_eq!(send.record.status, DeliveryStatus::Sending);
+        assert_eq!(send.record.direction, Direction::Outbound);
+        assert_eq!(send.record.updated_at, 10_000, "the claim's time");
+        assert_eq!(
+            send.record.request.as_deref(),
+            Some(request.as_str()),
+            "the request comes back opened"
+        );
+    }
+
+    // While the claim is live nobody else takes the reply.
+    assert!(
+        second
+            .claim_whatsapp_sends(numbers(), 10_500, 10_500 - lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The claimer died: once its claim is older than the lease, one of two
+    // racing processes claims the reply again.
+    let (a, b) = tokio::join!(
+        first.claim_whatsapp_sends(numbers(), 11_000, 11_000 - lease),
+        second.claim_whatsapp_sends(numbers(), 11_000, 11_000 - lease),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a.len() + b.len(),
+        2,
+        "the lapsed claims have one winner each: {a:?} {b:?}"
+    );
+    assert!(
+        a.iter()
+            .chain(&b)
+            .all(|send| send.record.updated_at == 11_000)
+    );
+
+    // A sender shutting down gives its claim back: queued again, and
+    // claimable at once. A sent reply is never claimed again.
+    let given_back = second
+        .update_whatsapp_delivery(DeliveryUpdate {
+            message_id: replies[0].1,
+            status: DeliveryStatus::Queued,
+            wamid: None,
+            error: Some("graph unreachable".into()),
+            attempts: 3,
+            at: 11_100,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(given_back.status, DeliveryStatus::Queued);
+    let sent = first
+        .update_whatsapp_delivery(DeliveryUpdate {
+            message_id: replies[1].1,
+            status: DeliveryStatus::Sent,
+            wamid: Some("wamid.CLAIMED".into()),
+            error: None,
+            attempts: 1,
+            at: 11_100,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sent.status, DeliveryStatus::Sent);
+    let again = second
+        .claim_whatsapp_sends(numbers(), 11_200, 11_200 - lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        again
+            .iter()
+            .map(|send| (send.record.message_id, send.record.attempts))
+            .collect::<Vec<_>>(),
+        vec![(replies[0].1, 3)]
+    );
+    assert!(
+        first
+            .claim_whatsapp_sends(numbers(), 1_000_000, 1_000_000 - lease)
+            .await
+            .unwrap()
+            .iter()
+            .all(|send| send.record.message_id != replies[1].1),
+        "a sent reply stays sent"
+    );
+    assert!(
+        first
+            .claim_whatsapp_sends(Vec::new(), 1_000_000, 1_000_000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no numbers, nothing claimed"
+    );
+
+    // The other number's reply is claimed when its number is asked for.
+    let other = first
+        .claim_whatsapp_sends(vec!["556".into()], 12_000, 12_000 - lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        other
+            .iter()
+            .map(|send| (send.phone_number_id.as_str(), send.record.message_id))
+            .collect::<Vec<_>>(),
+        vec![("556", replies[2].1)]
+    );
+}

@@ -92,9 +92,9 @@ pub trait ComplianceStore: Send + Sync {
 }
 
 use conclave_domain::external::{
-    DeliveryUpdate, ExternalChannel, ExternalParticipant, ImportBatchOutcome, ImportRun,
-    ImportedMessage, NewExternalParticipant, NewWhatsAppConversation, WhatsAppConversation,
-    WhatsAppImportChannel, WhatsAppMessageRecord,
+    ClaimedSend, DeliveryUpdate, ExternalChannel, ExternalParticipant, ImportBatchOutcome,
+    ImportRun, ImportedMessage, NewExternalParticipant, NewWhatsAppConversation,
+    WhatsAppConversation, WhatsAppImportChannel, WhatsAppMessageRecord,
 };
 
 /// Conversations captured from outside: WhatsApp imports and the Cloud API
@@ -197,6 +197,18 @@ pub trait ExternalStore: Send + Sync {
         &self,
         channel_id: conclave_domain::ChannelId,
     ) -> StoreResult<Vec<WhatsAppMessageRecord>>;
+    /// Claims for sending, in one statement, every outbound reply of these
+    /// business numbers' conversations that is `queued`, or `sending` under
+    /// a claim made at or before `stale_before` (its claimer died): each
+    /// becomes `sending` with `updated_at` = `now`. A reply is claimed by
+    /// one caller only, however many processes ask at once. Answers the
+    /// claimed replies, oldest first, with their requests opened.
+    async fn claim_whatsapp_sends(
+        &self,
+        phone_number_ids: Vec<String>,
+        now: conclave_domain::Millis,
+        stale_before: conclave_domain::Millis,
+    ) -> StoreResult<Vec<ClaimedSend>>;
 }
 
 /// Identity administration: SCIM, groups, departments, MFA, policies.

@@ -780,7 +780,11 @@ export class App {
 
   private applyEvent(event: EventPayload): void {
     const me = this.me?.id ?? 0;
-    const effect = this.channels.applyEvent(event, { me, viewing: this.viewingChannel() });
+    const effect = this.channels.applyEvent(event, {
+      me,
+      viewing: this.viewingChannel(),
+      customerOf: (channelId) => this.waConversations.get(channelId)?.customer.user_id,
+    });
     this.messages.applyEvent(event);
     switch (event.kind) {
       case 'message_created': {
@@ -794,6 +798,13 @@ export class App {
         if (conversation && message.author_id === conversation.customer.user_id) void this.refreshConversation(message.channel_id);
         break;
       }
+      case 'channel_created':
+        // A customer's first message opens a new conversation: learn it now,
+        // so its customer's thread replies are counted as they arrive.
+        if (this.waNumbers.length > 0 && event.channel.kind === 'private' && event.member_ids.includes(me) && !this.waConversations.has(event.channel.id)) {
+          void this.refreshConversation(event.channel.id);
+        }
+        break;
       case 'message_pinned':
         if (this.panel?.kind === 'pins' && this.activeChannelId === event.channel_id) void this.loadPins(event.channel_id);
         break;

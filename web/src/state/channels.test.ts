@@ -51,6 +51,32 @@ describe('ChannelStore', () => {
     expect(result.last_message_id).toBe(12);
   });
 
+  it('counts a customer\'s thread replies in a customer conversation, and nobody else\'s', () => {
+    const CUSTOMER = 7;
+    const COLLEAGUE = 3;
+    const store = new ChannelStore();
+    // Channel 1 is a customer conversation with CUSTOMER; channel 2 is ordinary.
+    store.setAll([summary(1, { last_message_id: 10, last_read_message_id: 10 }), summary(2, { last_message_id: 10, last_read_message_id: 10 })]);
+    const context = { me: ME, viewing: null, customerOf: (channelId: number) => (channelId === 1 ? CUSTOMER : undefined) };
+    store.applyEvent({ kind: 'message_created', message: message(11, 1, { author_id: CUSTOMER, thread_id: 10 }) }, context);
+    // A colleague's note in a thread of the conversation is not customer traffic.
+    store.applyEvent({ kind: 'message_created', message: message(12, 1, { author_id: COLLEAGUE, thread_id: 10 }) }, context);
+    // The same author replying in a thread of an ordinary channel does not count.
+    store.applyEvent({ kind: 'message_created', message: message(13, 2, { author_id: CUSTOMER, thread_id: 10 }) }, context);
+    expect(store.summaries.get(1)).toMatchObject({ unread_count: 1, last_message_id: 12 });
+    expect(store.summaries.get(2)).toMatchObject({ unread_count: 0 });
+    // A replayed event does not count twice; without the inbox's knowledge it does not count at all.
+    store.applyEvent({ kind: 'message_created', message: message(11, 1, { author_id: CUSTOMER, thread_id: 10 }) }, context);
+    store.applyEvent({ kind: 'message_created', message: message(14, 1, { author_id: CUSTOMER, thread_id: 10 }) }, { me: ME, viewing: null });
+    expect(store.summaries.get(1)!.unread_count).toBe(1);
+    // Opening the conversation and reading to its newest message clears the badge.
+    store.markRead(1, 14);
+    expect(store.summaries.get(1)).toMatchObject({ unread_count: 0, last_read_message_id: 14 });
+    // While the staff member looks at it, nothing is counted.
+    store.applyEvent({ kind: 'message_created', message: message(15, 1, { author_id: CUSTOMER, thread_id: 10 }) }, { ...context, viewing: 1 });
+    expect(store.summaries.get(1)!.unread_count).toBe(0);
+  });
+
   it('does not count what the user is looking at or wrote', () => {
     const store = new ChannelStore();
     store.setAll([summary(1, { unread_count: 3 })]);

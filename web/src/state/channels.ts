@@ -7,6 +7,13 @@ export interface ChannelEventContext {
   me: UserId;
   /** The channel the user is looking at right now (visible tab), if any. */
   viewing: ChannelId | null;
+  /**
+   * The customer of a WhatsApp customer conversation (as the inbox knows
+   * it), undefined for other channels. Their thread replies count as unread
+   * like top-level messages: staff must see every message from the
+   * customer. The server counts the same way.
+   */
+  customerOf?: (channelId: ChannelId) => UserId | undefined;
 }
 
 export type ChannelEffect =
@@ -74,7 +81,8 @@ export class ChannelStore {
             next.mention_count = 0;
           }
         } else if (context.viewing !== message.channel_id && message.id > summary.last_read_message_id) {
-          if (!isReply) next.unread_count += 1;
+          const fromCustomer = message.author_id === context.customerOf?.(message.channel_id);
+          if (!isReply || fromCustomer) next.unread_count += 1;
           if (message.mentions.includes(context.me)) next.mention_count += 1;
         }
         this.summaries.set(message.channel_id, next);

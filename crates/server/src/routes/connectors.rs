@@ -240,7 +240,7 @@ impl From<&WhatsAppMessageRecord> for DeliveryDto {
             wamid: record.wamid.clone(),
             direction: record.direction.as_str().into(),
             kind: record.kind.clone(),
-            status: record.status.as_str().into(),
+            status: whatsapp::public_status(record.status).into(),
             error: record.error.clone(),
             attempts: record.attempts,
             updated_at: record.updated_at,

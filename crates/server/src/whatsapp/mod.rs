@@ -616,7 +616,7 @@ pub async fn announce(state: &AppState, record: &WhatsAppMessageRecord) {
         "type": "whatsapp_status",
         "channel_id": record.channel_id,
         "message_id": record.message_id,
-        "status": record.status.as_str(),
+        "status": public_status(record.status),
         "error": record.error,
         "updated_at": record.updated_at,
     })
@@ -629,6 +629,16 @@ pub async fn announce(state: &AppState, record: &WhatsAppMessageRecord) {
             text: Arc::from(text),
         },
     );
+}
+
+/// A delivery status as clients see it: a reply being sent is still
+/// `queued` to them (Meta has not accepted it); which process sends it is
+/// the server's business.
+pub fn public_status(status: DeliveryStatus) -> &'static str {
+    match status {
+        DeliveryStatus::Sending => DeliveryStatus::Queued.as_str(),
+        other => other.as_str(),
+    }
 }
 
 /// The Graph API body of a reply.
@@ -674,9 +684,10 @@ impl Outgoing {
     }
 }
 
-/// Records an archived reply as queued and sends it in the background;
-/// answers the queued record. A record that exists already (a retried
-/// request with the same client_id) is answered as it is, not sent again.
+/// Records an archived reply, claimed for sending by this process, and
+/// sends it in the background; answers the record. A record that exists
+/// already (a retried request with the same client_id) is answered as it
+/// is, not sent again.
 pub async fn queue_reply(
     state: &AppState,
     conversation: &WhatsAppConversation,
@@ -691,7 +702,9 @@ pub async fn queue_reply(
         wamid: None,
         direction: Direction::Outbound,
         kind: outgoing.kind().into(),
-        status: DeliveryStatus::Queued,
+        // Recorded under this process's claim (its `updated_at`), so no
+        // other process resumes it while this one sends.
+        status: DeliveryStatus::Sending,
         error: None,
         request: Some(body.to_string()),
         attempts: 0,
@@ -723,17 +736,31 @@ fn spawn_send(state: &AppState, phone_number_id: String, message_id: i64, body: 
         .spawn(async move { send(task_state, phone_number_id, message_id, body).await });
 }
 
-/// Sends, in the background, the replies a previous run of the server
-/// queued but did not get to send (it stopped while Meta was unreachable,
-/// or was killed): every outbound record of a configured business number's
-/// conversations that is still queued and was created before `before` (the
-/// time this run started, so replies queued by this run are not sent
-/// twice). Answers how many sends were started.
+/// How long a claim to send a reply lasts: longer than the longest send
+/// (every try timing out after the HTTP client's 30 seconds, the longest
+/// wait between tries being 30 seconds), with a minute to record the
+/// outcome. A reply still `sending` after that lost its sender (the process
+/// was killed) and may be claimed again.
+pub fn claim_lease_millis(config: &WhatsAppConfig) -> i64 {
+    let per_try = 30_000 + 30_000;
+    i64::from(config.send_attempts.max(1))
+        .saturating_mul(per_try)
+        .saturating_add(60_000)
+}
+
+/// Sends, in the background, the replies no process is sending: those a
+/// run left queued (it stopped while Meta was unreachable) and those whose
+/// sender's claim lapsed (it was killed). The server calls it at start and
+/// every minute after. Claiming them is one store
+/// statement for every conversation of the configured business numbers, and
+/// only one of several processes starting together wins each reply; replies
+/// other processes are sending under a live claim are left to them.
+/// Answers how many sends were started.
 ///
 /// Delivery is at least once: a reply whose send reached Meta just before
-/// the server died, unrecorded, goes out again; the Graph API has no
-/// idempotency key to prevent that.
-pub async fn resume_queued(state: &AppState, before: i64) -> ApiResult<usize> {
+/// its process died, unrecorded, goes out again once the claim lapses; the
+/// Graph API has no idempotency key to prevent that.
+pub async fn resume_queued(state: &AppState) -> ApiResult<usize> {
     let numbers: Vec<String> = state
         .config
         .whatsapp
@@ -744,51 +771,62 @@ pub async fn resume_queued(state: &AppState, before: i64) -> ApiResult<usize> {
     if numbers.is_empty() {
         return Ok(0);
     }
+    let now = crate::now_millis();
+    let stale_before = now - claim_lease_millis(&state.config.whatsapp);
     let mut started = 0;
-    for conversation in state.store.whatsapp_conversations(numbers).await? {
-        for record in state
-            .store
-            .whatsapp_messages(conversation.channel_id)
-            .await?
-        {
-            if record.direction != Direction::Outbound
-                || record.status != DeliveryStatus::Queued
-                || record.created_at >= before
-            {
-                continue;
-            }
-            let body = record
-                .request
-                .as_deref()
-                .and_then(|request| serde_json::from_str::<Value>(request).ok());
-            let Some(body) = body else {
-                tracing::warn!(
-                    message_id = record.message_id,
-                    "a queued WhatsApp reply has no readable request; it is not sent"
-                );
-                continue;
-            };
-            spawn_send(
-                state,
-                conversation.phone_number_id.clone(),
-                record.message_id,
-                body,
+    for claimed in state
+        .store
+        .claim_whatsapp_sends(numbers, now, stale_before)
+        .await?
+    {
+        let message_id = claimed.record.message_id;
+        let body = claimed
+            .record
+            .request
+            .as_deref()
+            .and_then(|request| serde_json::from_str::<Value>(request).ok());
+        let Some(body) = body else {
+            tracing::warn!(
+                message_id,
+                "a queued WhatsApp reply has no readable request; it is not sent"
             );
-            started += 1;
-        }
+            fail_unreadable(state, message_id).await;
+            continue;
+        };
+        spawn_send(state, claimed.phone_number_id, message_id, body);
+        started += 1;
     }
     if started > 0 {
         tracing::info!(
             replies = started,
-            "sending WhatsApp replies queued before the restart"
+            "sending WhatsApp replies that no process was sending"
         );
     }
     Ok(started)
 }
 
-/// Sends a queued reply with retries and records the outcome. When the
-/// server shuts down between tries the reply stays queued (its attempts and
-/// last error recorded) and is sent by the next start.
+/// Ends a claimed reply whose request cannot be read (its key is gone):
+/// failed, so no process claims it again and again.
+async fn fail_unreadable(state: &AppState, message_id: i64) {
+    let update = DeliveryUpdate {
+        message_id,
+        status: DeliveryStatus::Failed,
+        wamid: None,
+        error: Some("the reply's request could not be read".into()),
+        attempts: 0,
+        at: crate::now_millis(),
+    };
+    match state.store.update_whatsapp_delivery(update).await {
+        Ok(Some(record)) => announce(state, &record).await,
+        Ok(None) => {}
+        Err(error) => tracing::error!(%error, message_id, "recording a WhatsApp delivery failed"),
+    }
+}
+
+/// Sends a claimed reply with retries and records the outcome. When the
+/// server shuts down between tries the claim is given up: the reply is
+/// queued again (its attempts and last error recorded) for the next start,
+/// of this process or another, to send.
 async fn send(state: AppState, phone_number_id: String, message_id: i64, body: Value) {
     let config = &state.config.whatsapp;
     let stopping = &state.connector.stopping;

@@ -177,6 +177,16 @@ impl Server {
         start_in(backend, dir, schema, tweak).await
     }
 
+    /// A second server process on this one's data directory and database,
+    /// as another node of a deployment; it leaves both to this one to
+    /// remove.
+    async fn beside(&self, backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> Server {
+        let mut other = start_in(backend, self.dir.clone(), self.schema.clone(), tweak).await;
+        other.dir = std::env::temp_dir().join(unique("conclave_beside"));
+        other.schema = None;
+        other
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
