@@ -370,23 +370,28 @@ impl ExternalStore for SqliteStore {
         at: Millis,
     ) -> StoreResult<ImportBatchOutcome> {
         let keyring = std::sync::Arc::clone(self.keyring());
-        self.write(move |conn| {
-            // Checkpoint only once the WAL has grown large: each batch's
-            // pages are then copied into the database once per many batches,
-            // not after every commit. Commits stay fully synchronous; the
-            // connection's own limit is restored after the commit, so its
-            // next ordinary commit checkpoints what the import left.
-            let ordinary_limit: i64 = conn
-                .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
-                .map_err(backend)?;
-            conn.pragma_update(None, "wal_autocheckpoint", IMPORT_CHECKPOINT_PAGES)
-                .map_err(backend)?;
-            let outcome = import_batch(conn, &keyring, channel_id, messages, at);
-            conn.pragma_update(None, "wal_autocheckpoint", ordinary_limit)
-                .map_err(backend)?;
-            outcome
-        })
-        .await
+        let outcome = self
+            .write(move |conn| {
+                // The writer does not checkpoint after its commits (unless the
+                // WAL has grown very large): the pages are copied into the
+                // database by a checkpoint on another thread, started after the
+                // commit, while the writer stores the next batch. Commits stay
+                // fully synchronous; the connection's own limit is restored
+                // after the commit, so its next ordinary commit checkpoints
+                // whatever the import left.
+                let ordinary_limit: i64 = conn
+                    .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
+                    .map_err(backend)?;
+                conn.pragma_update(None, "wal_autocheckpoint", IMPORT_CHECKPOINT_PAGES)
+                    .map_err(backend)?;
+                let outcome = import_batch(conn, &keyring, channel_id, messages, at);
+                conn.pragma_update(None, "wal_autocheckpoint", ordinary_limit)
+                    .map_err(backend)?;
+                outcome
+            })
+            .await;
+        self.checkpoint_beside_writer();
+        outcome
     }
 
     async fn record_import_run(&self, run: ImportRun) -> StoreResult<()> {

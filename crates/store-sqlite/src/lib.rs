@@ -57,6 +57,9 @@ pub struct SqliteStore {
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
     keyring: Arc<Keyring>,
+    /// A checkpoint started by [`SqliteStore::checkpoint_beside_writer`] is
+    /// running.
+    checkpointing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SqliteStore {
@@ -82,6 +85,7 @@ impl SqliteStore {
             readers: Arc::new(readers),
             next_reader: AtomicUsize::new(0),
             keyring,
+            checkpointing: Arc::default(),
         })
     }
 
@@ -102,6 +106,30 @@ impl SqliteStore {
         })
         .await
         .map_err(|error| StoreError::Backend(error.to_string()))?
+    }
+
+    /// Copies committed WAL pages into the database on a reader connection
+    /// and another thread, while the writer goes on: bulk writers that let
+    /// the WAL grow (imports) call it after each commit, so that little is
+    /// left to checkpoint at the end. A passive checkpoint never blocks the
+    /// writer or readers; one already running makes this a no-op.
+    pub(crate) fn checkpoint_beside_writer(&self) {
+        if self.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let readers = Arc::clone(&self.readers);
+        let checkpointing = Arc::clone(&self.checkpointing);
+        tokio::task::spawn_blocking(move || {
+            let Some(conn) = readers.iter().find_map(|reader| reader.try_lock().ok()) else {
+                checkpointing.store(false, Ordering::Release);
+                return;
+            };
+            if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::debug!(%error, "background checkpoint did not run");
+            }
+            drop(conn);
+            checkpointing.store(false, Ordering::Release);
+        });
     }
 
     pub(crate) async fn read<T: Send + 'static>(
