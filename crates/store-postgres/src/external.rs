@@ -822,7 +822,8 @@ impl ExternalStore for PostgresStore {
                  FROM whatsapp_conversations c
                  WHERE c.channel_id = m.channel_id AND c.phone_number_id = ANY($1)
                    AND m.direction = 'outbound'
-                   AND (m.status = 'queued' OR (m.status = 'sending' AND m.updated_at <= $3))
+                   AND m.status IN ('queued', 'sending')
+                   AND (m.status = 'queued' OR m.updated_at <= $3)
                  RETURNING m.message_id, m.channel_id, m.wamid, m.direction, m.kind, m.status, m.error,
                      m.request, m.attempts, m.created_at, m.updated_at, c.phone_number_id",
                 &[&phone_number_ids, &now, &stale_before],

@@ -58,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_identity.sql"),
     include_str!("../migrations/0006_auth.sql"),
     include_str!("../migrations/0007_import_digests.sql"),
+    include_str!("../migrations/0008_unsent_replies.sql"),
 ];
 
 /// Reader connections per store. Each pipelines concurrent queries, so a

@@ -273,6 +273,7 @@ async fn import_keys_stored_in_hex_survive_migration_7() {
             .batch_execute(&format!(
                 "SET search_path = {schema};
                  DROP TABLE whatsapp_import_digests;
+                 DROP INDEX whatsapp_messages_unsent;
                  CREATE TABLE whatsapp_import_keys (
                      channel_id BIGINT NOT NULL,
                      dedupe_key TEXT NOT NULL,

@@ -677,8 +677,8 @@ impl ExternalStore for SqliteStore {
             // and is skipped) or runs after and finds nothing left.
             let sql = format!(
                 "UPDATE whatsapp_messages SET status = 'sending', updated_at = ?1
-                 WHERE direction = 'outbound'
-                   AND (status = 'queued' OR (status = 'sending' AND updated_at <= ?2))
+                 WHERE status IN ('queued', 'sending') AND direction = 'outbound'
+                   AND (status = 'queued' OR updated_at <= ?2)
                    AND channel_id IN (SELECT channel_id FROM whatsapp_conversations WHERE phone_number_id IN ({}))
                  RETURNING {RECORD_COLUMNS},
                      (SELECT phone_number_id FROM whatsapp_conversations c WHERE c.channel_id = whatsapp_messages.channel_id)",

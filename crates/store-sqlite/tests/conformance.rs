@@ -310,6 +310,7 @@ async fn import_keys_stored_in_hex_survive_migration_7() {
     let raw = rusqlite::Connection::open(&path).unwrap();
     raw.execute_batch(
         "DROP TABLE whatsapp_import_digests;
+         DROP INDEX whatsapp_messages_unsent;
          CREATE TABLE whatsapp_import_keys (
              channel_id INTEGER NOT NULL,
              dedupe_key TEXT NOT NULL,
