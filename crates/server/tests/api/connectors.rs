@@ -1352,21 +1352,22 @@ async fn a_customer_reply_in_a_thread_raises_the_unread_badge_until_read() {
                 summary["last_message_id"].as_i64().unwrap(),
             )
         };
+        // Marks the conversation read up to a message; the counts after.
+        let read_up_to = async |message_id: i64| {
+            server
+                .ok(
+                    "POST",
+                    &read_path,
+                    &agent,
+                    Some(json!({"message_id": message_id})),
+                )
+                .await;
+            counts(&server.ok("GET", &summary_path, &agent, None).await)
+        };
         let first = server.ok("GET", &summary_path, &agent, None).await;
         let (unread, first_id) = counts(&first);
         assert_eq!(unread, 1, "{first}");
-        server
-            .ok(
-                "POST",
-                &read_path,
-                &agent,
-                Some(json!({"message_id": first_id})),
-            )
-            .await;
-        assert_eq!(
-            counts(&server.ok("GET", &summary_path, &agent, None).await),
-            (0, first_id)
-        );
+        assert_eq!(read_up_to(first_id).await, (0, first_id));
 
         // The customer answers their own message by quoting it: the reply is
         // threaded under it, and still raises the badge.
@@ -1419,18 +1420,7 @@ async fn a_customer_reply_in_a_thread_raises_the_unread_badge_until_read() {
         assert_eq!(entry["unread_count"], 1, "{entry}");
 
         // Reading up to the newest counted message clears the badge.
-        server
-            .ok(
-                "POST",
-                &read_path,
-                &agent,
-                Some(json!({"message_id": reply_id})),
-            )
-            .await;
-        assert_eq!(
-            counts(&server.ok("GET", &summary_path, &agent, None).await),
-            (0, reply_id)
-        );
+        assert_eq!(read_up_to(reply_id).await, (0, reply_id));
     }
 }
 
