@@ -841,6 +841,24 @@ impl ExternalStore for PostgresStore {
         claimed.sort_by_key(|send| send.record.message_id);
         Ok(claimed)
     }
+
+    async fn renew_whatsapp_claim(
+        &self,
+        message_id: MessageId,
+        held: Millis,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let writer = self.writer().await?;
+        let renewed = writer
+            .sql()
+            .execute(
+                "UPDATE whatsapp_messages SET updated_at = $3
+                 WHERE message_id = $1 AND status = 'sending' AND updated_at = $2",
+                &[&message_id, &held, &now],
+            )
+            .await?;
+        Ok(renewed == 1)
+    }
 }
 
 impl PostgresStore {

@@ -705,6 +705,24 @@ impl ExternalStore for SqliteStore {
         })
         .await
     }
+
+    async fn renew_whatsapp_claim(
+        &self,
+        message_id: MessageId,
+        held: Millis,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE whatsapp_messages SET updated_at = ?3
+                 WHERE message_id = ?1 AND status = 'sending' AND updated_at = ?2",
+                params![message_id, held, now],
+            )
+            .map(|renewed| renewed == 1)
+            .map_err(backend)
+        })
+        .await
+    }
 }
 
 /// `?first, ?first+1, …`: `count` numbered parameters.

@@ -1165,6 +1165,29 @@ pub async fn claims_of_queued_sends(first: Arc<dyn Store>, second: Arc<dyn Store
             .all(|send| send.record.updated_at == 11_000)
     );
 
+    // A sender renews its claim before each try. The dead claimer's claim
+    // (made at 10,000) is lost; the new holder's renews once per claim time.
+    let reply = replies[0].1;
+    assert!(
+        !first
+            .renew_whatsapp_claim(reply, 10_000, 11_050)
+            .await
+            .unwrap()
+    );
+    assert!(
+        second
+            .renew_whatsapp_claim(reply, 11_000, 11_050)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !first
+            .renew_whatsapp_claim(reply, 11_000, 11_060)
+            .await
+            .unwrap(),
+        "a claim renewed by its holder cannot be renewed from its old time"
+    );
+
     // A sender shutting down gives its claim back: queued again, and
     // claimable at once. A sent reply is never claimed again.
     let given_back = second
@@ -1193,6 +1216,13 @@ pub async fn claims_of_queued_sends(first: Arc<dyn Store>, second: Arc<dyn Store
         .unwrap()
         .unwrap();
     assert_eq!(sent.status, DeliveryStatus::Sent);
+    assert!(
+        !first
+            .renew_whatsapp_claim(replies[1].1, 11_000, 11_150)
+            .await
+            .unwrap(),
+        "a sent reply has no claim to renew"
+    );
     let again = second
         .claim_whatsapp_sends(numbers(), 11_200, 11_200 - lease)
         .await

@@ -209,6 +209,16 @@ pub trait ExternalStore: Send + Sync {
         now: conclave_domain::Millis,
         stale_before: conclave_domain::Millis,
     ) -> StoreResult<Vec<ClaimedSend>>;
+    /// Renews a claim to send a reply: when the reply is still `sending`
+    /// under the claim made at `held`, the claim's time becomes `now`.
+    /// Answers false when the claim was lost (it lapsed and another caller
+    /// claimed the reply, or the reply is no longer being sent).
+    async fn renew_whatsapp_claim(
+        &self,
+        message_id: conclave_domain::MessageId,
+        held: conclave_domain::Millis,
+        now: conclave_domain::Millis,
+    ) -> StoreResult<bool>;
 }
 
 /// Identity administration: SCIM, groups, departments, MFA, policies.

@@ -19,14 +19,14 @@ pub struct GraphError {
 }
 
 impl GraphError {
-    fn transient(message: impl Into<String>) -> GraphError {
+    pub(crate) fn transient(message: impl Into<String>) -> GraphError {
         GraphError {
             transient: true,
             message: message.into(),
         }
     }
 
-    fn permanent(message: impl Into<String>) -> GraphError {
+    pub(crate) fn permanent(message: impl Into<String>) -> GraphError {
         GraphError {
             transient: false,
             message: message.into(),

@@ -17,6 +17,7 @@ pub mod signature;
 pub mod webhook;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use conclave_domain::command::OutcomeValue;
 use conclave_domain::external::{
@@ -722,31 +723,33 @@ pub async fn queue_reply(
         state,
         conversation.phone_number_id.clone(),
         message.id,
+        record.updated_at,
         body,
     );
     Ok(record)
 }
 
-/// Starts the background send of a queued reply.
-fn spawn_send(state: &AppState, phone_number_id: String, message_id: i64, body: Value) {
+/// Starts the background send of a reply claimed at `claimed_at`.
+fn spawn_send(
+    state: &AppState,
+    phone_number_id: String,
+    message_id: i64,
+    claimed_at: i64,
+    body: Value,
+) {
     let task_state = state.clone();
-    state
-        .connector
-        .sends
-        .spawn(async move { send(task_state, phone_number_id, message_id, body).await });
+    state.connector.sends.spawn(async move {
+        send(task_state, phone_number_id, message_id, claimed_at, body).await
+    });
 }
 
-/// How long a claim to send a reply lasts: longer than the longest send
-/// (every try timing out after the HTTP client's 30 seconds, the longest
-/// wait between tries being 30 seconds), with a minute to record the
-/// outcome. A reply still `sending` after that lost its sender (the process
-/// was killed) and may be claimed again.
-pub fn claim_lease_millis(config: &WhatsAppConfig) -> i64 {
-    let per_try = 30_000 + 30_000;
-    i64::from(config.send_attempts.max(1))
-        .saturating_mul(per_try)
-        .saturating_add(60_000)
-}
+/// How long a claim to send a reply lasts unless its sender renews it, as
+/// it does before each try: longer than one try and the wait before it (the
+/// HTTP client gives up after 30 seconds, the longest wait between tries is
+/// 30 seconds), with a minute to spare. A reply still `sending` under an
+/// older claim lost its sender (the process was killed) and may be claimed
+/// again.
+pub const CLAIM_LEASE_MILLIS: i64 = 30_000 + 30_000 + 60_000;
 
 /// Sends, in the background, the replies no process is sending: those a
 /// run left queued (it stopped while Meta was unreachable) and those whose
@@ -772,7 +775,7 @@ pub async fn resume_queued(state: &AppState) -> ApiResult<usize> {
         return Ok(0);
     }
     let now = crate::now_millis();
-    let stale_before = now - claim_lease_millis(&state.config.whatsapp);
+    let stale_before = now - CLAIM_LEASE_MILLIS;
     let mut started = 0;
     for claimed in state
         .store
@@ -793,7 +796,13 @@ pub async fn resume_queued(state: &AppState) -> ApiResult<usize> {
             fail_unreadable(state, message_id).await;
             continue;
         };
-        spawn_send(state, claimed.phone_number_id, message_id, body);
+        spawn_send(
+            state,
+            claimed.phone_number_id,
+            message_id,
+            claimed.record.updated_at,
+            body,
+        );
         started += 1;
     }
     if started > 0 {
@@ -827,14 +836,56 @@ async fn fail_unreadable(state: &AppState, message_id: i64) {
 /// server shuts down between tries the claim is given up: the reply is
 /// queued again (its attempts and last error recorded) for the next start,
 /// of this process or another, to send.
-async fn send(state: AppState, phone_number_id: String, message_id: i64, body: Value) {
+async fn send(
+    state: AppState,
+    phone_number_id: String,
+    message_id: i64,
+    claimed_at: i64,
+    body: Value,
+) {
     let config = &state.config.whatsapp;
     let stopping = &state.connector.stopping;
+    // The claim's time, moved forward before each try. A claim that cannot
+    // be renewed was lost (this process stalled past the lease and another
+    // took the reply over): this one stops and records nothing.
+    let held = AtomicI64::new(claimed_at);
+    let lost = AtomicBool::new(false);
     let (result, tries) =
         graph::with_retries(config.send_attempts, config.retry_base_ms, stopping, || {
-            graph::send_message(&state.connector.http, config, &phone_number_id, &body)
+            let (held, lost) = (&held, &lost);
+            let (state, phone_number_id, body) = (&state, &phone_number_id, &body);
+            async move {
+                let now = crate::now_millis();
+                match state
+                    .store
+                    .renew_whatsapp_claim(message_id, held.load(Ordering::Relaxed), now)
+                    .await
+                {
+                    Ok(true) => held.store(now, Ordering::Relaxed),
+                    Ok(false) => {
+                        lost.store(true, Ordering::Relaxed);
+                        return Err(graph::GraphError::permanent("the claim to send was lost"));
+                    }
+                    Err(error) => return Err(graph::GraphError::transient(error.to_string())),
+                }
+                graph::send_message(
+                    &state.connector.http,
+                    &state.config.whatsapp,
+                    phone_number_id,
+                    body,
+                )
+                .await
+            }
         })
         .await;
+    if lost.load(Ordering::Relaxed) {
+        tracing::warn!(
+            message_id,
+            tries,
+            "another process took over a WhatsApp reply; this one stops"
+        );
+        return;
+    }
     let update = match result {
         Ok(wamid) => DeliveryUpdate {
             message_id,

@@ -1110,7 +1110,7 @@ async fn a_second_process_leaves_a_live_send_alone_and_takes_over_a_dead_one() {
 
         // The first node "dies": its claim is backdated past the lease.
         // Two scans race; the reply reaches Meta once.
-        let lease = conclave_server::whatsapp::claim_lease_millis(&first.state.config.whatsapp);
+        let lease = conclave_server::whatsapp::CLAIM_LEASE_MILLIS;
         second
             .state
             .store
@@ -1134,6 +1134,24 @@ async fn a_second_process_leaves_a_live_send_alone_and_takes_over_a_dead_one() {
         let sends = graph.recorded.lock().unwrap().sends.clone();
         assert_eq!(sends.len(), 1, "{sends:?}");
         assert_eq!(sends[0].2["text"]["body"], "Yes, one moment.");
+        // The first node, still trying, finds its claim taken over at its
+        // next try and stops, leaving the reply as the second recorded it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !first.state.connector.sends.is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first node still sends a reply it lost"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let record = first
+            .state
+            .store
+            .whatsapp_message(message_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.status.as_str(), "sent", "{record:?}");
         drop(second);
     }
 }
