@@ -529,3 +529,13 @@ async fn postgres_passes_the_authentication_conformance() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_webhook_conformance() {
+    let Some(url) = database_url() else { return };
+    in_fresh_schema(&url, true, |url, schema| async move {
+        let store = open_in_schema(&url, &schema).await.unwrap();
+        conclave_store::conformance_webhooks::run(Arc::new(store)).await;
+    })
+    .await;
+}

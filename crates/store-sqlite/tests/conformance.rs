@@ -348,3 +348,17 @@ async fn import_keys_stored_in_hex_survive_migration_7() {
     legacy_keys_still_match(&store, channel_id).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_webhook_conformance() {
+    let dir = std::env::temp_dir().join(format!(
+        "conclave-conformance-webhooks-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("conclave.db");
+    let store = SqliteStore::open(&path).unwrap();
+    conclave_store::conformance_webhooks::run(Arc::new(store)).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
