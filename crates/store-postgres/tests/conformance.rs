@@ -272,6 +272,7 @@ async fn import_keys_stored_in_hex_survive_migration_7() {
         admin
             .batch_execute(&format!(
                 "SET search_path = {schema};
+                 DROP TABLE incoming_webhooks;
                  DROP TABLE whatsapp_import_digests;
                  DROP INDEX whatsapp_messages_unsent;
                  CREATE TABLE whatsapp_import_keys (

@@ -309,7 +309,8 @@ async fn import_keys_stored_in_hex_survive_migration_7() {
     // Back to schema 6, with keys as the import stored them then.
     let raw = rusqlite::Connection::open(&path).unwrap();
     raw.execute_batch(
-        "DROP TABLE whatsapp_import_digests;
+        "DROP TABLE incoming_webhooks;
+         DROP TABLE whatsapp_import_digests;
          DROP INDEX whatsapp_messages_unsent;
          CREATE TABLE whatsapp_import_keys (
              channel_id INTEGER NOT NULL,

@@ -2,6 +2,7 @@
 //! accepts and refuses, and that a hook's message is an ordinary message
 //! (journalled, delivered live) authored by the hook's bot user.
 
+use conclave_domain::external::NewWhatsAppConversation;
 use conclave_domain::{EventPayload, Role};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -189,6 +190,30 @@ async fn members_manage_hooks_and_others_are_refused() {
                 &hooks,
                 Some(&alice.token),
                 Some(json!({"name": "late"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{backend:?} {body}");
+
+        // Customer conversations take no hooks either.
+        let customer_channel = channel_with(&server, &alice, "customer-chat", &[]).await;
+        server
+            .state
+            .store
+            .create_whatsapp_conversation(NewWhatsAppConversation {
+                channel_id: customer_channel,
+                phone_number_id: "100".into(),
+                customer_wa_id: "4915100000000".into(),
+                customer_user_id: guest.id,
+                at: 1,
+            })
+            .await
+            .unwrap();
+        let (status, body) = server
+            .call(
+                "POST",
+                &format!("/api/v1/channels/{customer_channel}/webhooks"),
+                Some(&alice.token),
+                Some(json!({"name": "nope"})),
             )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{backend:?} {body}");
