@@ -223,7 +223,8 @@ async fn members_manage_hooks_and_others_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hooks_post_slack_payloads_as_their_bot_user() {
     for backend in backends() {
-        let server = start(backend, |_| {}).await;
+        // Many posts through one hook here; the limit has its own test.
+        let server = start(backend, |config| config.limits.webhook_burst = 1000.0).await;
         let alice = server.person("poster_alice", Role::Member).await;
         let bob = server.person("poster_bob", Role::Member).await;
         let channel_id = channel_with(&server, &alice, "alerts", &[&bob]).await;
@@ -353,6 +354,31 @@ async fn hooks_post_slack_payloads_as_their_bot_user() {
             (status, code(&text)),
             (StatusCode::PAYLOAD_TOO_LARGE, json!("payload_too_large"))
         );
+
+        // A hook whose channel was archived since posts nothing.
+        let channel_path = format!("/api/v1/channels/{channel_id}");
+        server
+            .ok(
+                "PATCH",
+                &channel_path,
+                &alice,
+                Some(json!({"archived": true})),
+            )
+            .await;
+        let (status, text) = hook_json(&server, &url, json!({"text": "archived"})).await;
+        assert_eq!(
+            (status, code(&text)),
+            (StatusCode::BAD_REQUEST, json!("invalid_request")),
+            "{backend:?}"
+        );
+        server
+            .ok(
+                "PATCH",
+                &channel_path,
+                &alice,
+                Some(json!({"archived": false})),
+            )
+            .await;
 
         // Unknown and revoked tokens look the same.
         let (status, text) = hook_json(&server, "/hooks/not-a-token", json!({"text": "x"})).await;
