@@ -2,7 +2,7 @@
 // channel management, and message edit history. run.mjs passes in its
 // helpers, and these register their steps with its `test`.
 
-export function conversationExtras({ test, api, pages, openChannel, messageWith, composer, until, assert, sleep, users }) {
+export function conversationExtras({ test, api, pages, openChannel, messageWith, composer, until, assert, sleep, axe, screenshot, users }) {
   const { ALICE, BOB, CAROL, DANA } = users;
 
   test('a 1,000-message channel keeps the DOM bounded and loads every message in order while scrolling up', async () => {
@@ -97,6 +97,9 @@ export function conversationExtras({ test, api, pages, openChannel, messageWith,
     assert(/^http:\/\/127\.0\.0\.1:\d+\/hooks\/[0-9a-f]{64}$/.test(url), `a full hook URL is shown once: ${url}`);
     await dialog.getByText('it will not be shown again').waitFor();
     await dialog.getByRole('list', { name: 'Webhooks' }).getByText('Deploy Bot').waitFor();
+    await dialog.getByRole('button', { name: 'Copy URL' }).waitFor();
+    await screenshot(alice, 'channel-webhooks');
+    await axe(alice, 'channel-webhooks');
     await dialog.getByRole('button', { name: 'Close', exact: true }).click();
 
     await until('bob to see the channel', async () => (await bob.locator('nav.sidebar a.sidebar-item', { hasText: 'hooked' }).count()) > 0);
