@@ -85,8 +85,8 @@ export function ChannelWebhooks({ channel }: { channel: Channel }) {
         </form>
       )}
       {created && (
-        <div class="secret-box stack" role="status" aria-label="New webhook URL">
-          <p>The URL of “{created.name}”. Copy it now: it will not be shown again.</p>
+        <div class="secret-box webhook-secret" role="status" aria-label="New webhook URL">
+          <p class="webhook-secret-note">The URL of “{created.name}”. Copy it now: it will not be shown again.</p>
           <code class="secret small" data-testid="webhook-url">
             {fullUrl}
           </code>
