@@ -2,7 +2,7 @@
 // channel management, and message edit history. run.mjs passes in its
 // helpers, and these register their steps with its `test`.
 
-export function conversationExtras({ test, api, pages, openChannel, messageWith, composer, until, assert, sleep, users }) {
+export function conversationExtras({ test, api, pages, openChannel, messageWith, composer, until, assert, sleep, axe, screenshot, users }) {
   const { ALICE, BOB, CAROL, DANA } = users;
 
   test('a 1,000-message channel keeps the DOM bounded and loads every message in order while scrolling up', async () => {
@@ -78,6 +78,52 @@ export function conversationExtras({ test, api, pages, openChannel, messageWith,
     await dialog.getByRole('button', { name: 'Leave channel' }).click();
     await until('the channel to leave the sidebar', async () => (await alice.locator('nav.sidebar a.sidebar-item', { hasText: 'managed' }).count()) === 0);
     await openChannel(alice, 'general');
+  });
+
+  test('an incoming webhook made in channel details posts live into the channel, until revoked', async () => {
+    const { alice, bob } = pages;
+    const created = await api(ALICE, 'POST', '/channels', { name: 'hooked', kind: 'public', topic: 'Deploys' });
+    const channelId = created.channel?.id ?? created.id;
+    await api(BOB, 'POST', `/channels/${channelId}/join`);
+    await openChannel(alice, 'hooked');
+    await alice.getByRole('button', { name: 'Channel details' }).click();
+    const dialog = alice.getByRole('dialog');
+    await dialog.getByRole('heading', { name: 'Incoming webhooks' }).waitFor();
+    await dialog.getByLabel('Webhook name').fill('Deploy Bot');
+    await dialog.getByRole('button', { name: 'Create webhook' }).click();
+    const shown = dialog.getByTestId('webhook-url');
+    await shown.waitFor();
+    const url = (await shown.textContent()).trim();
+    assert(/^http:\/\/127\.0\.0\.1:\d+\/hooks\/[0-9a-f]{64}$/.test(url), `a full hook URL is shown once: ${url}`);
+    await dialog.getByText('it will not be shown again').waitFor();
+    await dialog.getByRole('list', { name: 'Webhooks' }).getByText('Deploy Bot').waitFor();
+    await dialog.getByRole('button', { name: 'Copy URL' }).waitFor();
+    await screenshot(alice, 'channel-webhooks');
+    await axe(alice, 'channel-webhooks');
+    await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+
+    await until('bob to see the channel', async () => (await bob.locator('nav.sidebar a.sidebar-item', { hasText: 'hooked' }).count()) > 0);
+    await openChannel(bob, 'hooked');
+    const posted = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text: 'Deployed *v2.0* from CI' }),
+    });
+    assert(posted.status === 200, `the hook answers 200, got ${posted.status}`);
+    assert((await posted.text()) === 'ok', 'the hook answers "ok" like Slack');
+    const live = messageWith(bob, 'from CI');
+    await live.waitFor();
+    await until('the bot to be named as the author', async () => (await live.getAttribute('aria-label'))?.startsWith('Deploy Bot'));
+
+    await alice.getByRole('button', { name: 'Channel details' }).click();
+    await dialog.getByRole('button', { name: 'Revoke Deploy Bot' }).click();
+    await dialog.getByRole('button', { name: 'Confirm revoke Deploy Bot' }).click();
+    await dialog.getByText('No webhooks yet.').waitFor();
+    await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+    const refused = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ text: 'too late' }) });
+    assert(refused.status === 404, `a revoked hook answers 404, got ${refused.status}`);
+    await openChannel(alice, 'general');
+    await openChannel(bob, 'general');
   });
 
   test('Up arrow edits your last message and "(edited)" shows its versions', async () => {

@@ -543,7 +543,7 @@ test('history pages load while scrolling up, in order and without duplicates', a
   await openChannel(alice, 'general');
 });
 
-conversationExtras({ test, api, pages, openChannel, messageWith, composer, until, assert, sleep, users: { ALICE, BOB, CAROL, DANA } });
+conversationExtras({ test, api, pages, openChannel, messageWith, composer, until, assert, sleep, axe, screenshot, users: { ALICE, BOB, CAROL, DANA } });
 
 test('the app shell is cached by the service worker, API responses never', async () => {
   const { alice } = pages;

@@ -16,6 +16,7 @@ pub mod model;
 pub mod permissions;
 pub mod text;
 pub mod validate;
+pub mod webhook;
 
 pub use command::{Command, Outcome};
 pub use event::{Event, EventPayload};

@@ -125,6 +125,20 @@ pub fn can_list_all_users(user: &User) -> bool {
     user.active && matches!(user.role, Role::Owner | Role::Admin | Role::Compliance)
 }
 
+/// Whether `user` may see and add a channel's incoming webhooks: active
+/// members who are not guests. Whether the channel accepts new hooks
+/// (not archived, not read-only, not a customer conversation) is checked
+/// separately, since listing stays allowed there.
+pub fn can_manage_channel_webhooks(user: &User, membership: Option<&Membership>) -> bool {
+    user.active && membership.is_some() && user.role != Role::Guest
+}
+
+/// Whether `user` may revoke a hook made by `creator_id`: its creator, or
+/// an owner or admin.
+pub fn can_revoke_webhook(user: &User, creator_id: crate::UserId) -> bool {
+    user.active && (user.id == creator_id || user.role.is_admin())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,6 +88,10 @@ pub struct Limits {
     /// Other API requests per second per user, and the burst.
     pub requests_per_second: f64,
     pub requests_burst: f64,
+    /// Sustained posts per second through one incoming webhook, and the
+    /// burst above it.
+    pub webhook_posts_per_second: f64,
+    pub webhook_burst: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -136,6 +140,8 @@ impl Default for Limits {
             logins_per_minute: 10.0,
             requests_per_second: 50.0,
             requests_burst: 200.0,
+            webhook_posts_per_second: 1.0,
+            webhook_burst: 10.0,
         }
     }
 }

@@ -50,6 +50,14 @@ pub enum ApiError {
     WhatsAppWindowClosed(String),
     #[error("the request is not signed with the configured secret")]
     InvalidSignature,
+    /// An incoming webhook token that is unknown or revoked; which of the
+    /// two is not said.
+    #[error("no active webhook has this token")]
+    InvalidWebhookToken,
+    #[error("the payload has no text: send `text`, `attachments` or `blocks`")]
+    NoText,
+    #[error("{0}")]
+    InvalidPayload(String),
 }
 
 /// The JSON body of every error response.
@@ -91,6 +99,9 @@ impl ApiError {
             }
             ApiError::WhatsAppWindowClosed(_) => (StatusCode::CONFLICT, "whatsapp_window_closed"),
             ApiError::InvalidSignature => (StatusCode::UNAUTHORIZED, "invalid_signature"),
+            ApiError::InvalidWebhookToken => (StatusCode::NOT_FOUND, "invalid_token"),
+            ApiError::NoText => (StatusCode::BAD_REQUEST, "no_text"),
+            ApiError::InvalidPayload(_) => (StatusCode::BAD_REQUEST, "invalid_payload"),
         }
     }
 
@@ -178,6 +189,9 @@ mod tests {
             ApiError::PolicyAcceptanceRequired,
             ApiError::WhatsAppWindowClosed(String::new()),
             ApiError::InvalidSignature,
+            ApiError::InvalidWebhookToken,
+            ApiError::NoText,
+            ApiError::InvalidPayload(String::new()),
         ];
         let mut codes = std::collections::HashSet::new();
         for error in &all {

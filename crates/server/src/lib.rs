@@ -112,11 +112,13 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::connectors::api_router())
         .merge(routes::admin::router())
         .merge(routes::identity::router())
+        .merge(routes::webhooks::api_router().layer(DefaultBodyLimit::max(json_limit)))
         .fallback(|| async { error::ApiError::NotFound("route") });
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .nest("/api/v1", api)
+        .merge(routes::webhooks::hooks_router())
         .nest(
             "/scim/v2",
             routes::scim::router().layer(DefaultBodyLimit::max(json_limit)),

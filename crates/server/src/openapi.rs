@@ -36,6 +36,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     document.merge(scim::Doc::openapi());
     document.merge(crate::routes::admin::Doc::openapi());
     document.merge(crate::routes::identity::Doc::openapi());
+    document.merge(crate::routes::webhooks::Doc::openapi());
     document
 }
 

@@ -54,6 +54,8 @@ pub struct RateLimits {
     pub messages: Bucket,
     pub logins: Bucket,
     pub requests: Bucket,
+    /// Posts through each incoming webhook, keyed by hook id.
+    pub webhooks: Bucket,
 }
 
 impl RateLimits {
@@ -62,6 +64,7 @@ impl RateLimits {
             messages: Bucket::new(limits.messages_per_second, limits.messages_burst),
             logins: Bucket::new(limits.logins_per_minute / 60.0, limits.logins_per_minute),
             requests: Bucket::new(limits.requests_per_second, limits.requests_burst),
+            webhooks: Bucket::new(limits.webhook_posts_per_second, limits.webhook_burst),
         }
     }
 
@@ -74,6 +77,12 @@ impl RateLimits {
     pub fn check_request(&self, user_id: UserId) -> Result<(), ApiError> {
         self.requests
             .take(&user_id.to_string(), Instant::now())
+            .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })
+    }
+
+    pub fn check_webhook(&self, webhook_id: i64) -> Result<(), ApiError> {
+        self.webhooks
+            .take(&webhook_id.to_string(), Instant::now())
             .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })
     }
 

@@ -25,6 +25,7 @@ mod connection;
 mod external;
 mod identity;
 mod rows;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,6 +60,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_auth.sql"),
     include_str!("../migrations/0007_import_digests.sql"),
     include_str!("../migrations/0008_unsent_replies.sql"),
+    include_str!("../migrations/0009_incoming_webhooks.sql"),
 ];
 
 /// Reader connections per store. Each pipelines concurrent queries, so a

@@ -14,6 +14,7 @@ mod compliance;
 mod external;
 mod identity;
 mod rows;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_auth.sql"),
     include_str!("../migrations/0007_import_digests.sql"),
     include_str!("../migrations/0008_unsent_replies.sql"),
+    include_str!("../migrations/0009_incoming_webhooks.sql"),
 ];
 
 const READERS: usize = 4;

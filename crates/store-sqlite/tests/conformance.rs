@@ -309,7 +309,8 @@ async fn import_keys_stored_in_hex_survive_migration_7() {
     // Back to schema 6, with keys as the import stored them then.
     let raw = rusqlite::Connection::open(&path).unwrap();
     raw.execute_batch(
-        "DROP TABLE whatsapp_import_digests;
+        "DROP TABLE incoming_webhooks;
+         DROP TABLE whatsapp_import_digests;
          DROP INDEX whatsapp_messages_unsent;
          CREATE TABLE whatsapp_import_keys (
              channel_id INTEGER NOT NULL,
@@ -346,5 +347,19 @@ async fn import_keys_stored_in_hex_survive_migration_7() {
         "the hex digest is carried over as an integer-timed key; the other is not"
     );
     legacy_keys_still_match(&store, channel_id).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_webhook_conformance() {
+    let dir = std::env::temp_dir().join(format!(
+        "conclave-conformance-webhooks-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("conclave.db");
+    let store = SqliteStore::open(&path).unwrap();
+    conclave_store::conformance_webhooks::run(Arc::new(store)).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

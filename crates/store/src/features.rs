@@ -1,7 +1,7 @@
 //! Feature traits that [`crate::Store`] requires. Each feature owns its
 //! trait here and its implementation in its own file of each backend
-//! (`audit.rs`, `compliance.rs`, `external.rs`, `identity.rs`), so features
-//! grow without touching one another.
+//! (`audit.rs`, `compliance.rs`, `external.rs`, `identity.rs`,
+//! `webhooks.rs`), so features grow without touching one another.
 
 use async_trait::async_trait;
 use conclave_domain::{AuditEntry, AuditFilter, NewAuditEntry};
@@ -480,4 +480,36 @@ pub trait IdentityStore: Send + Sync {
         &self,
         now: conclave_domain::Millis,
     ) -> StoreResult<Vec<conclave_domain::UserId>>;
+}
+
+use conclave_domain::webhook::{IncomingWebhook, NewIncomingWebhook, WebhookId};
+
+/// Slack-compatible incoming webhooks. Tokens are kept only as hashes.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Creates the hook and, in the same transaction, its bot user: a
+    /// guest row that can never sign in, named after the hook, with a
+    /// unique handle made from the name. `Conflict` when the token hash is
+    /// taken.
+    async fn create_incoming_webhook(
+        &self,
+        webhook: NewIncomingWebhook,
+    ) -> StoreResult<IncomingWebhook>;
+    async fn incoming_webhook(&self, id: WebhookId) -> StoreResult<Option<IncomingWebhook>>;
+    /// The unrevoked hook whose token has this hash.
+    async fn incoming_webhook_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<IncomingWebhook>>;
+    /// A channel's unrevoked hooks, oldest first.
+    async fn channel_incoming_webhooks(
+        &self,
+        channel_id: conclave_domain::ChannelId,
+    ) -> StoreResult<Vec<IncomingWebhook>>;
+    /// Revokes an unrevoked hook; `false` when none has this id.
+    async fn revoke_incoming_webhook(
+        &self,
+        id: WebhookId,
+        at: conclave_domain::Millis,
+    ) -> StoreResult<bool>;
 }

@@ -20,10 +20,12 @@ pub mod conformance_compliance;
 pub mod conformance_external;
 #[cfg(feature = "conformance")]
 pub mod conformance_identity;
+#[cfg(feature = "conformance")]
+pub mod conformance_webhooks;
 
 pub use conclave_keys as keys;
 pub use error::{StoreError, StoreResult};
-pub use features::{AuditStore, ComplianceStore, ExternalStore, IdentityStore};
+pub use features::{AuditStore, ComplianceStore, ExternalStore, IdentityStore, WebhookStore};
 pub use group_commit::{EventSink, GroupCommitter, GroupCommitterConfig, NoEvents};
 pub use sealing::{KeyError, Keyring};
 pub use store::{PublicChannel, Store};

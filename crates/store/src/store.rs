@@ -6,7 +6,7 @@ use conclave_domain::{
 };
 
 use crate::error::{StoreError, StoreResult};
-use crate::features::{AuditStore, ComplianceStore, ExternalStore, IdentityStore};
+use crate::features::{AuditStore, ComplianceStore, ExternalStore, IdentityStore, WebhookStore};
 
 /// A public channel as the channel browser lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct PublicChannel {
 /// extend the journal hash chain (see [`crate::journal`]).
 #[async_trait]
 pub trait Store:
-    AuditStore + ComplianceStore + ExternalStore + IdentityStore + Send + Sync + 'static
+    AuditStore + ComplianceStore + ExternalStore + IdentityStore + WebhookStore + Send + Sync + 'static
 {
     /// Applies `commands` in one transaction. One failing command does not
     /// undo the others (each runs under its own savepoint); the outer error

@@ -26,6 +26,8 @@ import type {
   AuditEntry,
   User,
   UserId,
+  Webhook,
+  CreatedWebhook,
 } from './types';
 
 export type Restriction = 'mfa_enrolment' | 'policy';
@@ -232,6 +234,15 @@ export class ApiClient {
   }
   members(id: ChannelId): Promise<User[]> {
     return this.request<User[] | { members: User[] }>('GET', `/channels/${id}/members`).then(listOf('members'));
+  }
+  webhooks(id: ChannelId): Promise<Webhook[]> {
+    return this.request<Webhook[]>('GET', `/channels/${id}/webhooks`);
+  }
+  createWebhook(id: ChannelId, name: string): Promise<CreatedWebhook> {
+    return this.request<CreatedWebhook>('POST', `/channels/${id}/webhooks`, { name });
+  }
+  revokeWebhook(id: number): Promise<unknown> {
+    return this.request('DELETE', `/webhooks/${id}`);
   }
   markRead(id: ChannelId, messageId: MessageId): Promise<unknown> {
     return this.request('POST', `/channels/${id}/read`, { message_id: messageId });

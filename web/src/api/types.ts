@@ -245,3 +245,20 @@ export interface WaDelivery {
   attempts: number;
   updated_at: Millis;
 }
+
+/** A Slack-compatible incoming webhook, without its token. */
+export interface Webhook {
+  id: number;
+  name: string;
+  channel_id: ChannelId;
+  creator_id: UserId;
+  /** The bot user the hook's messages are authored by. */
+  author_id: UserId;
+  created_at: Millis;
+}
+
+/** A new hook: `url` (a path, `/hooks/{token}`) and `token` are shown only once. */
+export interface CreatedWebhook extends Webhook {
+  url: string;
+  token: string;
+}

@@ -1,10 +1,12 @@
 //! Channel details: rename, edit the topic, archive or unarchive, add and
-//! remove members, and leave. Every failure is shown in the dialog.
+//! remove members, manage incoming webhooks, and leave. Every failure is
+//! shown in the dialog.
 
 import { useEffect, useState } from 'preact/hooks';
 import type { ChannelId, User } from '../api/types';
 import { errorText } from '../state/app';
 import { Avatar } from './Avatar';
+import { ChannelWebhooks } from './ChannelWebhooks';
 import { useApp } from './context';
 import { Modal } from './Dialogs';
 
@@ -167,6 +169,7 @@ export function ChannelSettings({ channelId, onClose }: { channelId: ChannelId; 
           </button>
         </div>
       </section>
+      {app.me && app.me.role !== 'guest' && <ChannelWebhooks channel={channel} />}
     </Modal>
   );
 }

@@ -129,7 +129,7 @@ pub async fn post_message(
 
 /// The members of `channel` that `text` mentions, by handle or with
 /// `@channel`, `@here` or `@all`; never the author.
-async fn resolve_mentions(
+pub(crate) async fn resolve_mentions(
     state: &AppState,
     channel: &Channel,
     author: &User,

@@ -12,6 +12,7 @@ pub mod messages;
 pub mod scim;
 pub mod system;
 pub mod users;
+pub mod webhooks;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};

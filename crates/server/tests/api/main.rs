@@ -24,6 +24,7 @@ mod compliance;
 mod connectors;
 mod identity;
 mod scim;
+mod webhooks;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
