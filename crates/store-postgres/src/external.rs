@@ -17,7 +17,7 @@ use conclave_domain::external::{
     WhatsAppMessageRecord,
 };
 use conclave_domain::{
-    Attachment, Channel, ChannelId, Event, EventPayload, MessageId, Millis, Role, UserId,
+    Attachment, Channel, ChannelId, Event, EventPayload, MessageId, Millis, UserId,
 };
 use conclave_store::journal::chain_hash;
 use conclave_store::sealing::open_whatsapp_record;
@@ -26,7 +26,7 @@ use tokio_postgres::{GenericClient, Row};
 
 use crate::apply::ChainHead;
 use crate::connection::{Connection, Sql, backend, get};
-use crate::rows::CHANNEL_COLUMNS;
+use crate::rows::{CHANNEL_COLUMNS, insert_outside_user};
 use crate::{APPLY_LOCK_CLASS, APPLY_LOCK_SQL, PostgresStore};
 
 const PARTICIPANT_SELECT: &str =
@@ -217,38 +217,14 @@ impl ExternalStore for PostgresStore {
         if let Some(row) = sql.query_opt(&query, &[&key]).await? {
             return participant(&row);
         }
-        let base = new.handle();
-        let mut handle = base.clone();
-        let domain = conclave_domain::external::EXTERNAL_EMAIL_DOMAIN;
-        for attempt in 2.. {
-            let email = format!("{handle}@{domain}");
-            let taken = sql
-                .query_opt(
-                    "SELECT 1 FROM users WHERE handle = $1 OR email = $2",
-                    &[&handle, &email],
-                )
-                .await?
-                .is_some();
-            if !taken {
-                break;
-            }
-            handle = format!("{base}-{attempt}");
-        }
-        let email = format!("{handle}@{domain}");
-        let row = sql
-            .query_one(
-                "INSERT INTO users (email, handle, name, role, active, password_hash, created_at)
-                 VALUES ($1, $2, $3, $4, FALSE, NULL, $5) RETURNING id",
-                &[
-                    &email,
-                    &handle,
-                    &new.user_name(),
-                    &Role::Guest.as_str(),
-                    &new.at,
-                ],
-            )
-            .await?;
-        let user_id: i64 = get(&row, 0)?;
+        let user_id = insert_outside_user(
+            &sql,
+            &new.handle(),
+            conclave_domain::external::EXTERNAL_EMAIL_DOMAIN,
+            &new.user_name(),
+            new.at,
+        )
+        .await?;
         sql.execute(
             "INSERT INTO external_participants (user_id, key, kind, phone, display_name, source, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -223,3 +223,42 @@ pub(crate) fn event(row: &Row) -> StoreResult<Event> {
         payload,
     })
 }
+
+/// Inserts a user row for someone or something outside the organisation (a
+/// WhatsApp contact, a webhook's bot): an inactive guest without a password,
+/// so it can never sign in. Its handle is `base`, or `base-2`, `base-3`…
+/// when taken, and its address `HANDLE@domain`. Answers the new user's id.
+/// Run it under the apply lock, so that processes choosing handles at once
+/// queue up instead of colliding.
+pub(crate) async fn insert_outside_user<C: GenericClient + Sync>(
+    sql: &Sql<'_, C>,
+    base: &str,
+    domain: &str,
+    name: &str,
+    at: i64,
+) -> StoreResult<i64> {
+    let mut handle = base.to_string();
+    for attempt in 2.. {
+        let email = format!("{handle}@{domain}");
+        let taken = sql
+            .query_opt(
+                "SELECT 1 FROM users WHERE handle = $1 OR email = $2",
+                &[&handle, &email],
+            )
+            .await?
+            .is_some();
+        if !taken {
+            break;
+        }
+        handle = format!("{base}-{attempt}");
+    }
+    let email = format!("{handle}@{domain}");
+    let row = sql
+        .query_one(
+            "INSERT INTO users (email, handle, name, role, active, password_hash, created_at)
+             VALUES ($1, $2, $3, $4, FALSE, NULL, $5) RETURNING id",
+            &[&email, &handle, &name, &Role::Guest.as_str(), &at],
+        )
+        .await?;
+    get(&row, 0)
+}

@@ -5,11 +5,12 @@ use async_trait::async_trait;
 use conclave_domain::webhook::{
     IncomingWebhook, NewIncomingWebhook, WEBHOOK_EMAIL_DOMAIN, WebhookId,
 };
-use conclave_domain::{ChannelId, Millis, Role};
+use conclave_domain::{ChannelId, Millis};
 use conclave_store::{StoreResult, WebhookStore};
 use tokio_postgres::Row;
 
 use crate::connection::{Connection, Sql, backend, get};
+use crate::rows::insert_outside_user;
 use crate::{APPLY_LOCK_CLASS, APPLY_LOCK_SQL, PostgresStore};
 
 const WEBHOOK_COLUMNS: &str = "id, channel_id, creator_id, author_id, name, created_at, revoked_at";
@@ -39,31 +40,14 @@ impl WebhookStore for PostgresStore {
         // The same lock as apply and external participants: processes
         // choosing bot-user handles at once queue up instead of colliding.
         sql.execute(APPLY_LOCK_SQL, &[&APPLY_LOCK_CLASS]).await?;
-        let base = new.handle_base();
-        let mut handle = base.clone();
-        for attempt in 2.. {
-            let email = format!("{handle}@{WEBHOOK_EMAIL_DOMAIN}");
-            let taken = sql
-                .query_opt(
-                    "SELECT 1 FROM users WHERE handle = $1 OR email = $2",
-                    &[&handle, &email],
-                )
-                .await?
-                .is_some();
-            if !taken {
-                break;
-            }
-            handle = format!("{base}-{attempt}");
-        }
-        let email = format!("{handle}@{WEBHOOK_EMAIL_DOMAIN}");
-        let row = sql
-            .query_one(
-                "INSERT INTO users (email, handle, name, role, active, password_hash, created_at)
-                 VALUES ($1, $2, $3, $4, FALSE, NULL, $5) RETURNING id",
-                &[&email, &handle, &new.name, &Role::Guest.as_str(), &new.at],
-            )
-            .await?;
-        let author_id: i64 = get(&row, 0)?;
+        let author_id = insert_outside_user(
+            &sql,
+            &new.handle_base(),
+            WEBHOOK_EMAIL_DOMAIN,
+            &new.name,
+            new.at,
+        )
+        .await?;
         let row = sql
             .query_one(
                 &format!(

@@ -16,13 +16,13 @@ use conclave_domain::external::{
     NewExternalParticipant, NewWhatsAppConversation, WhatsAppConversation, WhatsAppImportChannel,
     WhatsAppMessageRecord,
 };
-use conclave_domain::{Channel, ChannelId, EventPayload, MessageId, Millis, Role, UserId};
+use conclave_domain::{Channel, ChannelId, EventPayload, MessageId, Millis, UserId};
 use conclave_store::sealing::open_whatsapp_record;
 use conclave_store::{ExternalStore, Store, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::apply::{ChainHead, append_event};
-use crate::rows::{CHANNEL_COLUMNS, backend};
+use crate::rows::{CHANNEL_COLUMNS, backend, insert_outside_user};
 use crate::{SqliteStore, collect};
 
 const PARTICIPANT_COLUMNS: &str = "user_id, key, kind, phone, display_name, source, created_at";
@@ -175,30 +175,13 @@ impl ExternalStore for SqliteStore {
             if let Some(found) = find_participant(&transaction, &key)? {
                 return Ok(found);
             }
-            let base = new.handle();
-            let mut handle = base.clone();
-            for attempt in 2.. {
-                let taken: bool = transaction
-                    .query_row(
-                        "SELECT EXISTS (SELECT 1 FROM users WHERE handle = ?1 OR email = ?2)",
-                        params![handle, format!("{handle}@{}", conclave_domain::external::EXTERNAL_EMAIL_DOMAIN)],
-                        |row| row.get(0),
-                    )
-                    .map_err(backend)?;
-                if !taken {
-                    break;
-                }
-                handle = format!("{base}-{attempt}");
-            }
-            let email = format!("{handle}@{}", conclave_domain::external::EXTERNAL_EMAIL_DOMAIN);
-            transaction
-                .execute(
-                    "INSERT INTO users (email, handle, name, role, active, password_hash, created_at)
-                     VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5)",
-                    params![email, handle, new.user_name(), Role::Guest.as_str(), new.at],
-                )
-                .map_err(backend)?;
-            let user_id = transaction.last_insert_rowid();
+            let user_id = insert_outside_user(
+                &transaction,
+                &new.handle(),
+                conclave_domain::external::EXTERNAL_EMAIL_DOMAIN,
+                &new.user_name(),
+                new.at,
+            )?;
             transaction
                 .execute(
                     "INSERT INTO external_participants (user_id, key, kind, phone, display_name, source, created_at)

@@ -202,3 +202,43 @@ pub fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
         payload,
     })
 }
+
+/// Inserts a user row for someone or something outside the organisation (a
+/// WhatsApp contact, a webhook's bot): an inactive guest without a password,
+/// so it can never sign in. Its handle is `base`, or `base-2`, `base-3`…
+/// when taken, and its address `HANDLE@domain`. Answers the new user's id.
+pub(crate) fn insert_outside_user(
+    conn: &Connection,
+    base: &str,
+    domain: &str,
+    name: &str,
+    at: i64,
+) -> StoreResult<i64> {
+    let mut handle = base.to_string();
+    for attempt in 2.. {
+        let taken: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE handle = ?1 OR email = ?2)",
+                params![handle, format!("{handle}@{domain}")],
+                |row| row.get(0),
+            )
+            .map_err(backend)?;
+        if !taken {
+            break;
+        }
+        handle = format!("{base}-{attempt}");
+    }
+    conn.execute(
+        "INSERT INTO users (email, handle, name, role, active, password_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5)",
+        params![
+            format!("{handle}@{domain}"),
+            handle,
+            name,
+            conclave_domain::Role::Guest.as_str(),
+            at
+        ],
+    )
+    .map_err(backend)?;
+    Ok(conn.last_insert_rowid())
+}

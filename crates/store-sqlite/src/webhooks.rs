@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use conclave_domain::webhook::{
     IncomingWebhook, NewIncomingWebhook, WEBHOOK_EMAIL_DOMAIN, WebhookId,
 };
-use conclave_domain::{ChannelId, Millis, Role};
+use conclave_domain::{ChannelId, Millis};
 use conclave_store::{StoreResult, WebhookStore};
 use rusqlite::{OptionalExtension, Row, params};
 
 use crate::SqliteStore;
-use crate::rows::backend;
+use crate::rows::{backend, insert_outside_user};
 
 const WEBHOOK_COLUMNS: &str = "id, channel_id, creator_id, author_id, name, created_at, revoked_at";
 
@@ -36,35 +36,13 @@ impl WebhookStore for SqliteStore {
             let transaction = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(backend)?;
-            let base = new.handle_base();
-            let mut handle = base.clone();
-            for attempt in 2.. {
-                let taken: bool = transaction
-                    .query_row(
-                        "SELECT EXISTS (SELECT 1 FROM users WHERE handle = ?1 OR email = ?2)",
-                        params![handle, format!("{handle}@{WEBHOOK_EMAIL_DOMAIN}")],
-                        |row| row.get(0),
-                    )
-                    .map_err(backend)?;
-                if !taken {
-                    break;
-                }
-                handle = format!("{base}-{attempt}");
-            }
-            transaction
-                .execute(
-                    "INSERT INTO users (email, handle, name, role, active, password_hash, created_at)
-                     VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5)",
-                    params![
-                        format!("{handle}@{WEBHOOK_EMAIL_DOMAIN}"),
-                        handle,
-                        new.name,
-                        Role::Guest.as_str(),
-                        new.at
-                    ],
-                )
-                .map_err(backend)?;
-            let author_id = transaction.last_insert_rowid();
+            let author_id = insert_outside_user(
+                &transaction,
+                &new.handle_base(),
+                WEBHOOK_EMAIL_DOMAIN,
+                &new.name,
+                new.at,
+            )?;
             let created = transaction
                 .query_row(
                     &format!(
