@@ -789,13 +789,7 @@ async fn an_agent_reply_reaches_meta_and_delivery_statuses_come_back() {
         deliver_status(&server, "wamid.OUT2", "read").await;
         wait_for_status(&mut socket, message_id, "read").await;
         deliver_status(&server, "wamid.OUT2", "delivered").await;
-        let record = server
-            .state
-            .store
-            .whatsapp_message(message_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let record = record_of(&server, message_id).await;
         assert_eq!(record.status.as_str(), "read");
 
         // The reply is an ordinary archive message.
@@ -906,16 +900,24 @@ async fn outside_the_service_window_only_templates_go_out() {
 }
 
 /// Polls the store until the reply's delivery status is `status`.
+/// The WhatsApp side of a message, as the store has it.
+async fn record_of(
+    server: &Server,
+    message_id: i64,
+) -> conclave_domain::external::WhatsAppMessageRecord {
+    server
+        .state
+        .store
+        .whatsapp_message(message_id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn wait_for_delivery(server: &Server, message_id: i64, status: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
-        let record = server
-            .state
-            .store
-            .whatsapp_message(message_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let record = record_of(server, message_id).await;
         if record.status.as_str() == status {
             return;
         }
@@ -976,13 +978,7 @@ async fn a_reply_queued_while_meta_is_unreachable_is_sent_once_after_a_restart()
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
         let server = server.restart(backend, tweak).await;
-        let record = server
-            .state
-            .store
-            .whatsapp_message(message_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let record = record_of(&server, message_id).await;
         // The shutdown gave the reply back as queued; the new run may have
         // claimed it for sending already.
         assert!(
@@ -1099,13 +1095,7 @@ async fn a_second_process_leaves_a_live_send_alone_and_takes_over_a_dead_one() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         assert!(graph.recorded.lock().unwrap().sends.is_empty());
-        let record = second
-            .state
-            .store
-            .whatsapp_message(message_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let record = record_of(&second, message_id).await;
         assert_eq!(record.status.as_str(), "sending", "{record:?}");
 
         // The first node "dies": its claim is backdated past the lease.
@@ -1144,13 +1134,7 @@ async fn a_second_process_leaves_a_live_send_alone_and_takes_over_a_dead_one() {
             );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        let record = first
-            .state
-            .store
-            .whatsapp_message(message_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let record = record_of(&first, message_id).await;
         assert_eq!(record.status.as_str(), "sent", "{record:?}");
         drop(second);
     }
@@ -1181,15 +1165,7 @@ async fn a_customer_reply_to_a_message_is_posted_in_its_thread() {
             .await;
         let staff_reply_id = reply["message"]["id"].as_i64().unwrap();
         wait_for_delivery(&server, staff_reply_id, "sent").await;
-        let staff_wamid = server
-            .state
-            .store
-            .whatsapp_message(staff_reply_id)
-            .await
-            .unwrap()
-            .unwrap()
-            .wamid
-            .unwrap();
+        let staff_wamid = record_of(&server, staff_reply_id).await.wamid.unwrap();
 
         // Meta's JSON for replies: `context` names the quoted message; its
         // `from` is the business number for a staff reply, the customer for
