@@ -89,12 +89,8 @@ pub struct CreateWebhookRequest {
 /// A new hook with its secret: `token` and `url` are shown only here.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedWebhookDto {
-    pub id: i64,
-    pub name: String,
-    pub channel_id: i64,
-    pub creator_id: i64,
-    pub author_id: i64,
-    pub created_at: i64,
+    #[serde(flatten)]
+    pub webhook: WebhookDto,
     /// The path to post to: `/hooks/{token}`.
     pub url: String,
     pub token: String,
@@ -285,12 +281,7 @@ pub async fn create_webhook(
     Ok((
         StatusCode::CREATED,
         Json(CreatedWebhookDto {
-            id: dto.id,
-            name: dto.name,
-            channel_id: dto.channel_id,
-            creator_id: dto.creator_id,
-            author_id: dto.author_id,
-            created_at: dto.created_at,
+            webhook: dto,
             url: format!("/hooks/{token}"),
             token,
         }),

@@ -1056,19 +1056,7 @@ async fn a_second_process_leaves_a_live_send_alone_and_takes_over_a_dead_one() {
         })
         .await;
         let agent = first.person("agent", Role::Member).await;
-        deliver_signed(
-            &first,
-            &notification(
-                vec![inbound(
-                    "wamid.TWO-NODES",
-                    "text",
-                    json!({"body": "Anyone there?"}),
-                    now_seconds(),
-                )],
-                vec![],
-            ),
-        )
-        .await;
+        deliver_text(&first, "wamid.TWO-NODES", "Anyone there?", now_seconds()).await;
         let channel_id = first_conversation(&first, &agent).await;
         let reply = first
             .ok(
@@ -1315,19 +1303,7 @@ async fn a_customer_reply_in_a_thread_raises_the_unread_badge_until_read() {
         let server = start(backend, |config| configure(config, &graph.base)).await;
         let agent = server.person("agent", Role::Member).await;
         let at = now_seconds() - 60;
-        deliver_signed(
-            &server,
-            &notification(
-                vec![inbound(
-                    "wamid.FIRST",
-                    "text",
-                    json!({"body": "My order arrived broken."}),
-                    at,
-                )],
-                vec![],
-            ),
-        )
-        .await;
+        deliver_text(&server, "wamid.FIRST", "My order arrived broken.", at).await;
         let channel_id = first_conversation(&server, &agent).await;
         let claimed = server
             .ok(
