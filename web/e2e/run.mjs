@@ -18,9 +18,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { registerAdminExtras } from './admin-extras.mjs';
+import { registerAccounts } from './accounts.mjs';
 import { conversationExtras } from './conversation-extras.mjs';
 import { registerInboxExtras } from './inbox-extras.mjs';
 import { registerComplianceConsole } from './compliance-console.mjs';
+import { registerPhoneAndAdmin } from './phone-and-admin.mjs';
 
 const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SCREENSHOTS = resolve(WEB_DIR, '../artifacts/screenshots');
@@ -745,8 +747,11 @@ test('admins manage people and guests and read the audit log; SSO errors are sho
   await dialog.getByLabel('Search people').fill('carol');
   await until('the search to narrow the list', async () => (await dialog.locator('.admin-user').count()) === 1);
   await dialog.getByLabel(`Role of ${CAROL.name}`).selectOption('compliance');
+  // Role changes and deactivation wait for a confirmation (e2e/phone-and-admin.mjs tests the dialogs).
+  await admin.getByRole('dialog', { name: /compliance officer\?/ }).getByRole('button', { name: 'Make compliance officer' }).click();
   await until('the role to change', async () => (await api(DANA, 'GET', '/admin/users?q=carol')).some((user) => user.role === 'compliance'));
   await dialog.getByRole('button', { name: `Deactivate ${CAROL.name}` }).click();
+  await admin.getByRole('dialog', { name: `Deactivate ${CAROL.name}?` }).getByRole('button', { name: 'Deactivate', exact: true }).click();
   await dialog.getByRole('button', { name: `Reactivate ${CAROL.name}` }).click();
   await dialog.getByRole('button', { name: `Deactivate ${CAROL.name}` }).waitFor();
   await screenshot(admin, 'desktop-admin-people');
@@ -826,6 +831,7 @@ test('staff answer WhatsApp customers from the inbox with delivery ticks', async
 });
 
 registerInboxExtras({ test, pages, api, webhook, axe, screenshot, until, assert, state, ALICE, DANA, ERIN, WA_CUSTOMER });
+registerPhoneAndAdmin({ test, pages, api, newPage, signIn, baseUrl, axe, screenshot, until, assert, sleep, openChannel, messageWith, composer, ALICE, BOB, DANA });
 
 test('too many failed sign-ins lock the account, and the screen says for how long', async () => {
   const page = await newPage('locked', { width: 1280, height: 800 });
@@ -842,6 +848,8 @@ test('too many failed sign-ins lock the account, and the screen says for how lon
   await page.context().close();
   state.expectLockout = false;
 });
+
+registerAccounts({ test, pages, api, axe, screenshot, until, assert, baseUrl, state, newPage, DANA, PASSWORD });
 
 test('a new acceptable-use policy blocks until accepted', async () => {
   const { bob } = pages;
@@ -899,7 +907,7 @@ async function main() {
     // and erin answering one business number.
     writeFileSync(
       join(state.dataDir, 'conclave.toml'),
-      `[whatsapp]\nverify_token = "verify"\napp_secret = "${WA_SECRET}"\naccess_token = "graph-token"\ngraph_api_base = "${state.graphBase}"\nretry_base_ms = 10\n\n[[whatsapp.numbers]]\nphone_number_id = "${WA_NUMBER}"\nstaff = ["${ALICE.email}", "${ERIN.email}"]\n`,
+      `[whatsapp]\nverify_token = "verify"\napp_secret = "${WA_SECRET}"\naccess_token = "graph-token"\ngraph_api_base = "${state.graphBase}"\nretry_base_ms = 10\n\n[[whatsapp.numbers]]\nphone_number_id = "${WA_NUMBER}"\nstaff = ["${ALICE.email}", "${ERIN.email}"]\n\n[onboarding]\n# The suite creates its own #general; the default channel gets its own name.\ndefault_channel = "town-square"\n`,
     );
     await startServer();
     for (const user of [ALICE, BOB, CAROL, DANA, ERIN]) {

@@ -50,9 +50,12 @@ pub async fn scim(
     let ScimCommand::Token { command } = command;
     match command {
         ScimTokenCommand::Create { name } => {
-            let (token, secret) = conclave_server::routes::admin::issue_scim_token(store, &name)
-                .await
-                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            // A command-line token has no person behind it: it acts as an
+            // admin-capped operator (docs/permissions.md).
+            let (token, secret) =
+                conclave_server::routes::admin::issue_scim_token(store, &name, None)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("{error}"))?;
             audit(
                 store,
                 Change::new("scim_token.create", "scim_token", token.id)
@@ -73,8 +76,11 @@ pub async fn scim(
                 } else {
                     "active"
                 };
+                let maker = token
+                    .created_by
+                    .map_or("operator".to_string(), |id| format!("user {id}"));
                 println!(
-                    "{}\t{}\t{state}\tcreated {}\tlast used {}",
+                    "{}\t{}\t{state}\tcreated {} by {maker}\tlast used {}",
                     token.id,
                     token.name,
                     token.created_at,
@@ -158,4 +164,102 @@ pub async fn reactivate(store: &dyn Store, email: &str) -> anyhow::Result<std::p
         user.email
     );
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `conclave user reset-password EMAIL`: prints a one-time reset link and
+/// code (valid for a day; only its hash is stored) for the person to choose
+/// a new password with. Their sessions are signed out at once.
+pub async fn reset_password(
+    store: &dyn Store,
+    email: &str,
+    public_url: Option<&str>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let user = user_by_email(store, email).await?;
+    let issued = conclave_server::accounts::issue_password_reset(
+        store,
+        &user,
+        None,
+        &Actor::label(&operator_label(), None),
+        public_url,
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
+    println!(
+        "A one-time password reset for {} (valid until {}; {} session(s) signed out).",
+        user.email,
+        conclave_server::compliance::rfc3339(issued.reset.expires_at),
+        issued.revoked_sessions.len()
+    );
+    println!("Link: {}", issued.link);
+    println!("Code: {}", issued.code);
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn operator_label() -> String {
+    match std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")) {
+        Ok(user) => format!("cli:{user}"),
+        Err(_) => "cli".to_string(),
+    }
+}
+
+/// Reads a password for `--password-stdin`. From a terminal it prompts on
+/// standard error with echo turned off, twice, so a typo is caught; from a
+/// pipe or file it reads the whole input (trailing newline removed).
+pub fn read_password_from_stdin() -> anyhow::Result<String> {
+    use std::io::{IsTerminal, Read};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut text = String::new();
+        stdin
+            .lock()
+            .read_to_string(&mut text)
+            .context("reading the password")?;
+        return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = prompt_without_echo("Password: ")?;
+    let second = prompt_without_echo("Repeat the password: ")?;
+    if first != second {
+        anyhow::bail!("the two passwords differ");
+    }
+    Ok(first)
+}
+
+/// Restores the terminal's settings when dropped, even after an error.
+struct EchoOff {
+    original: rustix::termios::Termios,
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        let stdin = std::io::stdin();
+        let _ = rustix::termios::tcsetattr(
+            std::os::fd::AsFd::as_fd(&stdin),
+            rustix::termios::OptionalActions::Now,
+            &self.original,
+        );
+    }
+}
+
+fn prompt_without_echo(prompt: &str) -> anyhow::Result<String> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    use std::io::{BufRead, Write};
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    let original = tcgetattr(stdin.as_fd()).context("reading the terminal's settings")?;
+    let mut quiet = original.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    // The Enter key still moves to the next line.
+    quiet.local_modes.insert(LocalModes::ECHONL);
+    let guard = EchoOff { original };
+    tcsetattr(stdin.as_fd(), OptionalActions::Now, &quiet)
+        .context("turning the terminal's echo off")?;
+    eprint!("{prompt}");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password")?;
+    drop(guard);
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }

@@ -7,7 +7,6 @@ mod config;
 mod identity;
 mod whatsapp;
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -144,6 +143,9 @@ enum UserCommand {
     Role { email: String, role: String },
     /// Lets a deactivated user sign in again.
     Reactivate { email: String },
+    /// Prints a one-time link and code with which the person sets a new
+    /// password (valid for a day); signs them out everywhere.
+    ResetPassword { email: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,7 +220,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Keys { command } => keys_command(&settings, command).await,
         Command::User { command } => {
             let store = open_store(&settings).await?;
-            user_command(&*store, command).await
+            user_command(&*store, &settings, command).await
         }
         Command::Scim { command } => identity::scim(&*open_store(&settings).await?, command).await,
         Command::Policy { command } => {
@@ -327,6 +329,7 @@ async fn open_store(settings: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
 
 async fn user_command(
     store: &dyn Store,
+    config: &conclave_server::config::ServerConfig,
     command: UserCommand,
 ) -> anyhow::Result<std::process::ExitCode> {
     match command {
@@ -340,11 +343,7 @@ async fn user_command(
                 format!("unknown role {role:?}; use owner, admin, compliance, member or guest")
             })?;
             let password = if password_stdin {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .context("reading the password")?;
-                let password = text.trim_end_matches(['\r', '\n']).to_string();
+                let password = identity::read_password_from_stdin()?;
                 if password.is_empty() {
                     bail!("--password-stdin was given but standard input was empty");
                 }
@@ -372,6 +371,9 @@ async fn user_command(
         }
         UserCommand::Role { email, role } => identity::set_role(store, &email, &role).await,
         UserCommand::Reactivate { email } => identity::reactivate(store, &email).await,
+        UserCommand::ResetPassword { email } => {
+            identity::reset_password(store, &email, config.public_url.as_deref()).await
+        }
         UserCommand::Deactivate { email } => {
             let email = conclave_domain::validate::normalize_email(&email);
             let user = store

@@ -21,11 +21,12 @@ use conclave_domain::external::{
 };
 use conclave_domain::{NewAttachment, User, UserId, validate};
 use conclave_server::audit::Change;
-use conclave_server::blobs::{BlobStore, LocalBlobStore, content_key};
+use conclave_server::blobs::{BlobSealingWriter, BlobStore, LocalBlobStore, content_key};
 use conclave_server::config::ServerConfig;
 use conclave_store::Store;
 use conclave_whatsapp::{
-    ArchiveLimits, DateOrder, MessageKind, ParseOptions, ProblemKind, parse_chat_with, phone_digits,
+    ArchiveLimits, ChatParser, DateOrder, ExportZip, MessageKind, ParseOptions, ParsedChat,
+    ProblemKind, phone_digits, read_lines,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -34,6 +35,9 @@ use sha2::{Digest, Sha256};
 /// that commits and checkpoints are rare, small enough that a running
 /// server's writes wait only briefly (a batch takes about 0.2 s on SQLite).
 const BATCH: usize = 20_000;
+/// A batch also ends once its messages' text reaches this many bytes, so
+/// one transaction (and its journal entry) stays small whatever the chat.
+const BATCH_TEXT_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
@@ -145,43 +149,91 @@ async fn read_mappings(
     Ok(mappings)
 }
 
+/// An export being imported: where its media come from.
 struct Export {
-    chat_text: String,
-    media: HashMap<String, Vec<u8>>,
-    zipped: bool,
+    /// The zip the media files are unpacked from, one at a time; `None`
+    /// for a bare .txt export.
+    zip: Option<ExportZip<std::io::BufReader<std::fs::File>>>,
 }
 
-fn read_export(path: &Path) -> anyhow::Result<Export> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        let archive = conclave_whatsapp::read_export_zip(
-            std::io::Cursor::new(bytes),
-            &ArchiveLimits::default(),
-        )
-        .with_context(|| format!("reading the zip export {}", path.display()))?;
-        let media = archive
-            .media
-            .into_iter()
-            .map(|file| (file.file_name, file.bytes))
-            .collect();
-        return Ok(Export {
-            chat_text: archive.chat_text,
-            media,
-            zipped: true,
-        });
+impl Export {
+    fn zipped(&self) -> bool {
+        self.zip.is_some()
     }
-    let text = String::from_utf8(bytes).map_err(|error| {
-        anyhow::anyhow!(
-            "{} is not UTF-8 text (invalid byte at offset {})",
-            path.display(),
-            error.utf8_error().valid_up_to()
-        )
-    })?;
-    Ok(Export {
-        chat_text: text,
-        media: HashMap::new(),
-        zipped: false,
+}
+
+/// Opens the export and streams its chat text through the parser: neither
+/// the file nor the unpacked text is ever held whole (the parsed messages
+/// are, since dates are settled by looking at them all). Answers the
+/// export, the parsed chat and its number of lines.
+fn read_export(path: &Path, options: ParseOptions) -> anyhow::Result<(Export, ParsedChat, usize)> {
+    use std::io::{Read, Seek};
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut magic = [0u8; 4];
+    let magic_len = file
+        .read(&mut magic)
+        .with_context(|| format!("reading {}", path.display()))?;
+    file.rewind()
+        .with_context(|| format!("reading {}", path.display()))?;
+    let mut parser = ChatParser::new(options);
+    let zipped = magic_len == 4 && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06");
+    if zipped {
+        let mut zip = ExportZip::open(std::io::BufReader::new(file), &ArchiveLimits::default())
+            .with_context(|| format!("reading the zip export {}", path.display()))?;
+        let lines = zip
+            .read_chat_lines(|line| parser.push_line(line))
+            .with_context(|| format!("reading the zip export {}", path.display()))?;
+        return Ok((Export { zip: Some(zip) }, parser.finish(), lines));
+    }
+    let name = path.display().to_string();
+    let lines = read_lines(std::io::BufReader::new(file), &name, |line| {
+        parser.push_line(line)
     })
+    .map_err(|error| match error {
+        conclave_whatsapp::ArchiveError::ChatTextNotUtf8 { offset, .. } => {
+            anyhow::anyhow!("{name} is not UTF-8 text (invalid byte at offset {offset})")
+        }
+        other => anyhow::Error::new(other),
+    })?;
+    Ok((Export { zip: None }, parser.finish(), lines))
+}
+
+/// Cuts `text` into pieces of at most `limit` bytes, at a line break in
+/// the second half of the window when there is one, else at the last
+/// character boundary; a text within the limit is one piece.
+fn split_text(text: &str, limit: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while rest.len() > limit {
+        let mut cut = limit;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if let Some(newline) = rest[..cut].rfind('\n').filter(|at| *at >= limit / 2) {
+            cut = newline + 1;
+        }
+        if cut == 0 {
+            break;
+        }
+        pieces.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    pieces.push(rest);
+    pieces
+}
+
+/// The dedupe key of part `part` (from 1) of a message cut in parts; part
+/// 0 keeps the message's own key, so earlier imports of it still match.
+fn part_key(key: ImportKey, part: usize) -> ImportKey {
+    let mut digest = Sha256::new();
+    digest.update(key.digest);
+    digest.update(b"part");
+    digest.update(u64::try_from(part).unwrap_or(u64::MAX).to_be_bytes());
+    ImportKey {
+        local_time: key.local_time,
+        digest: digest.finalize().into(),
+    }
 }
 
 fn problem_kind(kind: ProblemKind) -> &'static str {
@@ -225,13 +277,7 @@ async fn import(
     };
     let mappings = read_mappings(store, arguments).await?;
 
-    let export = read_export(&arguments.path)?;
-    let chat_text = export
-        .chat_text
-        .strip_prefix('\u{feff}')
-        .unwrap_or(&export.chat_text);
-    let lines = chat_text.lines().count();
-    let parsed = parse_chat_with(chat_text, ParseOptions { date_order });
+    let (mut export, parsed, lines) = read_export(&arguments.path, ParseOptions { date_order })?;
     let now = conclave_server::now_millis();
     let source_name = arguments
         .path
@@ -317,16 +363,28 @@ async fn import(
         .context("preparing the blob store")?;
     let (mut messages, mut system_events, mut media, mut duplicates) =
         (0usize, 0usize, 0usize, 0usize);
-    let context = BatchContext {
+    let mut context = BatchContext {
         store,
         blobs: &blobs,
-        export: &export,
+        export: &mut export,
         channel_id: channel.id,
         authors: &authors,
         system_id: system.user_id,
         offset,
     };
-    for chunk in parsed.messages.chunks(BATCH) {
+    let mut start = 0;
+    while start < parsed.messages.len() {
+        let mut end = start;
+        let mut text_bytes = 0;
+        while end < parsed.messages.len()
+            && end - start < BATCH
+            && (end == start || text_bytes + parsed.messages[end].body.len() <= BATCH_TEXT_BYTES)
+        {
+            text_bytes += parsed.messages[end].body.len();
+            end += 1;
+        }
+        let chunk = &parsed.messages[start..end];
+        start = end;
         let batch = context.prepare(chunk).await?;
         duplicates += batch.duplicates;
         problems.extend(batch.problems);
@@ -385,7 +443,7 @@ async fn import(
 struct BatchContext<'a> {
     store: &'a dyn Store,
     blobs: &'a LocalBlobStore,
-    export: &'a Export,
+    export: &'a mut Export,
     channel_id: i64,
     authors: &'a HashMap<String, UserId>,
     system_id: UserId,
@@ -403,7 +461,10 @@ struct PreparedBatch {
 impl BatchContext<'_> {
     /// Keys, authors, times and media for `chunk`; media imported before
     /// is not stored again.
-    async fn prepare(&self, chunk: &[conclave_whatsapp::Message]) -> anyhow::Result<PreparedBatch> {
+    async fn prepare(
+        &mut self,
+        chunk: &[conclave_whatsapp::Message],
+    ) -> anyhow::Result<PreparedBatch> {
         let mut duplicates = 0;
         let mut problems = Vec::new();
         let keys: Vec<ImportKey> = chunk
@@ -425,7 +486,7 @@ impl BatchContext<'_> {
                         file_name: Some(_),
                         ..
                     }
-                ) && self.export.zipped
+                ) && self.export.zipped()
             })
             .map(|(_, key)| *key)
             .collect();
@@ -456,15 +517,18 @@ impl BatchContext<'_> {
                 MessageKind::Media {
                     file_name, caption, ..
                 } => {
-                    let file = file_name
-                        .as_ref()
-                        .and_then(|name| self.export.media.get(name).map(|bytes| (name, bytes)));
-                    match file {
-                        Some((file_name, bytes)) => {
+                    let file = file_name.as_ref().filter(|name| {
+                        self.export
+                            .zip
+                            .as_ref()
+                            .is_some_and(|zip| zip.has_media(name))
+                    });
+                    match (file, self.export.zip.as_mut()) {
+                        (Some(file_name), Some(zip)) => {
                             let attachment = store_media(
                                 self.blobs,
+                                zip,
                                 file_name,
-                                bytes,
                                 author_id,
                                 self.channel_id,
                                 created_at,
@@ -476,8 +540,8 @@ impl BatchContext<'_> {
                                 vec![attachment],
                             )
                         }
-                        None => {
-                            if let (true, Some(file_name)) = (self.export.zipped, file_name) {
+                        _ => {
+                            if let (true, Some(file_name)) = (self.export.zipped(), file_name) {
                                 problems.push(json!({"line": message.line, "kind": "media_not_in_export", "text": file_name}));
                             }
                             // Nothing is lost: the marker and any caption stay as text.
@@ -486,16 +550,57 @@ impl BatchContext<'_> {
                     }
                 }
             };
-            batch.push(ImportedMessage {
-                dedupe_key,
-                line: i64::try_from(message.line).unwrap_or(i64::MAX),
-                author_id,
-                kind,
-                text,
-                created_at,
-                edited: message.edited,
-                attachments,
-            });
+            let line = i64::try_from(message.line).unwrap_or(i64::MAX);
+            if text.len() <= validate::MAX_MESSAGE_BYTES {
+                batch.push(ImportedMessage {
+                    dedupe_key,
+                    line,
+                    author_id,
+                    kind,
+                    text,
+                    created_at,
+                    edited: message.edited,
+                    attachments,
+                });
+                continue;
+            }
+            // Longer than any message may be: stored as consecutive
+            // messages, each within the limit, nothing cut away, and said
+            // in the summary. The parts' keys derive from the message's,
+            // so importing the export again adds nothing.
+            let parts = split_text(&text, validate::MAX_MESSAGE_BYTES);
+            problems.push(json!({
+                "line": message.line,
+                "kind": "message_split",
+                "text": format!(
+                    "a message of {} bytes was stored as {} messages of at most {} bytes",
+                    text.len(),
+                    parts.len(),
+                    validate::MAX_MESSAGE_BYTES
+                ),
+            }));
+            let mut attachments = Some(attachments);
+            for (index, part) in parts.into_iter().enumerate() {
+                let (part_kind, dedupe_key) = if index == 0 {
+                    (kind, dedupe_key)
+                } else {
+                    let continued = match kind {
+                        ImportedKind::Media => ImportedKind::Text,
+                        other => other,
+                    };
+                    (continued, part_key(dedupe_key, index))
+                };
+                batch.push(ImportedMessage {
+                    dedupe_key,
+                    line,
+                    author_id,
+                    kind: part_kind,
+                    text: part.to_owned(),
+                    created_at,
+                    edited: message.edited,
+                    attachments: attachments.take().unwrap_or_default(),
+                });
+            }
         }
         Ok(PreparedBatch {
             messages: batch,
@@ -505,40 +610,100 @@ impl BatchContext<'_> {
     }
 }
 
-/// Puts a media file in the content-addressed blob store (once) and
-/// describes it as an attachment.
+/// Unpacks one media file from the export into the content-addressed blob
+/// store (once), sealed and hashed as it streams, and describes it as an
+/// attachment. Only a thumbnail's source image is ever read whole, and only
+/// up to the server's limit for thumbnails.
 async fn store_media(
     blobs: &LocalBlobStore,
+    zip: &mut ExportZip<std::io::BufReader<std::fs::File>>,
     file_name: &str,
-    bytes: &[u8],
     uploader_id: UserId,
     channel_id: i64,
     created_at: i64,
 ) -> anyhow::Result<NewAttachment> {
-    let digest = hex::encode(Sha256::digest(bytes));
+    use std::io::Read;
+    let temporary = blobs.temporary_path();
+    let mut writer = BlobSealingWriter::create(&temporary, blobs.keyring(), uploader_id)
+        .await
+        .with_context(|| format!("storing {file_name}"))?;
+    let copied = async {
+        let mut reader = zip
+            .open_media(file_name)?
+            .with_context(|| format!("{file_name} is not in the export"))?;
+        let mut hasher = Sha256::new();
+        let mut head: Vec<u8> = Vec::with_capacity(8192);
+        let mut size: u64 = 0;
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let read = reader
+                .read(&mut buffer)
+                .with_context(|| format!("unpacking {file_name}"))?;
+            if read == 0 {
+                break;
+            }
+            let chunk = &buffer[..read];
+            if head.len() < 8192 {
+                let take = (8192 - head.len()).min(read);
+                head.extend_from_slice(&chunk[..take]);
+            }
+            hasher.update(chunk);
+            size += read as u64;
+            writer.write(chunk).await?;
+        }
+        writer.finish().await?;
+        anyhow::Ok((hex::encode(hasher.finalize()), head, size))
+    }
+    .await;
+    let (digest, head, size) = match copied {
+        Ok(copied) => copied,
+        Err(error) => {
+            let _ = tokio::fs::remove_file(&temporary).await;
+            return Err(error.context(format!("storing {file_name}")));
+        }
+    };
     let key = content_key("sha256", &digest, uploader_id);
-    if blobs.open(&key).await.is_err() {
+    if blobs.open(&key).await.is_ok() {
+        let _ = tokio::fs::remove_file(&temporary).await;
+    } else {
         blobs
-            .put_bytes(&key, bytes.to_vec(), uploader_id)
+            .put_file(&key, &temporary)
             .await
             .with_context(|| format!("storing {file_name}"))?;
     }
-    let head = &bytes[..bytes.len().min(8192)];
-    let content_type = conclave_server::routes::files::sniff(head);
-    // Images get a thumbnail, as uploads do; one that does not decode is
-    // kept without.
+    let content_type = conclave_server::routes::files::sniff(&head);
+    // Images get a thumbnail, as uploads do, within the same limits; one
+    // that does not decode is kept without.
     let (mut thumbnail_key, mut width, mut height) = (None, None, None);
-    if content_type.starts_with("image/") {
-        let made = tokio::task::block_in_place(|| {
-            conclave_server::routes::files::make_thumbnail(bytes.to_vec())
-        });
-        if let Ok((jpeg, w, h)) = made {
-            let thumb = content_key("thumb", &digest, uploader_id);
-            blobs
-                .put_bytes(&thumb, jpeg, uploader_id)
-                .await
-                .with_context(|| format!("storing the thumbnail of {file_name}"))?;
-            (thumbnail_key, width, height) = (Some(thumb), Some(w), Some(h));
+    if content_type.starts_with("image/")
+        && size <= conclave_server::routes::files::THUMBNAIL_MAX_FILE_BYTES
+    {
+        let bytes = blobs
+            .read_all(&key)
+            .await
+            .with_context(|| format!("reading {file_name} back for its thumbnail"))?;
+        let made =
+            tokio::task::block_in_place(|| conclave_server::routes::files::make_thumbnail(bytes));
+        match made {
+            Ok(conclave_server::routes::files::Thumbnail::Made {
+                jpeg,
+                width: w,
+                height: h,
+            }) => {
+                let thumb = content_key("thumb", &digest, uploader_id);
+                blobs
+                    .put_bytes(&thumb, jpeg, uploader_id)
+                    .await
+                    .with_context(|| format!("storing the thumbnail of {file_name}"))?;
+                (thumbnail_key, width, height) = (Some(thumb), Some(w), Some(h));
+            }
+            Ok(conclave_server::routes::files::Thumbnail::TooLarge {
+                width: w,
+                height: h,
+            }) => {
+                (width, height) = (Some(w), Some(h));
+            }
+            Err(_) => {}
         }
     }
     Ok(NewAttachment {
@@ -546,7 +711,7 @@ async fn store_media(
         channel_id,
         name: validate::sanitize_file_name(file_name),
         content_type,
-        size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        size: i64::try_from(size).unwrap_or(i64::MAX),
         sha256: digest,
         storage_key: key,
         thumbnail_key,
@@ -576,6 +741,36 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(parse_utc_offset(text).ok(), expected, "{text}");
         }
+    }
+
+    #[test]
+    fn long_texts_split_within_the_limit_and_lose_nothing() {
+        let cases: [(&str, usize, &[&str]); 5] = [
+            ("short", 10, &["short"]),
+            ("abcdefghij", 4, &["abcd", "efgh", "ij"]),
+            ("ab\ncdefgh", 4, &["ab\n", "cdef", "gh"]),
+            // Never inside a character: "é" is two bytes.
+            ("aééé", 4, &["aé", "éé"]),
+            ("", 4, &[""]),
+        ];
+        for (text, limit, expected) in cases {
+            let parts = split_text(text, limit);
+            assert_eq!(parts, expected, "{text:?}");
+            assert_eq!(parts.concat(), text);
+            assert!(parts.iter().all(|part| part.len() <= limit));
+        }
+    }
+
+    #[test]
+    fn parts_of_a_message_have_their_own_stable_keys() {
+        let key = ImportKey {
+            local_time: 7,
+            digest: [1; 32],
+        };
+        assert_eq!(part_key(key, 1), part_key(key, 1));
+        assert_ne!(part_key(key, 1), part_key(key, 2));
+        assert_ne!(part_key(key, 1).digest, key.digest);
+        assert_eq!(part_key(key, 1).local_time, 7);
     }
 
     #[test]

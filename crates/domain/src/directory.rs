@@ -73,6 +73,10 @@ pub struct AutoMembershipRule {
 pub struct ScimToken {
     pub id: i64,
     pub name: String,
+    /// The owner or admin who minted it: SCIM acts with their rights,
+    /// capped at admin, and only while they keep them. None for a token
+    /// minted on the command line, which acts as an admin-capped operator.
+    pub created_by: Option<UserId>,
     pub created_at: Millis,
     pub last_used_at: Option<Millis>,
     pub revoked_at: Option<Millis>,

@@ -6,6 +6,7 @@
 //! function, so the rules can be tested exhaustively and reused by every
 //! backend and transport.
 
+pub mod account;
 pub mod auth;
 pub mod command;
 pub mod compliance;

@@ -51,6 +51,12 @@ pub fn message_text(text: &str, has_attachments: bool) -> Result<(), ValidationE
 /// Channel names: 1–80 characters of lowercase letters, digits, `-` and `_`,
 /// as in Slack and Mattermost, so they read well after a `#`.
 pub fn channel_name(name: &str) -> Result<(), ValidationError> {
+    if name.chars().any(char::is_control) {
+        return Err(invalid(
+            "name",
+            "must not contain NUL or other control characters",
+        ));
+    }
     let count = name.chars().count();
     if count == 0 || count > MAX_CHANNEL_NAME_CHARS {
         return Err(invalid(
@@ -70,24 +76,35 @@ pub fn channel_name(name: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// Turns a name a person typed ("Q3 Planning!") into a valid channel name
-/// ("q3-planning").
+/// Turns a name a person typed ("Q3 Planning!") into a channel name
+/// ("q3-planning") for [`channel_name`] to check.
+///
+/// It only changes what a person would agree is the same name: case,
+/// spaces and punctuation. It never shortens a name and keeps control
+/// characters (NUL included), so that a name too long or carrying bytes no
+/// person typed is refused by [`channel_name`] rather than silently made
+/// into another name.
 pub fn normalize_channel_name(name: &str) -> String {
     let mut out = String::new();
-    for c in name.trim().chars() {
+    for c in name
+        .trim_matches(|c: char| c.is_whitespace() && !c.is_control())
+        .chars()
+    {
         if c.is_alphanumeric() {
             out.extend(c.to_lowercase());
+        } else if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+            out.push(c);
         } else if (c == '-' || c == '_' || c.is_whitespace()) && !out.ends_with('-') {
             out.push(if c == '_' { '_' } else { '-' });
         }
     }
-    out.trim_matches('-')
-        .chars()
-        .take(MAX_CHANNEL_NAME_CHARS)
-        .collect()
+    out.trim_matches('-').to_string()
 }
 
 pub fn topic(topic: &str) -> Result<(), ValidationError> {
+    if topic.contains('\0') {
+        return Err(invalid("topic", "must not contain NUL characters"));
+    }
     if topic.chars().count() > MAX_TOPIC_CHARS {
         return Err(invalid(
             "topic",
@@ -211,6 +228,49 @@ mod tests {
         }
         assert_eq!(normalize_channel_name("  Q3 Planning! "), "q3-planning");
         assert_eq!(normalize_channel_name("a -- b"), "a-b");
+    }
+
+    #[test]
+    fn long_names_and_nul_are_refused_not_silently_changed() {
+        // Each raw input as a person (or a script) sent it, normalized then
+        // checked the way every entry point does.
+        let refused = [
+            "a".repeat(MAX_CHANNEL_NAME_CHARS + 1),
+            format!("{} tail", "b".repeat(MAX_CHANNEL_NAME_CHARS)),
+            "sales\0".to_string(),
+            "sa\0les".to_string(),
+            "\0".to_string(),
+            "sales\u{7}".to_string(),
+        ];
+        for raw in &refused {
+            let name = normalize_channel_name(raw);
+            let error = channel_name(&name).expect_err(raw);
+            assert_eq!(error.field, "name", "{raw:?}");
+        }
+        let accepted = [
+            (
+                "a".repeat(MAX_CHANNEL_NAME_CHARS),
+                "a".repeat(MAX_CHANNEL_NAME_CHARS),
+            ),
+            ("  Q3 Planning!\n".to_string(), "q3-planning".to_string()),
+            (
+                "tabs\tare spaces".to_string(),
+                "tabs-are-spaces".to_string(),
+            ),
+        ];
+        for (raw, expected) in accepted {
+            let name = normalize_channel_name(&raw);
+            assert_eq!(name, expected);
+            assert!(channel_name(&name).is_ok(), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn nul_is_refused_in_every_free_text_field() {
+        assert!(message_text("hi\0there", false).is_err());
+        assert!(topic("a topic\0").is_err());
+        assert!(topic("a topic").is_ok());
+        assert!(display_name("Ann\0").is_err());
     }
 
     #[test]

@@ -182,6 +182,44 @@ fn cipher(bytes: &[u8]) -> Result<Arc<LessSafeKey>, KeyError> {
 }
 
 /// The file a rotation writes the next master key to before committing.
+/// Makes the database file at `path` readable by its owner only, as the
+/// master key is: created empty with mode 0600 when missing, and with group
+/// and other permissions taken off when present. SQLite creates its
+/// companion files (`-wal`, `-shm`, `-journal`) with the database file's
+/// mode, so they follow; those left by an earlier run are tightened too.
+#[cfg(unix)]
+fn keep_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error),
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let companion = std::path::PathBuf::from(name);
+        let Ok(metadata) = std::fs::metadata(&companion) else {
+            continue;
+        };
+        let mode = metadata.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&companion, std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn keep_private(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 fn next_key_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".next");
@@ -198,6 +236,8 @@ impl Keyring {
                 KeyError::Store(format!("creating {}: {error}", parent.display()))
             })?;
         }
+        keep_private(path)
+            .map_err(|error| KeyError::Store(format!("creating {}: {error}", path.display())))?;
         let connection = Connection::open(path).map_err(store_error)?;
         // A rollback journal rather than a WAL, and secure_delete: a
         // destroyed key's bytes are overwritten in the file itself.

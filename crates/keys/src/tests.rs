@@ -219,3 +219,21 @@ fn a_value_source_cannot_be_rotated() {
     .unwrap();
     assert!(matches!(keyring.rotate_master(), Err(KeyError::Master(_))));
 }
+
+#[cfg(unix)]
+#[test]
+fn the_keystore_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = scratch("keystore-mode");
+    let keyring = Keyring::open_in_dir(&dir).unwrap();
+    keyring.seal_text(3, "hello").unwrap();
+    assert_eq!(mode(&dir.join("keys.db")), 0o600);
+    drop(keyring);
+
+    // A keystore an earlier version left readable by others is tightened.
+    std::fs::set_permissions(dir.join("keys.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _reopened = Keyring::open_in_dir(&dir).unwrap();
+    assert_eq!(mode(&dir.join("keys.db")), 0o600);
+}

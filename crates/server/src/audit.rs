@@ -19,6 +19,13 @@ pub enum Actor {
         label: String,
         address: Option<String>,
     },
+    /// A credential acting for a person: `label` names the credential
+    /// (`scim:token-3`), `id` the person whose rights it carries.
+    Delegate {
+        id: i64,
+        label: String,
+        address: Option<String>,
+    },
 }
 
 impl Actor {
@@ -74,6 +81,7 @@ pub async fn record(store: &dyn Store, actor: &Actor, change: Change<'_>) -> Api
     let (actor_id, actor_label, address) = match actor {
         Actor::User { id, address } => (Some(*id), "user".to_string(), address.clone()),
         Actor::Label { label, address } => (None, label.clone(), address.clone()),
+        Actor::Delegate { id, label, address } => (Some(*id), label.clone(), address.clone()),
     };
     store
         .append_audit(NewAuditEntry {

@@ -124,8 +124,8 @@ pub struct Authed {
 }
 
 impl Authed {
-    /// Resolves a bearer token to its live session and active user, refusing
-    /// a session that is restricted until MFA enrolment or policy acceptance
+    /// Resolves a bearer token to its live session and active, unexpired
+    /// user, refusing a session that is restricted until MFA enrolment or policy acceptance
     /// (see [`crate::auth_policy`]).
     pub async fn from_token(state: &AppState, token: &str) -> Result<Authed, ApiError> {
         let authed = Authed::resolve(state, token).await?;
@@ -137,12 +137,22 @@ impl Authed {
         if token.is_empty() || token.len() > 256 {
             return Err(ApiError::Unauthenticated);
         }
-        let (session, user) = state
+        let hash = token_hash(token);
+        let Some((session, user)) = state
             .store
-            .session_by_token_hash(&token_hash(token), crate::now_millis())
+            .session_by_token_hash(&hash, crate::now_millis())
             .await?
-            .ok_or(ApiError::Unauthenticated)?;
+        else {
+            return Err(crate::accounts::signed_out_reason(&*state.store, &hash).await);
+        };
         if !user.active {
+            return Err(ApiError::AccountDeactivated);
+        }
+        // An account past its expiry date (guests, contractors) is refused
+        // from that moment, not only once the sweep has deactivated it.
+        if let Some(expires_at) = state.store.account_expiry(user.id).await?
+            && expires_at <= crate::now_millis()
+        {
             return Err(ApiError::AccountDeactivated);
         }
         Ok(Authed { user, session })

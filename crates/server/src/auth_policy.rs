@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
+use crate::hub::close_code;
 use crate::state::AppState;
 
 /// `[auth]` in conclave.toml.
@@ -65,6 +66,14 @@ impl Restriction {
             Restriction::PolicyAcceptance => ApiError::PolicyAcceptanceRequired,
         }
     }
+
+    /// The close code of a socket whose user became restricted.
+    pub fn close_code(self) -> u16 {
+        match self {
+            Restriction::MfaEnrolment => close_code::MFA_ENROLMENT_REQUIRED,
+            Restriction::PolicyAcceptance => close_code::POLICY_ACCEPTANCE_REQUIRED,
+        }
+    }
 }
 
 /// What a user must still do; both false for most users.
@@ -72,6 +81,20 @@ impl Restriction {
 pub struct Requirements {
     pub mfa_enrolment: bool,
     pub policy_acceptance: bool,
+}
+
+impl Requirements {
+    /// The restriction these requirements impose; MFA enrolment comes
+    /// first.
+    pub fn restriction(self) -> Option<Restriction> {
+        if self.mfa_enrolment {
+            Some(Restriction::MfaEnrolment)
+        } else if self.policy_acceptance {
+            Some(Restriction::PolicyAcceptance)
+        } else {
+            None
+        }
+    }
 }
 
 /// Endpoints a restricted session may still call: who am I, sign out, and
@@ -100,16 +123,29 @@ struct Cache {
     accepted: HashMap<UserId, i64>,
 }
 
+/// The organisation-wide facts the gate decides on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct OrganisationFacts {
-    mfa_required: bool,
-    policy_version: Option<i64>,
+pub struct OrganisationFacts {
+    pub mfa_required: bool,
+    pub policy_version: Option<i64>,
+}
+
+impl OrganisationFacts {
+    /// Whether going from `earlier` to these facts can restrict someone
+    /// who was not restricted: a new policy version, or MFA turned on.
+    pub fn restrict_more_than(&self, earlier: &OrganisationFacts) -> bool {
+        (self.policy_version.is_some() && self.policy_version != earlier.policy_version)
+            || (self.mfa_required && !earlier.mfa_required)
+    }
 }
 
 /// See the module documentation.
 #[derive(Default)]
 pub struct AccessGate {
     cache: Mutex<Cache>,
+    /// Signalled by [`AccessGate::refresh`], so the server's sweep closes
+    /// the sockets a change restricts at once rather than at its next tick.
+    pub changed: tokio::sync::Notify,
 }
 
 impl AccessGate {
@@ -125,6 +161,16 @@ impl AccessGate {
     /// What `user_id` must still do before using Conclave.
     pub async fn requirements(&self, state: &AppState, user_id: UserId) -> ApiResult<Requirements> {
         let facts = self.facts(state).await?;
+        self.requirements_under(state, user_id, facts).await
+    }
+
+    /// What `user_id` must still do under `facts`.
+    pub async fn requirements_under(
+        &self,
+        state: &AppState,
+        user_id: UserId,
+        facts: OrganisationFacts,
+    ) -> ApiResult<Requirements> {
         let mut pending = Requirements::default();
         let satisfied = self
             .lock()
@@ -169,14 +215,21 @@ impl AccessGate {
         state: &AppState,
         user_id: UserId,
     ) -> ApiResult<Option<Restriction>> {
-        let pending = self.requirements(state, user_id).await?;
-        Ok(if pending.mfa_enrolment {
-            Some(Restriction::MfaEnrolment)
-        } else if pending.policy_acceptance {
-            Some(Restriction::PolicyAcceptance)
-        } else {
-            None
-        })
+        Ok(self.requirements(state, user_id).await?.restriction())
+    }
+
+    /// Like [`AccessGate::restriction`], but with the organisation's facts
+    /// read from the store now rather than from the cache.
+    pub async fn restriction_now(
+        &self,
+        state: &AppState,
+        user_id: UserId,
+    ) -> ApiResult<Option<Restriction>> {
+        let facts = self.facts_now(state).await?;
+        Ok(self
+            .requirements_under(state, user_id, facts)
+            .await?
+            .restriction())
     }
 
     /// Refuses `authed`'s request to `path` while its user is restricted,
@@ -225,6 +278,12 @@ impl AccessGate {
     /// After an organisation-wide change (a policy published, the MFA
     /// switch flipped), so this node sees it at once.
     pub fn refresh(&self) {
+        self.forget_facts();
+        self.changed.notify_one();
+    }
+
+    /// Drops the cached organisation facts without waking the sweep.
+    pub fn forget_facts(&self) {
         self.lock().facts = None;
     }
 
@@ -234,6 +293,13 @@ impl AccessGate {
         {
             return Ok(facts);
         }
+        let facts = self.facts_now(state).await?;
+        self.lock().facts = Some((Instant::now(), facts));
+        Ok(facts)
+    }
+
+    /// The organisation's facts as the store has them now, uncached.
+    pub async fn facts_now(&self, state: &AppState) -> ApiResult<OrganisationFacts> {
         let switched_on = state
             .store
             .auth_setting(MFA_REQUIRED_SETTING)
@@ -248,7 +314,6 @@ impl AccessGate {
                 .await?
                 .map(|policy| policy.version),
         };
-        self.lock().facts = Some((Instant::now(), facts));
         Ok(facts)
     }
 

@@ -45,6 +45,11 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> io::Result<()>;
     /// The keys files are sealed with.
     fn keyring(&self) -> &Arc<Keyring>;
+    /// Whether there is room to write: asked by readiness after a write
+    /// found the storage full. A store that cannot tell says yes.
+    async fn has_room(&self) -> bool {
+        true
+    }
 
     /// A blob's whole plaintext.
     async fn read_all(&self, key: &str) -> io::Result<Vec<u8>> {
@@ -54,6 +59,20 @@ pub trait BlobStore: Send + Sync + 'static {
         Ok(bytes)
     }
 }
+
+/// Whether a failed file operation failed because the disk (or the
+/// owner's quota) is full.
+pub fn is_storage_full(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    ) || matches!(error.raw_os_error(), Some(28 | 122))
+}
+
+/// Temporary files older than this are left over from a process that
+/// ended mid-upload; younger ones may be another process's upload in
+/// progress (the command line and a server share the data directory).
+const TEMPORARY_FILES_OUTLIVE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 fn key_error(error: KeyError) -> io::Error {
     match error {
@@ -192,9 +211,45 @@ pub struct LocalBlobStore {
 }
 
 impl LocalBlobStore {
+    /// Opens the store under `root`, removing half-written uploads that a
+    /// crash left in its temporary folder.
     pub fn new(root: PathBuf, keyring: Arc<Keyring>) -> io::Result<LocalBlobStore> {
         std::fs::create_dir_all(root.join("tmp"))?;
-        Ok(LocalBlobStore { root, keyring })
+        let store = LocalBlobStore { root, keyring };
+        store.remove_abandoned_temporary_files();
+        Ok(store)
+    }
+
+    /// Removes temporary files nobody has written to for a while: uploads
+    /// that never finished because the process ended. Failures are logged,
+    /// never fatal; the next start tries again.
+    fn remove_abandoned_temporary_files(&self) {
+        let Ok(entries) = std::fs::read_dir(self.root.join("tmp")) else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        let mut removed = 0usize;
+        for entry in entries.flatten() {
+            let abandoned = entry.metadata().is_ok_and(|metadata| {
+                metadata.is_file()
+                    && metadata.modified().is_ok_and(|modified| {
+                        now.duration_since(modified)
+                            .is_ok_and(|age| age > TEMPORARY_FILES_OUTLIVE)
+                    })
+            });
+            if !abandoned {
+                continue;
+            }
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(error) => {
+                    tracing::warn!(%error, path = %entry.path().display(), "could not remove an abandoned upload");
+                }
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed uploads a crash left half-written");
+        }
     }
 
     /// Keys are `kind/hexdigest`; anything else is refused so a key can
@@ -257,6 +312,20 @@ impl BlobStore for LocalBlobStore {
 
     fn keyring(&self) -> &Arc<Keyring> {
         &self.keyring
+    }
+
+    /// Whether a small file can be written and made durable beside the
+    /// blobs: what readiness asks after a write found the disk full.
+    async fn has_room(&self) -> bool {
+        let path = self.temporary_path();
+        let written = async {
+            let mut file = tokio::fs::File::create(&path).await?;
+            file.write_all(&[0u8; 64 * 1024]).await?;
+            file.sync_all().await
+        }
+        .await;
+        let _ = tokio::fs::remove_file(&path).await;
+        written.is_ok()
     }
 }
 
@@ -322,6 +391,33 @@ mod tests {
         store.keyring().shred(7).unwrap();
         let gone = store.open(&key).await.err().unwrap();
         assert_eq!(gone.kind(), io::ErrorKind::NotFound);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn uploads_a_crash_left_half_written_are_removed_at_start() {
+        let (dir, store) = store("abandoned");
+        let tmp = dir.join("blobs").join("tmp");
+        let abandoned = tmp.join("abandoned-upload");
+        let in_progress = tmp.join("upload-in-progress");
+        std::fs::write(&abandoned, b"half of a file").unwrap();
+        std::fs::write(&in_progress, b"being written now").unwrap();
+        let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&abandoned)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        drop(store);
+
+        let _reopened = LocalBlobStore::new(
+            dir.join("blobs"),
+            Arc::new(Keyring::open_in_dir(&dir).unwrap()),
+        )
+        .unwrap();
+        assert!(!abandoned.exists(), "the abandoned upload is removed");
+        assert!(in_progress.exists(), "a live upload is left alone");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -20,6 +20,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     pub sessions: SessionConfig,
     pub websocket: WebSocketConfig,
+    /// Open connections: how many, and how long a request's head may take.
+    pub connections: ConnectionConfig,
     /// Sign-in policy: lockout, MFA required.
     pub auth: crate::auth_policy::AuthPolicyConfig,
     /// OpenID Connect single sign-on.
@@ -30,6 +32,8 @@ pub struct ServerConfig {
     pub whatsapp: crate::whatsapp::WhatsAppConfig,
     /// Encryption at rest: where the master key comes from.
     pub encryption: EncryptionConfig,
+    /// What new members find on their first sign-in.
+    pub onboarding: crate::accounts::OnboardingConfig,
 }
 
 /// Where the master key that wraps every data key comes from. Neither set:
@@ -85,6 +89,10 @@ pub struct Limits {
     pub messages_burst: f64,
     /// Sign-in attempts per minute for one address and email.
     pub logins_per_minute: f64,
+    /// Failed sign-ins per minute from one address, whatever the emails
+    /// (a budget against password spraying); successful sign-ins do not
+    /// count.
+    pub failed_logins_per_address_per_minute: f64,
     /// Other API requests per second per user, and the burst.
     pub requests_per_second: f64,
     pub requests_burst: f64,
@@ -109,6 +117,32 @@ pub struct WebSocketConfig {
     /// How often the server pings, seconds; a peer silent for three
     /// intervals is dropped.
     pub heartbeat_secs: u64,
+    /// Sockets one user may hold open at once (all their sessions
+    /// together); an upgrade over it answers 429 `too_many_sockets`.
+    /// 0 means no cap.
+    pub max_per_user: usize,
+    /// Sockets one client address may hold open at once, whoever signed
+    /// in; sized for an office behind one NAT. 0 means no cap.
+    pub max_per_address: usize,
+}
+
+/// `[connections]`: limits on TCP connections that keep a flood of
+/// half-open or idle connections from exhausting file descriptors.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionConfig {
+    /// Most connections open at once (HTTP and WebSocket). 0 means
+    /// automatic: the open-file limit (raised to its hard limit at start)
+    /// less a reserve for the database, files and logs. A configured value
+    /// above that is lowered to it. At the limit, the oldest connection that
+    /// has not yet sent a request (else the oldest idle keep-alive one) is
+    /// closed to make room; when every connection is busy, the new one is
+    /// closed.
+    pub max_open: usize,
+    /// How long a client has to send a request's head, milliseconds; it
+    /// also bounds how long an idle keep-alive connection waits for its
+    /// next request. A connection that takes longer is closed.
+    pub header_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -121,11 +155,13 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             sessions: SessionConfig::default(),
             websocket: WebSocketConfig::default(),
+            connections: ConnectionConfig::default(),
             auth: Default::default(),
             sso: Default::default(),
             compliance: Default::default(),
             whatsapp: Default::default(),
             encryption: Default::default(),
+            onboarding: Default::default(),
         }
     }
 }
@@ -138,6 +174,7 @@ impl Default for Limits {
             messages_per_second: 10.0,
             messages_burst: 50.0,
             logins_per_minute: 10.0,
+            failed_logins_per_address_per_minute: 30.0,
             requests_per_second: 50.0,
             requests_burst: 200.0,
             webhook_posts_per_second: 1.0,
@@ -159,6 +196,17 @@ impl Default for WebSocketConfig {
         WebSocketConfig {
             queue_frames: 4096,
             heartbeat_secs: 25,
+            max_per_user: 32,
+            max_per_address: 1024,
+        }
+    }
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            max_open: 0,
+            header_timeout_ms: 10_000,
         }
     }
 }
@@ -177,6 +225,8 @@ impl fmt::Debug for ServerConfig {
             .field("limits", &self.limits)
             .field("sessions", &self.sessions)
             .field("websocket", &self.websocket)
+            .field("onboarding", &self.onboarding)
+            .field("connections", &self.connections)
             .field("auth", &self.auth)
             .field("sso", &self.sso)
             .field("compliance", &self.compliance)

@@ -34,6 +34,10 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// The disk or the database is full; what the client sent was not
+    /// saved. The detail is for the log only.
+    #[error("the server's storage is full: nothing was saved; try again later")]
+    StorageFull(String),
     #[error("internal error")]
     Internal(String),
     #[error("this account has two-factor authentication: send the current code as `totp`")]
@@ -58,6 +62,22 @@ pub enum ApiError {
     NoText,
     #[error("{0}")]
     InvalidPayload(String),
+    #[error("this path does not accept the {0} method")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    TooManySockets(String),
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error(
+        "this reset code is wrong, already used or expired; ask an administrator for a new one"
+    )]
+    InvalidResetCode,
+    #[error("this account was erased: it cannot be reactivated or given a password")]
+    AccountErased,
+    /// A token whose session ended because its account was deactivated:
+    /// 401 like any dead token, with the code saying why.
+    #[error("this account was deactivated: its sessions ended")]
+    SignedOutByDeactivation,
 }
 
 /// The JSON body of every error response.
@@ -87,6 +107,7 @@ impl ApiError {
             }
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::MfaRequired => (StatusCode::UNAUTHORIZED, "mfa_required"),
             ApiError::InvalidTotp => (StatusCode::UNAUTHORIZED, "invalid_totp"),
@@ -102,6 +123,23 @@ impl ApiError {
             ApiError::InvalidWebhookToken => (StatusCode::NOT_FOUND, "invalid_token"),
             ApiError::NoText => (StatusCode::BAD_REQUEST, "no_text"),
             ApiError::InvalidPayload(_) => (StatusCode::BAD_REQUEST, "invalid_payload"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::TooManySockets(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_sockets"),
+            // 403, not 401: the session is fine, and clients sign out on 401.
+            ApiError::WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
+            ApiError::InvalidResetCode => (StatusCode::BAD_REQUEST, "invalid_reset_code"),
+            ApiError::AccountErased => (StatusCode::CONFLICT, "account_erased"),
+            ApiError::SignedOutByDeactivation => (StatusCode::UNAUTHORIZED, "account_deactivated"),
+        }
+    }
+
+    /// A failed file operation: `StorageFull` when the disk is full,
+    /// else an internal error naming what was being done (for the log).
+    pub fn from_io(doing: &str, error: std::io::Error) -> ApiError {
+        if crate::blobs::is_storage_full(&error) {
+            ApiError::StorageFull(format!("{doing}: {error}"))
+        } else {
+            ApiError::Internal(format!("{doing}: {error}"))
         }
     }
 
@@ -125,6 +163,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::Invalid(message) => ApiError::InvalidRequest(message),
             StoreError::Unavailable(message) => ApiError::Unavailable(message),
+            StoreError::StorageFull(message) => ApiError::StorageFull(message),
             StoreError::Backend(message) => ApiError::Internal(message),
         }
     }
@@ -179,6 +218,7 @@ mod tests {
                 retry_after_secs: 1,
             },
             ApiError::Unavailable(String::new()),
+            ApiError::StorageFull(String::new()),
             ApiError::Internal(String::new()),
             ApiError::MfaRequired,
             ApiError::InvalidTotp,
@@ -203,6 +243,20 @@ mod tests {
             );
             assert!(codes.insert(code), "duplicate code {code}");
         }
+    }
+
+    #[test]
+    fn a_full_disk_is_507_storage_full_without_details() {
+        let full = ApiError::from_io("writing", std::io::Error::from_raw_os_error(28));
+        assert_eq!(
+            full.status_and_code(),
+            (StatusCode::INSUFFICIENT_STORAGE, "storage_full")
+        );
+        assert!(!full.body().message.contains("writing"));
+        let other = ApiError::from_io("writing", std::io::Error::from_raw_os_error(5));
+        assert_eq!(other.status_and_code().1, "internal");
+        let from_store = ApiError::from(StoreError::StorageFull("SQLITE_FULL".into()));
+        assert_eq!(from_store.status_and_code().1, "storage_full");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! the group committer (see [`HubSink`]), so a member list is read from the
 //! store at most once per channel.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,27 @@ pub mod close_code {
     pub const TOO_SLOW: u16 = 4008;
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
+    /// The client sent a frame larger than the server accepts.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// A new acceptable-use policy was published: the user must accept it
+    /// (REST answers 403 `policy_acceptance_required` until then).
+    pub const POLICY_ACCEPTANCE_REQUIRED: u16 = 4031;
+    /// MFA became required and the user has not enrolled (REST answers
+    /// 403 `mfa_enrolment_required` until then).
+    pub const MFA_ENROLMENT_REQUIRED: u16 = 4032;
+
+    /// The reason sent with `code`: the REST error code for the
+    /// restrictions, so a client can branch on either.
+    pub fn reason(code: u16) -> &'static str {
+        match code {
+            REVOKED => "session revoked",
+            TOO_SLOW => "too slow; reconnect with since",
+            MESSAGE_TOO_BIG => "frame too large",
+            POLICY_ACCEPTANCE_REQUIRED => "policy_acceptance_required",
+            MFA_ENROLMENT_REQUIRED => "mfa_enrolment_required",
+            _ => "server shutting down",
+        }
+    }
 }
 
 /// Lets the hub tell a connection to close, with a code.
@@ -95,8 +117,54 @@ pub struct Hub {
     members: Mutex<HashMap<ChannelId, Arc<HashSet<UserId>>>>,
     next_id: AtomicU64,
     queue_frames: usize,
+    /// Open sockets per user and per client address, for the caps.
+    socket_counts: Arc<Mutex<SocketCounts>>,
+    /// Bumped whenever the access gate's organisation-wide facts change (a
+    /// policy published, MFA required), so a socket that authenticated
+    /// before the change but registered after it checks again.
+    gate_epoch: AtomicU64,
     /// Deliveries made, for metrics and benchmarks.
     pub delivered: AtomicU64,
+}
+
+#[derive(Default)]
+struct SocketCounts {
+    users: HashMap<UserId, usize>,
+    addresses: HashMap<String, usize>,
+}
+
+/// Which cap a new socket would exceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketCapExceeded {
+    User,
+    Address,
+}
+
+/// One socket's place under the per-user and per-address caps, held for
+/// the socket's life; dropping it gives the place back.
+pub struct SocketSlot {
+    counts: Arc<Mutex<SocketCounts>>,
+    user_id: UserId,
+    address: Option<String>,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut counts = lock(&self.counts);
+        release(&mut counts.users, self.user_id);
+        if let Some(address) = self.address.take() {
+            release(&mut counts.addresses, address);
+        }
+    }
+}
+
+fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: K) {
+    if let Entry::Occupied(mut entry) = counts.entry(key) {
+        *entry.get_mut() -= 1;
+        if *entry.get() == 0 {
+            entry.remove();
+        }
+    }
 }
 
 impl Hub {
@@ -107,8 +175,50 @@ impl Hub {
             members: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             queue_frames: queue_frames.max(16),
+            socket_counts: Arc::default(),
+            gate_epoch: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
         }
+    }
+
+    /// Takes a place for a new socket of `user_id` from `address`, unless
+    /// that would exceed `max_per_user` or `max_per_address` (0: no cap).
+    /// Checked and taken in one step, so concurrent upgrades cannot
+    /// overshoot.
+    pub fn take_socket_slot(
+        &self,
+        user_id: UserId,
+        address: Option<&str>,
+        max_per_user: usize,
+        max_per_address: usize,
+    ) -> Result<SocketSlot, SocketCapExceeded> {
+        let mut counts = lock(&self.socket_counts);
+        let by_user = counts.users.get(&user_id).copied().unwrap_or(0);
+        if max_per_user > 0 && by_user >= max_per_user {
+            return Err(SocketCapExceeded::User);
+        }
+        if let Some(address) = address {
+            let by_address = counts.addresses.get(address).copied().unwrap_or(0);
+            if max_per_address > 0 && by_address >= max_per_address {
+                return Err(SocketCapExceeded::Address);
+            }
+            *counts.addresses.entry(address.to_string()).or_default() += 1;
+        }
+        *counts.users.entry(user_id).or_default() += 1;
+        Ok(SocketSlot {
+            counts: Arc::clone(&self.socket_counts),
+            user_id,
+            address: address.map(str::to_string),
+        })
+    }
+
+    /// See the field's documentation.
+    pub fn gate_epoch(&self) -> u64 {
+        self.gate_epoch.load(Ordering::Acquire)
+    }
+
+    pub fn bump_gate_epoch(&self) {
+        self.gate_epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Adds a connection for `user_id`. Answers whether it is the user's
@@ -444,6 +554,28 @@ mod tests {
             lock(&hub.watchers)
                 .values()
                 .all(|by| !by.contains_key(&watcher.id))
+        );
+    }
+
+    #[test]
+    fn socket_slots_are_capped_per_user_and_per_address_and_given_back() {
+        let hub = Hub::new(16);
+        let first = hub.take_socket_slot(1, Some("10.0.0.1"), 2, 3).unwrap();
+        let _second = hub.take_socket_slot(1, Some("10.0.0.1"), 2, 3).unwrap();
+        assert_eq!(
+            hub.take_socket_slot(1, Some("10.0.0.2"), 2, 3).err(),
+            Some(SocketCapExceeded::User)
+        );
+        let _third = hub.take_socket_slot(2, Some("10.0.0.1"), 2, 3).unwrap();
+        assert_eq!(
+            hub.take_socket_slot(3, Some("10.0.0.1"), 2, 3).err(),
+            Some(SocketCapExceeded::Address)
+        );
+        drop(first);
+        assert!(hub.take_socket_slot(1, Some("10.0.0.2"), 2, 3).is_ok());
+        assert!(
+            hub.take_socket_slot(4, None, 0, 0).is_ok(),
+            "0 means no cap"
         );
     }
 

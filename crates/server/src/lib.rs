@@ -5,6 +5,7 @@
 //! JSON wire formats. It never writes SQL; every event-producing write goes
 //! through the group-commit writer in [`AppState`].
 
+pub mod accounts;
 pub mod api;
 pub mod audit;
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod auth_policy;
 pub mod blobs;
 pub mod compliance;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod hub;
 pub mod mfa;
@@ -21,18 +23,19 @@ pub mod ratelimit;
 pub mod routes;
 pub mod scim;
 pub mod state;
+pub mod storage_health;
 mod web;
 pub mod whatsapp;
 pub mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
+use futures_util::StreamExt;
 pub use state::AppState;
 use tokio::net::TcpListener;
 
@@ -112,6 +115,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::connectors::api_router())
         .merge(routes::admin::router())
         .merge(routes::identity::router())
+        .merge(routes::passwords::router().layer(DefaultBodyLimit::max(json_limit)))
+        .merge(routes::profiles::router())
         .merge(routes::webhooks::api_router().layer(DefaultBodyLimit::max(json_limit)))
         .fallback(|| async { error::ApiError::NotFound("route") });
     Router::new()
@@ -128,7 +133,34 @@ pub fn router(state: AppState) -> Router {
             routes::connectors::router().layer(DefaultBodyLimit::max(json_limit)),
         )
         .fallback(web::serve)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(api_response_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            storage_health::watch,
+        ))
         .with_state(state)
+}
+
+/// A known path asked with a method it does not accept: JSON like every
+/// other error (axum adds the `Allow` header).
+async fn method_not_allowed(method: axum::http::Method) -> error::ApiError {
+    error::ApiError::MethodNotAllowed(method.to_string())
+}
+
+/// Responses are never sniffed into another type, and never cached unless
+/// their handler says otherwise (the web client's assets, file downloads):
+/// API answers carry tokens and private text.
+async fn api_response_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Serves until `shutdown` completes, then closes every socket with 1001
@@ -139,28 +171,25 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_deactivations(state.clone()));
+    let gate_sweeper = tokio::spawn(sweep_access_changes(state.clone()));
     let expiry = tokio::spawn(scim::directory::sweep_expired_accounts(state.clone()));
     let retention = tokio::spawn(compliance::schedule(state.clone()));
     let resumed = tokio::spawn(resume_whatsapp_sends(state.clone()));
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let closing = state.clone();
-    // Small frames (acks, events) must not wait for the peer's delayed ACK.
-    let listener =
-        axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing sockets");
-            closing.shutting_down.store(true, Ordering::Release);
-            closing.hub.close_all(close_code::GOING_AWAY);
-            closing.connector.stopping.cancel();
-        })
-        .await;
+    let limits = connections::ConnectionLimits::resolve(
+        &state.config.connections,
+        connections::raise_open_file_limit(),
+    );
+    let result = connections::serve(listener, router(state.clone()), limits, async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing sockets");
+        closing.shutting_down.store(true, Ordering::Release);
+        closing.hub.close_all(close_code::GOING_AWAY);
+        closing.connector.stopping.cancel();
+    })
+    .await;
     sweeper.abort();
+    gate_sweeper.abort();
     expiry.abort();
     retention.abort();
     resumed.abort();
@@ -184,6 +213,66 @@ async fn resume_whatsapp_sends(state: AppState) {
         if let Err(error) = whatsapp::resume_queued(&state).await {
             tracing::error!(%error, "resuming queued WhatsApp replies failed");
         }
+    }
+}
+
+/// Closes the sockets of users a new acceptable-use policy or a newly
+/// required MFA restricts, with [`close_code::POLICY_ACCEPTANCE_REQUIRED`]
+/// or [`close_code::MFA_ENROLMENT_REQUIRED`]: at once when the change was
+/// made here (the gate's `changed` signal), within half a second when
+/// another process (the command line, another node) made it.
+async fn sweep_access_changes(state: AppState) {
+    let gate = &state.auth.gate;
+    let mut known = None;
+    let mut ticker = tokio::time::interval(Duration::from_millis(500));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = gate.changed.notified() => {}
+        }
+        let facts = match gate.facts_now(&state).await {
+            Ok(facts) => facts,
+            Err(error) => {
+                tracing::warn!(%error, "checking the access policy failed");
+                continue;
+            }
+        };
+        let restricts = known
+            .as_ref()
+            .is_some_and(|earlier| facts.restrict_more_than(earlier));
+        known = Some(facts);
+        if !restricts {
+            continue;
+        }
+        // Sockets that passed the gate before this change but register
+        // after the list below is taken check again (see `ws::run`).
+        gate.forget_facts();
+        state.hub.bump_gate_epoch();
+        let online = state.hub.online_users();
+        let mut checks = futures_util::stream::iter(online)
+            .map(|user_id| {
+                let state = &state;
+                async move {
+                    let restriction = gate.requirements_under(state, user_id, facts).await;
+                    (user_id, restriction)
+                }
+            })
+            .buffer_unordered(16);
+        let mut closed = 0usize;
+        while let Some((user_id, requirements)) = checks.next().await {
+            match requirements.map(|pending| pending.restriction()) {
+                Ok(Some(restriction)) => {
+                    closed += state.hub.close_user(user_id, restriction.close_code());
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(user_id, %error, "checking a user's access failed"),
+            }
+        }
+        tracing::info!(
+            closed,
+            "closed the sockets an access policy change restricts"
+        );
     }
 }
 

@@ -37,6 +37,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     document.merge(crate::routes::admin::Doc::openapi());
     document.merge(crate::routes::identity::Doc::openapi());
     document.merge(crate::routes::webhooks::Doc::openapi());
+    document.merge(crate::routes::passwords::Doc::openapi());
+    document.merge(crate::routes::profiles::Doc::openapi());
     document
 }
 

@@ -25,6 +25,10 @@ pub struct AppState {
     pub connector: Arc<crate::whatsapp::Connector>,
     /// Set once shutdown began; readiness then fails.
     pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether a write found storage full; readiness then fails.
+    pub storage: Arc<crate::storage_health::StorageHealth>,
+    /// Turns for making thumbnails, so decodes at once stay few.
+    pub thumbnails: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -48,6 +52,10 @@ impl AppState {
             connector: Arc::new(crate::whatsapp::Connector::new()),
             config: Arc::new(config),
             shutting_down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            storage: Arc::default(),
+            thumbnails: Arc::new(tokio::sync::Semaphore::new(
+                crate::routes::files::THUMBNAILS_AT_ONCE,
+            )),
         }
     }
 }

@@ -19,14 +19,24 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::{MessageDto, PostMessageRequest, UserDto};
-use crate::auth::Authed;
+use crate::auth::{Authed, ClientAddress};
 use crate::error::ApiError;
-use crate::hub::{Frame, close_code, event_frame};
+use crate::hub::{Frame, SocketCapExceeded, SocketSlot, close_code, event_frame};
 use crate::routes::{ApiQuery, readable_channel};
 use crate::state::AppState;
 
-/// Largest frame a client may send.
-const MAX_CLIENT_FRAME: usize = 64 * 1024;
+/// Largest message a client may send; a larger one closes the socket with
+/// 1009 ("message too big").
+const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+/// Largest frame read at all. Frames between this and the message limit
+/// are read and discarded, so the close that answers them completes a
+/// clean closing handshake instead of a TCP reset; larger ones are
+/// answered with the same close before the connection is dropped unread.
+const MAX_CLIENT_FRAME: usize = 4 * MAX_CLIENT_MESSAGE;
+/// How long, and for how many frames, a closed socket waits for the
+/// peer's answering close before it is dropped.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+const CLOSE_LINGER_FRAMES: usize = 16;
 /// Events read from the store per backlog page.
 const BACKLOG_PAGE: i64 = 500;
 
@@ -62,9 +72,11 @@ enum ClientFrame {
 }
 
 /// Upgrades to the real-time socket; the token comes in the query because
-/// browsers cannot set headers on a WebSocket.
+/// browsers cannot set headers on a WebSocket. An upgrade over the
+/// per-user or per-address socket cap answers 429 `too_many_sockets`.
 pub async fn connect(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ApiQuery(query): ApiQuery<ConnectQuery>,
     headers: axum::http::HeaderMap,
     upgrade: WebSocketUpgrade,
@@ -78,6 +90,8 @@ pub async fn connect(
         .token
         .or(header_token)
         .ok_or(ApiError::Unauthenticated)?;
+    // Read before the access gate is consulted: see `run`.
+    let gate_epoch = state.hub.gate_epoch();
     let authed = Authed::from_token(&state, &token).await?;
     if state
         .shutting_down
@@ -85,18 +99,66 @@ pub async fn connect(
     {
         return Err(ApiError::Unavailable("the server is shutting down".into()));
     }
+    let caps = &state.config.websocket;
+    let slot = state
+        .hub
+        .take_socket_slot(
+            authed.user.id,
+            address.as_deref(),
+            caps.max_per_user,
+            caps.max_per_address,
+        )
+        .map_err(|exceeded| {
+            ApiError::TooManySockets(match exceeded {
+                SocketCapExceeded::User => format!(
+                    "at most {} sockets may be open for one user; close one first",
+                    caps.max_per_user
+                ),
+                SocketCapExceeded::Address => format!(
+                    "at most {} sockets may be open from one address",
+                    caps.max_per_address
+                ),
+            })
+        })?;
     let since = query.since;
     // Small buffers keep idle connections cheap.
     Ok(upgrade
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
-        .max_message_size(MAX_CLIENT_FRAME)
+        .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_FRAME)
-        .on_upgrade(move |socket| run(state, authed, since, socket)))
+        .on_upgrade(move |socket| {
+            run(
+                state,
+                Connecting {
+                    authed,
+                    since,
+                    gate_epoch,
+                    slot,
+                },
+                socket,
+            )
+        }))
 }
 
-async fn run(state: AppState, authed: Authed, since: Option<Position>, mut socket: WebSocket) {
+/// What an accepted upgrade carries into the socket's task.
+struct Connecting {
+    authed: Authed,
+    since: Option<Position>,
+    /// The hub's gate epoch before the access gate let this socket in.
+    gate_epoch: u64,
+    /// Its place under the socket caps, given back when the socket ends.
+    slot: SocketSlot,
+}
+
+async fn run(state: AppState, connecting: Connecting, mut socket: WebSocket) {
+    let Connecting {
+        authed,
+        since,
+        gate_epoch,
+        slot: _slot,
+    } = connecting;
     let user = authed.user;
     // Presence goes to conversation partners (and explicit watchers), not to
     // everyone: announcing to the whole workspace is quadratic.
@@ -106,6 +168,19 @@ async fn run(state: AppState, authed: Authed, since: Option<Position>, mut socke
         .await
         .unwrap_or_default();
     let (mut registration, first) = state.hub.register(user.id, authed.session.id);
+    // A policy published (or MFA required) after the gate let this socket
+    // in but before it registered was not seen by the sweep that closes
+    // restricted sockets: check again, with the facts as they are now.
+    if state.hub.gate_epoch() != gate_epoch {
+        match state.auth.gate.restriction_now(&state, user.id).await {
+            Ok(Some(restriction)) => registration.close.close(restriction.close_code()),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(user_id = user.id, %error, "cannot check the access gate");
+                registration.close.close(close_code::GOING_AWAY);
+            }
+        }
+    }
     if first {
         state
             .hub
@@ -128,17 +203,58 @@ async fn run(state: AppState, authed: Authed, since: Option<Position>, mut socke
         }
     };
     if let Some((code, reason)) = code {
-        let _ = socket
+        let sent = socket
             .send(WsMessage::Close(Some(CloseFrame {
                 code,
                 reason: Utf8Bytes::from(reason),
             })))
             .await;
+        if sent.is_ok() {
+            await_closing_reply(&mut socket).await;
+        }
     }
     if state.hub.unregister(user.id, registration.id) {
         state
             .hub
             .announce_presence(user.id, &partners, &presence_frame(user.id, "offline"));
+    }
+}
+
+/// Reads (and discards) what the peer still sends until its answering
+/// close, for a bounded time: a socket dropped with unread data ends in a
+/// TCP reset, which can destroy the close frame before the client reads it.
+async fn await_closing_reply(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(CLOSE_LINGER, async {
+        for _ in 0..CLOSE_LINGER_FRAMES {
+            match socket.recv().await {
+                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+}
+
+/// The close that answers a failed read: 1009 for a frame over the limit,
+/// 1002 or 1007 for a protocol or encoding fault, none when the connection
+/// itself is gone.
+fn close_for_read_error(error: axum::Error) -> CloseReason {
+    use tungstenite::Error as WsError;
+    match error.into_inner().downcast::<WsError>().map(|error| *error) {
+        Ok(WsError::Capacity(_)) => Some((
+            close_code::MESSAGE_TOO_BIG,
+            close_code::reason(close_code::MESSAGE_TOO_BIG),
+        )),
+        Ok(WsError::Protocol(_)) => Some((1002, "protocol error")),
+        Ok(WsError::Utf8(_)) => Some((1007, "text frames must be UTF-8")),
+        Ok(error) => {
+            tracing::debug!(%error, "socket read failed");
+            None
+        }
+        Err(error) => {
+            tracing::debug!(%error, "socket read failed");
+            None
+        }
     }
 }
 
@@ -171,7 +287,17 @@ async fn serve(
     socket: &mut WebSocket,
     registration: &mut crate::hub::Registration,
 ) -> Result<CloseReason, axum::Error> {
-    let head = state.store.head_position().await.unwrap_or(0);
+    // Closed before it began: deactivated, or restricted by the gate.
+    if let Some(code) = registration.close.code() {
+        return Ok(Some((code, close_code::reason(code))));
+    }
+    let head = match state.store.head_position().await {
+        Ok(head) => head,
+        Err(error) => {
+            tracing::error!(%error, "reading the head position failed");
+            return Ok(Some((1011, "backlog unavailable")));
+        }
+    };
     let online: Vec<i64> = partners
         .iter()
         .copied()
@@ -186,9 +312,20 @@ async fn serve(
     });
     send_text(socket, &hello.to_string()).await?;
 
-    // The backlog: everything after `since` that this user may see.
+    // The backlog: everything after `since` that this user may see. A
+    // `since` beyond the newest position comes from another history (a
+    // restored backup, another deployment): resuming from it would skip
+    // every live event up to it, so the client is told to start again
+    // from the newest position instead.
     let mut last_sent = since.unwrap_or(head);
-    if since.is_some() {
+    if let Some(ahead) = since.filter(|since| *since > head) {
+        send_text(
+            socket,
+            &json!({"type": "reset", "position": head, "requested_since": ahead}).to_string(),
+        )
+        .await?;
+        last_sent = head;
+    } else if since.is_some() {
         loop {
             let page = match state
                 .store
@@ -231,12 +368,7 @@ async fn serve(
     loop {
         tokio::select! {
             code = registration.close.closed() => {
-                let reason = match code {
-                    close_code::REVOKED => "session revoked",
-                    close_code::TOO_SLOW => "too slow; reconnect with since",
-                    _ => "server shutting down",
-                };
-                return Ok(Some((code, reason)));
+                return Ok(Some((code, close_code::reason(code))));
             }
             frame = registration.frames.recv() => {
                 let Some(frame) = frame else { return Ok(None) };
@@ -265,7 +397,11 @@ async fn serve(
             incoming = socket.recv() => {
                 let Some(incoming) = incoming else { return Ok(None) };
                 missed_heartbeats = 0;
-                match incoming? {
+                let incoming = match incoming {
+                    Ok(incoming) => incoming,
+                    Err(error) => return Ok(close_for_read_error(error)),
+                };
+                match incoming {
                     WsMessage::Text(text) => {
                         let reply = handle_client_frame(state, user, registration.id, text.as_str(), &replies, &in_flight).await;
                         if let Some(reply) = reply {
@@ -339,6 +475,15 @@ async fn handle_client_frame(
                     &format!("watch at most {MAX_PRESENCE_WATCH} users"),
                 ));
             }
+            // Guests hear only the people they share a channel with.
+            let user_ids: Vec<i64> = match crate::routes::users::visible_people(state, user).await {
+                Ok(None) => user_ids,
+                Ok(Some(people)) => user_ids
+                    .into_iter()
+                    .filter(|id| people.contains(id))
+                    .collect(),
+                Err(_) => return Some(error_frame("unavailable", "try again shortly")),
+            };
             state.hub.watch_presence(connection_id, user.id, &user_ids);
             let online: Vec<i64> = user_ids
                 .iter()

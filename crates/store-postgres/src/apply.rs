@@ -675,6 +675,12 @@ pub(crate) async fn apply_command<C: GenericClient + Sync>(
                 &[&user_id, &at],
             )
             .await?;
+            // SCIM tokens act with their maker's rights: they die with them.
+            sql.execute(
+                "UPDATE scim_tokens SET revoked_at = $2 WHERE created_by = $1 AND revoked_at IS NULL",
+                &[&user_id, &at],
+            )
+            .await?;
             if !user_before.active {
                 return Ok(outcome(OutcomeValue::None, vec![]));
             }

@@ -176,6 +176,11 @@ pub(crate) fn backend(error: tokio_postgres::Error) -> StoreError {
         if class == "23" {
             return StoreError::Conflict(db_error.message().to_string());
         }
+        // 53100 disk_full: nothing was written; unlike the rest of class
+        // 53, freeing space (not waiting) is what brings it back.
+        if *code == SqlState::DISK_FULL {
+            return StoreError::StorageFull(db_error.message().to_string());
+        }
         if class == "08"
             || class == "53"
             || *code == SqlState::ADMIN_SHUTDOWN

@@ -26,14 +26,15 @@ impl IdentityStore for PostgresStore {
         &self,
         name: &str,
         token_hash: &str,
+        created_by: Option<UserId>,
         at: Millis,
     ) -> StoreResult<ScimToken> {
         let writer = self.writer().await?;
         let row = writer
             .sql()
             .query_one(
-                &format!("INSERT INTO scim_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) RETURNING {SCIM_TOKEN_COLUMNS}"),
-                &[&name, &token_hash, &at],
+                &format!("INSERT INTO scim_tokens (name, token_hash, created_by, created_at) VALUES ($1, $2, $3, $4) RETURNING {SCIM_TOKEN_COLUMNS}"),
+                &[&name, &token_hash, &created_by, &at],
             )
             .await?;
         scim_token(&row)
@@ -948,7 +949,7 @@ async fn replace_codes<C: tokio_postgres::GenericClient + Sync>(
 
 // SCIM, groups and org structure: row readers.
 
-const SCIM_TOKEN_COLUMNS: &str = "id, name, created_at, last_used_at, revoked_at";
+const SCIM_TOKEN_COLUMNS: &str = "id, name, created_by, created_at, last_used_at, revoked_at";
 const SCIM_USER_COLUMNS: &str = "user_id, document, deleted_at, created_at, updated_at";
 const ORG_UNIT_COLUMNS: &str = "id, kind, name, external_id, created_at, updated_at";
 const RULE_COLUMNS: &str = "id, unit_id, channel_id, created_by, created_at";
@@ -957,9 +958,10 @@ fn scim_token(row: &Row) -> StoreResult<ScimToken> {
     Ok(ScimToken {
         id: get(row, 0)?,
         name: get(row, 1)?,
-        created_at: get(row, 2)?,
-        last_used_at: get(row, 3)?,
-        revoked_at: get(row, 4)?,
+        created_by: get(row, 2)?,
+        created_at: get(row, 3)?,
+        last_used_at: get(row, 4)?,
+        revoked_at: get(row, 5)?,
     })
 }
 

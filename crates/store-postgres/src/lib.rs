@@ -18,6 +18,7 @@
 //! This crate must not know about HTTP or the server; it only implements
 //! [`Store`].
 
+mod accounts;
 mod apply;
 mod audit;
 mod compliance;
@@ -61,6 +62,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_import_digests.sql"),
     include_str!("../migrations/0008_unsent_replies.sql"),
     include_str!("../migrations/0009_incoming_webhooks.sql"),
+    include_str!("../migrations/0010_scim_token_makers.sql"),
+    include_str!("../migrations/0011_accounts.sql"),
 ];
 
 /// Reader connections per store. Each pipelines concurrent queries, so a

@@ -272,6 +272,10 @@ async fn import_keys_stored_in_hex_survive_migration_7() {
         admin
             .batch_execute(&format!(
                 "SET search_path = {schema};
+                 DROP TABLE onboarded_users;
+                 DROP TABLE user_profiles;
+                 DROP TABLE password_resets;
+                 ALTER TABLE scim_tokens DROP COLUMN created_by;
                  DROP TABLE incoming_webhooks;
                  DROP TABLE whatsapp_import_digests;
                  DROP INDEX whatsapp_messages_unsent;
@@ -537,6 +541,16 @@ async fn postgres_passes_the_webhook_conformance() {
     in_fresh_schema(&url, true, |url, schema| async move {
         let store = open_in_schema(&url, &schema).await.unwrap();
         conclave_store::conformance_webhooks::run(Arc::new(store)).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_account_conformance() {
+    let Some(url) = database_url() else { return };
+    in_fresh_schema(&url, true, |url, schema| async move {
+        let store = open_in_schema(&url, &schema).await.unwrap();
+        conclave_store::conformance_accounts::run(Arc::new(store)).await;
     })
     .await;
 }

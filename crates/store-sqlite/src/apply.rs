@@ -675,6 +675,12 @@ pub fn apply_command(
                 params![user_id, at],
             )
             .map_err(backend)?;
+            // SCIM tokens act with their maker's rights: they die with them.
+            conn.execute(
+                "UPDATE scim_tokens SET revoked_at = ?2 WHERE created_by = ?1 AND revoked_at IS NULL",
+                params![user_id, at],
+            )
+            .map_err(backend)?;
             if !user.active {
                 return Ok(outcome(OutcomeValue::None, vec![]));
             }

@@ -26,13 +26,14 @@ impl IdentityStore for SqliteStore {
         &self,
         name: &str,
         token_hash: &str,
+        created_by: Option<UserId>,
         at: Millis,
     ) -> StoreResult<ScimToken> {
         let (name, token_hash) = (name.to_string(), token_hash.to_string());
         self.write(move |conn| {
             conn.query_row(
-                &format!("INSERT INTO scim_tokens (name, token_hash, created_at) VALUES (?1, ?2, ?3) RETURNING {SCIM_TOKEN_COLUMNS}"),
-                params![name, token_hash, at],
+                &format!("INSERT INTO scim_tokens (name, token_hash, created_by, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING {SCIM_TOKEN_COLUMNS}"),
+                params![name, token_hash, created_by, at],
                 scim_token,
             )
             .map_err(backend)
@@ -985,7 +986,7 @@ fn replace_codes(
 
 // SCIM, groups and org structure: row readers.
 
-const SCIM_TOKEN_COLUMNS: &str = "id, name, created_at, last_used_at, revoked_at";
+const SCIM_TOKEN_COLUMNS: &str = "id, name, created_by, created_at, last_used_at, revoked_at";
 const SCIM_USER_COLUMNS: &str = "user_id, document, deleted_at, created_at, updated_at";
 const ORG_UNIT_COLUMNS: &str = "id, kind, name, external_id, created_at, updated_at";
 const RULE_COLUMNS: &str = "id, unit_id, channel_id, created_by, created_at";
@@ -994,9 +995,10 @@ fn scim_token(row: &Row<'_>) -> rusqlite::Result<ScimToken> {
     Ok(ScimToken {
         id: row.get(0)?,
         name: row.get(1)?,
-        created_at: row.get(2)?,
-        last_used_at: row.get(3)?,
-        revoked_at: row.get(4)?,
+        created_by: row.get(2)?,
+        created_at: row.get(3)?,
+        last_used_at: row.get(4)?,
+        revoked_at: row.get(5)?,
     })
 }
 

@@ -8,6 +8,7 @@
 //! Other processes (the `conclave` CLI while a server runs) open the same
 //! file; `busy_timeout` makes them wait for the write lock instead of failing.
 
+mod accounts;
 mod apply;
 mod audit;
 mod compliance;
@@ -50,6 +51,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_import_digests.sql"),
     include_str!("../migrations/0008_unsent_replies.sql"),
     include_str!("../migrations/0009_incoming_webhooks.sql"),
+    include_str!("../migrations/0010_scim_token_makers.sql"),
+    include_str!("../migrations/0011_accounts.sql"),
 ];
 
 const READERS: usize = 4;
@@ -159,6 +162,9 @@ impl SqliteStore {
 }
 
 fn open_connection(path: &Path) -> StoreResult<Connection> {
+    keep_private(path).map_err(|error| {
+        StoreError::Unavailable(format!("cannot create {}: {error}", path.display()))
+    })?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -179,6 +185,44 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     )
     .map_err(backend)?;
     Ok(conn)
+}
+
+/// Makes the database file at `path` readable by its owner only, as the
+/// master key is: created empty with mode 0600 when missing, and with group
+/// and other permissions taken off when present. SQLite creates its
+/// companion files (`-wal`, `-shm`, `-journal`) with the database file's
+/// mode, so they follow; those left by an earlier run are tightened too.
+#[cfg(unix)]
+fn keep_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error),
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let companion = std::path::PathBuf::from(name);
+        let Ok(metadata) = std::fs::metadata(&companion) else {
+            continue;
+        };
+        let mode = metadata.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&companion, std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn keep_private(_path: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 fn migrate(conn: &Connection) -> StoreResult<()> {
@@ -961,5 +1005,45 @@ impl Store for SqliteStore {
 
     fn keyring(&self) -> &Arc<Keyring> {
         &self.keyring
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_database_and_its_wal_files_are_readable_by_their_owner_only() {
+        let dir = std::env::temp_dir().join(format!(
+            "conclave-sqlite-mode-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("conclave.db");
+        let store = SqliteStore::open(&path).unwrap();
+        for name in [
+            "conclave.db",
+            "conclave.db-wal",
+            "conclave.db-shm",
+            "keys.db",
+        ] {
+            assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+        }
+        drop(store);
+
+        // Files an earlier version created readable by others are tightened.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _reopened = SqliteStore::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -31,6 +31,13 @@ pub fn backend(error: rusqlite::Error) -> StoreError {
         {
             StoreError::Unavailable("the database is busy".into())
         }
+        // SQLITE_FULL: the disk (SQLite turns ENOSPC into it) or the
+        // database's page limit is full.
+        rusqlite::Error::SqliteFailure(failure, message)
+            if failure.code == rusqlite::ErrorCode::DiskFull =>
+        {
+            StoreError::StorageFull(message.unwrap_or_else(|| "the database is full".into()))
+        }
         other => StoreError::Backend(other.to_string()),
     }
 }
@@ -241,4 +248,28 @@ pub(crate) fn insert_outside_user(
     )
     .map_err(backend)?;
     Ok(conn.last_insert_rowid())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_full_database_is_storage_full_not_a_backend_failure() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE filler (bytes BLOB); PRAGMA max_page_count = 8;")
+            .unwrap();
+        let error = (0..1_000)
+            .find_map(|_| {
+                conn.execute("INSERT INTO filler VALUES (zeroblob(4000))", [])
+                    .err()
+            })
+            .expect("eight pages fill up");
+        assert!(
+            matches!(backend(error), StoreError::StorageFull(_)),
+            "SQLITE_FULL maps to StorageFull"
+        );
+    }
 }

@@ -309,7 +309,23 @@ async fn import_keys_stored_in_hex_survive_migration_7() {
     // Back to schema 6, with keys as the import stored them then.
     let raw = rusqlite::Connection::open(&path).unwrap();
     raw.execute_batch(
-        "DROP TABLE incoming_webhooks;
+        "DROP TABLE onboarded_users;
+         DROP TABLE user_profiles;
+         DROP TABLE password_resets;
+         DROP INDEX scim_tokens_created_by;
+         CREATE TABLE scim_tokens_v6 (
+             id           INTEGER PRIMARY KEY,
+             name         TEXT NOT NULL,
+             token_hash   TEXT NOT NULL UNIQUE,
+             created_at   INTEGER NOT NULL,
+             last_used_at INTEGER,
+             revoked_at   INTEGER
+         );
+         INSERT INTO scim_tokens_v6
+             SELECT id, name, token_hash, created_at, last_used_at, revoked_at FROM scim_tokens;
+         DROP TABLE scim_tokens;
+         ALTER TABLE scim_tokens_v6 RENAME TO scim_tokens;
+         DROP TABLE incoming_webhooks;
          DROP TABLE whatsapp_import_digests;
          DROP INDEX whatsapp_messages_unsent;
          CREATE TABLE whatsapp_import_keys (
@@ -361,5 +377,18 @@ async fn sqlite_passes_the_webhook_conformance() {
     let path = dir.join("conclave.db");
     let store = SqliteStore::open(&path).unwrap();
     conclave_store::conformance_webhooks::run(Arc::new(store)).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_account_conformance() {
+    let dir = std::env::temp_dir().join(format!(
+        "conclave-conformance-accounts-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteStore::open(&dir.join("conclave.db")).unwrap();
+    conclave_store::conformance_accounts::run(Arc::new(store)).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -308,8 +308,12 @@ pub async fn run_scim(store: Arc<dyn Store>) {
     let (ann, ben, cat) = (users[0].clone(), users[1].clone(), users[2].clone());
 
     // Tokens: found by hash until revoked; revoking twice changes nothing.
-    let token = store.create_scim_token("okta", "hash-1", 10).await.unwrap();
-    assert_eq!(token.name, "okta");
+    // One minted on the command line has no maker.
+    let token = store
+        .create_scim_token("okta", "hash-1", None, 10)
+        .await
+        .unwrap();
+    assert_eq!((token.name.as_str(), token.created_by), ("okta", None));
     assert_eq!(
         store
             .scim_token_by_hash("hash-1")
@@ -330,9 +334,31 @@ pub async fn run_scim(store: Arc<dyn Store>) {
         (Some(11), Some(12))
     );
     assert!(matches!(
-        store.create_scim_token("dup", "hash-1", 14).await,
+        store.create_scim_token("dup", "hash-1", None, 14).await,
         Err(StoreError::Conflict(_))
     ));
+    // Minted by a person: the maker is kept, and deactivating the maker
+    // (below) revokes their tokens in the same transaction.
+    let bens = store
+        .create_scim_token("bens idp", "hash-ben", Some(ben.id), 15)
+        .await
+        .unwrap();
+    let anns = store
+        .create_scim_token("anns idp", "hash-ann", Some(ann.id), 16)
+        .await
+        .unwrap();
+    assert_eq!(
+        (bens.created_by, anns.created_by),
+        (Some(ben.id), Some(ann.id))
+    );
+    assert_eq!(
+        store
+            .scim_token_by_hash("hash-ben")
+            .await
+            .unwrap()
+            .and_then(|t| t.created_by),
+        Some(ben.id)
+    );
 
     // SCIM records: upserted whole, kept as written.
     assert!(store.scim_user(ben.id).await.unwrap().is_none());
@@ -400,9 +426,34 @@ pub async fn run_scim(store: Arc<dyn Store>) {
         .pop()
         .unwrap()
         .unwrap();
+    assert!(
+        store
+            .scim_token_by_hash("hash-ben")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let tokens = store.scim_tokens().await.unwrap();
+    let revoked_at = |id: i64| tokens.iter().find(|t| t.id == id).unwrap().revoked_at;
+    assert_eq!((revoked_at(bens.id), revoked_at(anns.id)), (Some(40), None));
+    assert!(
+        store
+            .scim_token_by_hash("hash-ann")
+            .await
+            .unwrap()
+            .is_some()
+    );
     let again = store.reactivate_user(ben.id).await.unwrap();
     assert!(again.active);
     assert_eq!(again.deactivated_at, None);
+    assert!(
+        store
+            .scim_token_by_hash("hash-ben")
+            .await
+            .unwrap()
+            .is_none(),
+        "a maker's reactivation does not bring their tokens back"
+    );
     store
         .apply(vec![Command::DeactivateUser {
             user_id: cat.id,

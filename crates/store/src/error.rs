@@ -15,6 +15,10 @@ pub enum StoreError {
     /// The database could not be reached or is shutting down.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The disk, or the database's size limit, is full: nothing was
+    /// written, and the same request succeeds once space is freed.
+    #[error("storage full: {0}")]
+    StorageFull(String),
     /// Anything else the backend reported.
     #[error("storage failure: {0}")]
     Backend(String),

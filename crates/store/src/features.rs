@@ -341,11 +341,13 @@ pub trait IdentityStore: Send + Sync {
 
     // SCIM, groups and org structure
 
-    /// Stores a new SCIM bearer token by its hash.
+    /// Stores a new SCIM bearer token by its hash; `created_by` is the
+    /// owner or admin who minted it (None: the command line).
     async fn create_scim_token(
         &self,
         name: &str,
         token_hash: &str,
+        created_by: Option<conclave_domain::UserId>,
         at: conclave_domain::Millis,
     ) -> StoreResult<conclave_domain::directory::ScimToken>;
     /// The unrevoked token with this hash.
@@ -512,4 +514,76 @@ pub trait WebhookStore: Send + Sync {
         id: WebhookId,
         at: conclave_domain::Millis,
     ) -> StoreResult<bool>;
+}
+
+use conclave_domain::account::{NewPasswordReset, PasswordReset, UserProfile};
+
+/// A person's own account: password changes, one-time resets issued by an
+/// administrator, and the profile they edit (status text, photo). Reset
+/// codes are kept only as hashes.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Replaces the password hash of a user (`NotFound` when absent).
+    async fn set_password_hash(
+        &self,
+        user_id: conclave_domain::UserId,
+        password_hash: &str,
+    ) -> StoreResult<()>;
+    /// Revokes every live session of the user except `keep`; answers the
+    /// ids revoked, so their sockets can be closed.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: conclave_domain::UserId,
+        keep: Option<conclave_domain::SessionId>,
+        at: conclave_domain::Millis,
+    ) -> StoreResult<Vec<conclave_domain::SessionId>>;
+    /// Stores a reset; any earlier unused reset of the same user stops
+    /// working (marked used at `reset.created_at`).
+    async fn create_password_reset(&self, reset: NewPasswordReset) -> StoreResult<PasswordReset>;
+    /// The unused reset with this code hash that has not expired at `now`.
+    async fn pending_password_reset(
+        &self,
+        code_hash: &str,
+        now: conclave_domain::Millis,
+    ) -> StoreResult<Option<PasswordReset>>;
+    /// In one transaction: consumes the unused, unexpired (at `now`) reset
+    /// whose code has this hash, gives its user `password_hash`, and revokes
+    /// every session of theirs. Answers the consumed reset and the revoked
+    /// session ids; `None` when no such reset exists (wrong, used, replaced
+    /// or expired), so each code works at most once.
+    async fn redeem_password_reset(
+        &self,
+        code_hash: &str,
+        password_hash: &str,
+        now: conclave_domain::Millis,
+    ) -> StoreResult<Option<(PasswordReset, Vec<conclave_domain::SessionId>)>>;
+
+    /// The user of the session with this token hash, whether or not the
+    /// session is still live: to tell someone signed out why.
+    async fn user_by_any_session_token(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<conclave_domain::User>>;
+
+    async fn user_profile(
+        &self,
+        user_id: conclave_domain::UserId,
+    ) -> StoreResult<Option<UserProfile>>;
+    /// Every stored profile, by user id.
+    async fn user_profiles(&self) -> StoreResult<Vec<UserProfile>>;
+    /// Inserts or replaces the profile of `profile.user_id`.
+    async fn put_user_profile(&self, profile: UserProfile) -> StoreResult<UserProfile>;
+    /// Records that the user was welcomed (joined the default channel);
+    /// answers false when they had been already.
+    async fn mark_onboarded(
+        &self,
+        user_id: conclave_domain::UserId,
+        at: conclave_domain::Millis,
+    ) -> StoreResult<bool>;
+    async fn is_onboarded(&self, user_id: conclave_domain::UserId) -> StoreResult<bool>;
+    /// Forgets a profile (on erasure); answers the removed one.
+    async fn delete_user_profile(
+        &self,
+        user_id: conclave_domain::UserId,
+    ) -> StoreResult<Option<UserProfile>>;
 }

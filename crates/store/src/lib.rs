@@ -15,6 +15,8 @@ mod store;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 #[cfg(feature = "conformance")]
+pub mod conformance_accounts;
+#[cfg(feature = "conformance")]
 pub mod conformance_compliance;
 #[cfg(feature = "conformance")]
 pub mod conformance_external;
@@ -25,7 +27,9 @@ pub mod conformance_webhooks;
 
 pub use conclave_keys as keys;
 pub use error::{StoreError, StoreResult};
-pub use features::{AuditStore, ComplianceStore, ExternalStore, IdentityStore, WebhookStore};
+pub use features::{
+    AccountStore, AuditStore, ComplianceStore, ExternalStore, IdentityStore, WebhookStore,
+};
 pub use group_commit::{EventSink, GroupCommitter, GroupCommitterConfig, NoEvents};
 pub use sealing::{KeyError, Keyring};
 pub use store::{PublicChannel, Store};

@@ -6,7 +6,9 @@ use conclave_domain::{
 };
 
 use crate::error::{StoreError, StoreResult};
-use crate::features::{AuditStore, ComplianceStore, ExternalStore, IdentityStore, WebhookStore};
+use crate::features::{
+    AccountStore, AuditStore, ComplianceStore, ExternalStore, IdentityStore, WebhookStore,
+};
 
 /// A public channel as the channel browser lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +26,15 @@ pub struct PublicChannel {
 /// extend the journal hash chain (see [`crate::journal`]).
 #[async_trait]
 pub trait Store:
-    AuditStore + ComplianceStore + ExternalStore + IdentityStore + WebhookStore + Send + Sync + 'static
+    AccountStore
+    + AuditStore
+    + ComplianceStore
+    + ExternalStore
+    + IdentityStore
+    + WebhookStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Applies `commands` in one transaction. One failing command does not
     /// undo the others (each runs under its own savepoint); the outer error

@@ -22,7 +22,10 @@ mod parser;
 mod participant;
 mod timestamp;
 
-pub use archive::{ArchiveError, ArchiveLimits, ExportArchive, MediaFile, read_export_zip};
+pub use archive::{
+    ArchiveError, ArchiveLimits, ExportArchive, ExportZip, MediaFile, MediaReader, read_export_zip,
+    read_lines,
+};
 pub use content::{MediaKind, SystemEvent, media_kind_from_file_name};
 pub use header::Platform;
 pub use parser::{

@@ -325,12 +325,14 @@ impl ChatParser {
 
         let platform_for_content = platform.unwrap_or(Platform::Android);
         let mut ios_chat_name = None;
+        // Each pending message is dropped once its message is built, so the
+        // chat's text is held once, not twice, at the peak.
         let mut messages: Vec<Message> = resolved
-            .iter()
+            .into_iter()
             .map(|(pending, timestamp)| {
                 build_message(
-                    pending,
-                    *timestamp,
+                    &pending,
+                    timestamp,
                     platform_for_content,
                     &mut ios_chat_name,
                 )

@@ -9,9 +9,9 @@ use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
 use conclave_whatsapp::{
-    ArchiveError, ArchiveLimits, ChatParser, DateOrder, DateOrderReason, MediaKind, MessageKind,
-    ParseOptions, ParsedChat, ProblemKind, SystemEvent, parse_chat, parse_chat_with,
-    read_export_zip,
+    ArchiveError, ArchiveLimits, ChatParser, DateOrder, DateOrderReason, ExportZip, MediaKind,
+    MessageKind, ParseOptions, ParsedChat, ProblemKind, SystemEvent, parse_chat, parse_chat_with,
+    read_export_zip, read_lines,
 };
 use zip::write::SimpleFileOptions;
 
@@ -545,4 +545,115 @@ fn zip_without_a_clear_chat_file_is_refused() {
     )
     .unwrap_err();
     assert!(matches!(error, ArchiveError::Zip(_)));
+}
+
+#[test]
+fn a_zip_is_read_entry_by_entry_with_each_entry_bounded() {
+    use std::io::Read;
+    let chat = "[31/12/2023, 21:41:05] A: <attached: VID-1.mp4>\n[31/12/2023, 21:42:05] A: hi\r\n";
+    let zeros = vec![0u8; 4 * 1024 * 1024];
+    let zip = build_zip(&[("_chat.txt", chat.as_bytes()), ("VID-1.mp4", &zeros)]);
+    let limits = ArchiveLimits {
+        max_entry_uncompressed_bytes: 1024 * 1024,
+        ..ArchiveLimits::default()
+    };
+    // The directory alone declares the entry too large.
+    let error = match ExportZip::open(Cursor::new(zip.clone()), &limits) {
+        Err(error) => error,
+        Ok(_) => panic!("an entry over the limit was accepted"),
+    };
+    assert!(
+        matches!(&error, ArchiveError::EntryTooLarge { path, limit: 1_048_576 } if path == "VID-1.mp4"),
+        "{error}"
+    );
+
+    // Within the limits, the chat streams line by line into the parser,
+    // the same as parsing the whole text, and media open one at a time.
+    let mut export = ExportZip::open(Cursor::new(zip), &ArchiveLimits::default()).unwrap();
+    assert_eq!(export.chat_file_name(), "_chat.txt");
+    assert!(export.has_media("VID-1.mp4"));
+    assert!(!export.has_media("_chat.txt"));
+    let mut parser = ChatParser::default();
+    let lines = export
+        .read_chat_lines(|line| parser.push_line(line))
+        .unwrap();
+    assert_eq!(lines, 2);
+    assert_eq!(parser.finish(), parse_chat(chat));
+    let mut video = Vec::new();
+    export
+        .open_media("VID-1.mp4")
+        .unwrap()
+        .unwrap()
+        .read_to_end(&mut video)
+        .unwrap();
+    assert_eq!(video.len(), zeros.len());
+    assert!(export.open_media("missing.jpg").unwrap().is_none());
+}
+
+#[test]
+fn the_chat_text_has_its_own_bound() {
+    // Highly compressible text: the small zip that made ten 20 MB messages.
+    let line = format!("[31/12/2023, 21:41:05] A: {}\n", "a".repeat(1024 * 1024));
+    let chat = line.repeat(3);
+    let zip = build_zip(&[("_chat.txt", chat.as_bytes())]);
+    let limits = ArchiveLimits {
+        max_chat_text_bytes: 2 * 1024 * 1024,
+        ..ArchiveLimits::default()
+    };
+    let error = match ExportZip::open(Cursor::new(zip), &limits) {
+        Err(error) => error,
+        Ok(_) => panic!("a chat text over its limit was accepted"),
+    };
+    assert!(
+        matches!(&error, ArchiveError::EntryTooLarge { path, limit: 2_097_152 } if path == "_chat.txt"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_total_limit_refuses_an_archive_when_it_is_opened() {
+    use std::io::Read;
+    // The declared sizes are checked against the total when the archive is
+    // opened; within it, a media file reads back whole.
+    let zeros = vec![0u8; 3 * 1024 * 1024];
+    let zip = build_zip(&[
+        ("_chat.txt", b"[31/12/2023, 21:41:05] A: hi".as_slice()),
+        ("a.bin", &zeros),
+        ("b.bin", &zeros),
+    ]);
+    let limits = ArchiveLimits {
+        max_total_uncompressed_bytes: 4 * 1024 * 1024,
+        ..ArchiveLimits::default()
+    };
+    assert!(matches!(
+        ExportZip::open(Cursor::new(zip), &limits),
+        Err(ArchiveError::TooLarge { .. })
+    ));
+    let zip = build_zip(&[
+        ("_chat.txt", b"[31/12/2023, 21:41:05] A: hi".as_slice()),
+        ("a.bin", &zeros),
+    ]);
+    let mut export = ExportZip::open(Cursor::new(zip), &ArchiveLimits::default()).unwrap();
+    let mut first = Vec::new();
+    export
+        .open_media("a.bin")
+        .unwrap()
+        .unwrap()
+        .read_to_end(&mut first)
+        .unwrap();
+    assert_eq!(first.len(), zeros.len());
+}
+
+#[test]
+fn streamed_text_that_is_not_utf8_names_the_offset() {
+    let error = read_lines(
+        Cursor::new(b"ok line\nbad \xFF byte\n".to_vec()),
+        "chat.txt",
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(
+        error,
+        ArchiveError::ChatTextNotUtf8 { offset: 12, .. }
+    ));
 }

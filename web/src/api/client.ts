@@ -34,7 +34,7 @@ export type Restriction = 'mfa_enrolment' | 'policy';
 
 /** What an error answer means for the session as a whole. */
 export function sessionEffect(status: number, code: string): 'sign_out' | Restriction | null {
-  if ((status === 401 && code === 'unauthenticated') || (status === 403 && code === 'account_deactivated')) return 'sign_out';
+  if ((status === 401 && code === 'unauthenticated') || code === 'account_deactivated') return 'sign_out';
   // An older server without codes on 401: treat a bare 401 as the end of the session.
   if (status === 401 && code === 'http_401') return 'sign_out';
   if (status === 403 && code === 'mfa_enrolment_required') return 'mfa_enrolment';
@@ -73,7 +73,7 @@ export interface PageQuery {
 
 export class ApiClient {
   /** Called when a request answers that the session is over (401 unauthenticated, 403 account_deactivated), so the app signs out. */
-  onUnauthenticated: (() => void) | null = null;
+  onUnauthenticated: ((code: string) => void) | null = null;
   /** Called when a request answers that the session is restricted to MFA enrolment or policy acceptance. */
   onRestricted: ((restriction: Restriction) => void) | null = null;
 
@@ -274,8 +274,14 @@ export class ApiClient {
   editMessage(id: MessageId, text: string): Promise<Message> {
     return this.request('PATCH', `/messages/${id}`, { text });
   }
-  messageVersions(id: MessageId): Promise<MessageVersion[]> {
-    return this.request<MessageVersion[] | { versions: MessageVersion[] }>('GET', `/messages/${id}/versions`).then(listOf('versions'));
+  /**
+   * Every version of a message. Reading another author's history outside
+   * one's own conversations is a compliance read: the server requires (and
+   * audits) a `reason`.
+   */
+  messageVersions(id: MessageId, reason?: string): Promise<MessageVersion[]> {
+    const query = reason ? `?reason=${encodeURIComponent(reason)}` : '';
+    return this.request<MessageVersion[] | { versions: MessageVersion[] }>('GET', `/messages/${id}/versions${query}`).then(listOf('versions'));
   }
   addMember(id: ChannelId, userId: UserId): Promise<unknown> {
     return this.request('POST', `/channels/${id}/members`, { user_id: userId });
@@ -337,7 +343,7 @@ async function errorFromResponse(response: Response, client: ApiClient): Promise
   }
   const retryAfter = Number(response.headers.get('Retry-After'));
   const effect = client.token ? sessionEffect(response.status, code) : null;
-  if (effect === 'sign_out') client.onUnauthenticated?.();
+  if (effect === 'sign_out') client.onUnauthenticated?.(code);
   else if (effect) client.onRestricted?.(effect);
   return new ApiError(response.status, code, message, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : null);
 }

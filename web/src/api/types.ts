@@ -113,6 +113,8 @@ export interface Security {
   mfa_enrolment_required: boolean;
   policy_acceptance_required: boolean;
   policy_version: number | null;
+  /** The server's upload limit (`limits.max_upload_bytes`), where the server says it. */
+  max_upload_bytes?: number;
 }
 
 export interface Policy {
@@ -180,13 +182,18 @@ export type ServerFrame =
   | { type: 'whatsapp_status'; channel_id: ChannelId; message_id: MessageId; status: DeliveryStatus; error?: string | null; updated_at: Millis }
   | { type: 'event'; position: number; event: EventPayload }
   | { type: 'caught_up'; position: number }
+  /** Our `since` was beyond the server's newest position (e.g. it was restored from a backup): positions start again from `position`. */
+  | { type: 'reset'; position: number; requested_since: number }
   | { type: 'typing'; channel_id: ChannelId; user_id: UserId; thread_id?: MessageId | null }
   | { type: 'presence'; user_id: UserId; status: 'online' | 'offline' }
   | { type: 'ack'; client_id: string; message: Message }
   | { type: 'nack'; client_id: string; code: string; message: string }
   | { type: 'ping' }
   | { type: 'pong' }
-  | { type: 'error'; code: string; message: string };
+  | { type: 'error'; code: string; message: string }
+  | { type: 'user_erased'; user: User }
+  | { type: 'messages_purged'; messages: number }
+  | { type: 'profile_updated'; user: User; profile: { user_id: UserId; status: string; avatar_version: number | null } };
 
 export type ClientFrame =
   | { type: 'typing'; channel_id: ChannelId; thread_id?: MessageId | null }
@@ -222,6 +229,8 @@ export interface WaConversation {
   window_closes_at: Millis | null;
   created_at: Millis;
   summary: ChannelSummary | null;
+  /** The newest message outside threads, as members see it (older servers omit it). */
+  last_message?: Message | null;
 }
 
 /** A template component as Meta defines it; Conclave fills body parameters. */

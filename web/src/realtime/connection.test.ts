@@ -71,6 +71,8 @@ function setup() {
   const events: [number, number][] = [];
   const hellos: { position: number; resumed: boolean }[] = [];
   const statuses: ConnectionStatus[] = [];
+  const restrictions: string[] = [];
+  const resets: number[] = [];
   const connection = new RealtimeConnection({
     url: (since) => `/ws?token=t${since === undefined ? '' : `&since=${since}`}`,
     createSocket: (url) => {
@@ -86,9 +88,11 @@ function setup() {
       onHello: (_user, position, resumed) => hellos.push({ position, resumed }),
       onEvent: (event, position) => events.push([position, event.kind === 'message_created' ? event.message.id : -1]),
       onStatus: (status) => statuses.push(status),
+      onRestricted: (restriction) => restrictions.push(restriction),
+      onReset: (position) => resets.push(position),
     },
   });
-  return { connection, sockets, clock, events, hellos, statuses };
+  return { connection, sockets, clock, events, hellos, statuses, restrictions, resets };
 }
 
 describe('RealtimeConnection', () => {
@@ -122,6 +126,26 @@ describe('RealtimeConnection', () => {
       [14, 103],
     ]);
     expect(connection.position).toBe(14);
+  });
+
+  it('follows a reset to an earlier position so later events are not taken for old ones', () => {
+    const { connection, sockets, clock, events, resets } = setup();
+    connection.start();
+    sockets[0]!.open();
+    sockets[0]!.receive({ type: 'hello', user, position: 40, heartbeat_ms: 1000 });
+    sockets[0]!.receive({ type: 'caught_up', position: 40 });
+    sockets[0]!.drop();
+    clock.advance(500);
+    expect(sockets[1]!.url).toBe('/ws?token=t&since=40');
+    sockets[1]!.open();
+    // The server was restored to an older state: its journal ends at 7.
+    sockets[1]!.receive({ type: 'hello', user, position: 7, heartbeat_ms: 1000 });
+    sockets[1]!.receive({ type: 'reset', position: 7, requested_since: 40 });
+    sockets[1]!.receive({ type: 'caught_up', position: 7 });
+    sockets[1]!.receive({ type: 'event', position: 8, event: created(200) });
+    expect(resets).toEqual([7]);
+    expect(events).toEqual([[8, 200]]);
+    expect(connection.position).toBe(8);
   });
 
   it('backs off exponentially up to the cap and resets after a successful hello', () => {
@@ -181,6 +205,20 @@ describe('RealtimeConnection', () => {
     clock.advance(60_000);
     expect(sockets).toHaveLength(1);
     expect(statuses[statuses.length - 1]).toBe('revoked');
+  });
+
+  it.each([
+    [4031, 'policy'],
+    [4032, 'mfa_enrolment'],
+  ])('stops without retrying when closed with %i until the restriction is lifted', (code, restriction) => {
+    const { connection, sockets, clock, restrictions } = setup();
+    connection.start();
+    sockets[0]!.open();
+    sockets[0]!.receive({ type: 'hello', user, position: 1 });
+    sockets[0]!.drop(code);
+    clock.advance(60_000);
+    expect(sockets).toHaveLength(1);
+    expect(restrictions).toEqual([restriction]);
   });
 
   it('reconnects immediately on demand and ignores frames from replaced sockets', () => {

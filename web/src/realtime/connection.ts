@@ -38,9 +38,21 @@ export interface ConnectionHandlers {
   onHello(user: User, position: number, resumed: boolean, onlineUserIds?: number[]): void;
   onEvent(event: EventPayload, position: number): void;
   onCaughtUp?(position: number): void;
+  /**
+   * The server's journal ends before the position we resumed from (it was
+   * restored or replaced): positions continue from `position`, and what the
+   * owner holds may be stale, so it reloads state over REST.
+   */
+  onReset?(position: number): void;
   /** Ephemeral frames: typing, presence, ack, nack, error. */
   onFrame?(frame: ServerFrame): void;
   onStatus(status: ConnectionStatus): void;
+  /**
+   * The server closed the socket because the session is restricted until
+   * the user accepts the acceptable-use policy (4031) or enrols MFA (4032).
+   * The connection stops; the owner starts a new one once that is done.
+   */
+  onRestricted?(restriction: 'policy' | 'mfa_enrolment'): void;
 }
 
 export interface ConnectionOptions {
@@ -59,6 +71,8 @@ export interface ConnectionOptions {
 const OPEN = 1;
 /** Close codes after which reconnecting cannot help. */
 const CLOSE_REVOKED = 4001;
+const CLOSE_POLICY_ACCEPTANCE_REQUIRED = 4031;
+const CLOSE_MFA_ENROLMENT_REQUIRED = 4032;
 
 export class RealtimeConnection {
   /** The newest event position processed; sent as `since` on reconnect. */
@@ -156,6 +170,14 @@ export class RealtimeConnection {
         this.setStatus('revoked');
         return;
       }
+      if (event.code === CLOSE_POLICY_ACCEPTANCE_REQUIRED || event.code === CLOSE_MFA_ENROLMENT_REQUIRED) {
+        // Reconnecting would only be refused (403) until the user acts.
+        this.clearTimers();
+        this.stopped = true;
+        this.setStatus('idle');
+        this.options.handlers.onRestricted?.(event.code === CLOSE_POLICY_ACCEPTANCE_REQUIRED ? 'policy' : 'mfa_enrolment');
+        return;
+      }
       this.scheduleReconnect();
     };
     socket.onerror = () => {
@@ -191,6 +213,12 @@ export class RealtimeConnection {
       case 'caught_up':
         if (this.position === undefined || frame.position > this.position) this.position = frame.position;
         this.options.handlers.onCaughtUp?.(frame.position);
+        return;
+      case 'reset':
+        // Our position is from a journal the server no longer has; keeping it
+        // would make every new event look already applied.
+        this.position = frame.position;
+        this.options.handlers.onReset?.(frame.position);
         return;
       case 'ping':
         socket.send(JSON.stringify({ type: 'pong' }));

@@ -57,3 +57,64 @@ export function endOfDay(day: string): number | null {
   const start = dayStart(day);
   return start === null ? null : start + DAY_MS - 1;
 }
+
+/** How much a role may do, lowest first: raising a role gives more power. */
+const ROLE_RANK: Record<Role, number> = { guest: 0, member: 1, compliance: 2, admin: 3, owner: 4 };
+
+export const ROLE_NAMES: Record<Role, string> = {
+  owner: 'owner',
+  admin: 'admin',
+  compliance: 'compliance officer',
+  member: 'member',
+  guest: 'guest',
+};
+
+/** What each role may do, in one line, for confirmations. */
+const ROLE_POWERS: Record<Role, string> = {
+  owner: 'full control of the workspace, including every admin and the compliance archive',
+  admin: 'manage people, guests, channels and security settings',
+  compliance: 'read the audit log and every edit history, set retention and legal holds, export and erase',
+  member: 'create channels and message anyone in the workspace',
+  guest: 'see only the channels they are invited to',
+};
+
+export interface Confirmation {
+  title: string;
+  body: string;
+  confirmLabel: string;
+}
+
+/** Whether moving from `from` to `to` gives more power. */
+export function raisesPrivileges(from: Role, to: Role): boolean {
+  return ROLE_RANK[to] > ROLE_RANK[from];
+}
+
+/** The question an admin answers before a role change is saved. */
+export function roleChangeConfirmation(name: string, from: Role, to: Role): Confirmation {
+  const raising = raisesPrivileges(from, to);
+  return {
+    title: `Make ${name} ${article(ROLE_NAMES[to])} ${ROLE_NAMES[to]}?`,
+    body: `${name} is ${article(ROLE_NAMES[from])} ${ROLE_NAMES[from]} now. As ${article(ROLE_NAMES[to])} ${ROLE_NAMES[to]} they will be able to ${ROLE_POWERS[to]}.${
+      raising ? '' : ` They lose what ${article(ROLE_NAMES[from])} ${ROLE_NAMES[from]} may do.`
+    } The change takes effect at once and is recorded in the audit log.`,
+    confirmLabel: raising ? `Make ${ROLE_NAMES[to]}` : `Change to ${ROLE_NAMES[to]}`,
+  };
+}
+
+/** The question before deactivating an account. */
+export function deactivationConfirmation(name: string): Confirmation {
+  return {
+    title: `Deactivate ${name}?`,
+    body: `${name} is signed out everywhere at once: every session, open window and access token stops working, and they cannot sign in again until someone reactivates the account. Their messages stay.`,
+    confirmLabel: 'Deactivate',
+  };
+}
+
+function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? 'an' : 'a';
+}
+
+/** WhatsApp customers are stored as accounts that never sign in; they are not staff. */
+export function isExternalContact(user: Pick<User, 'email'>): boolean {
+  return user.email.endsWith('@whatsapp.invalid');
+}

@@ -3,6 +3,8 @@
 //! react) into requests and state changes. Views read from it and call it;
 //! they never talk to the network themselves.
 
+import { profiles as loadProfileList, type Profile } from '../api/accounts';
+import { erasedMessages, type SignedOutReason } from './accounts';
 import { ApiClient, ApiError, type Restriction } from '../api/client';
 import type { Attachment, ChannelId, ChannelSummary, DeliveryStatus, EventPayload, LoginResponse, Message, MessageId, Security, ServerFrame, User, UserId, WaConversation, WaNumber, WaReply } from '../api/types';
 import { mergeDelivery } from './whatsapp';
@@ -12,6 +14,8 @@ import { channelTitle } from '../util/format';
 import { ChannelStore, isConversation } from './channels';
 import { MessageStore, type PendingSend } from './messages';
 import { PresenceWatch, presenceTargets } from './presence';
+import { APP_NAME, documentTitle, unreadForTitle } from './attention';
+import { limitFromRefusal } from '../util/format';
 
 /** How often an open customer conversation re-reads its delivery statuses. */
 const DELIVERY_REFRESH_MS = 3_000;
@@ -23,12 +27,23 @@ const TYPING_SEND_INTERVAL_MS = 3000;
 
 export type SidePanel = { kind: 'thread'; rootId: MessageId } | { kind: 'pins' } | { kind: 'members' } | { kind: 'profile'; userId: UserId } | null;
 
-export type Modal = 'create-channel' | 'browse' | 'new-message' | 'switcher' | 'security' | 'admin' | 'compliance' | null;
+export type Modal = 'create-channel' | 'browse' | 'new-message' | 'switcher' | 'security' | 'admin' | 'compliance' | 'profile' | null;
 
 export interface Toast {
   id: number;
   text: string;
+  /** A way back, such as "Undo", offered for a while after the change. */
+  action?: ToastAction;
 }
+
+export interface ToastAction {
+  label: string;
+  run: () => void | Promise<unknown>;
+}
+
+/** How long a toast stays: longer when it offers a way back. */
+const TOAST_MS = 5000;
+const TOAST_WITH_ACTION_MS = 10_000;
 
 export class App {
   readonly api: ApiClient;
@@ -56,6 +71,13 @@ export class App {
   modal: Modal = null;
   toasts: Toast[] = [];
   /**
+   * How many modal dialogs are open. A modal makes the rest of the page
+   * inert, so toasts are shown inside the outermost one while any is open.
+   */
+  openModals = 0;
+  /** The server's upload limit in bytes, once known (it answers it when refusing a file). */
+  uploadLimitBytes: number | null = null;
+  /**
    * Per channel: the first message that was unread when the user opened it
    * (the "new messages" line goes above it), or null for no line. Fixed at
    * open time, so messages arriving while the user watches do not move it.
@@ -64,6 +86,10 @@ export class App {
   /** Per channel: the read marker when it was opened, until the line is placed. */
   private readonly readMarkerAtOpen = new Map<ChannelId, MessageId>();
   readonly users = new Map<UserId, User>();
+  /** Status texts and photos, by person (only those who set one). */
+  readonly profiles = new Map<UserId, Profile>();
+  /** Why the last session ended, for the sign-in screen. */
+  signedOutReason: SignedOutReason = null;
   readonly presence = new Map<UserId, 'online' | 'offline'>();
   /** `${channelId}:${threadId ?? 0}` → user → expiry time. */
   readonly typing = new Map<string, Map<UserId, number>>();
@@ -86,7 +112,10 @@ export class App {
   constructor(private readonly storage: Storage = localStorage) {
     this.token = storage.getItem(TOKEN_KEY);
     this.api = new ApiClient(this.token);
-    this.api.onUnauthenticated = () => this.signOutLocally();
+    this.api.onUnauthenticated = (code) => {
+      if (code === 'account_deactivated') this.signedOutReason = 'deactivated';
+      this.signOutLocally();
+    };
     this.api.onRestricted = (restriction) => this.restrict(restriction);
     this.messages.subscribe(() => this.changed());
     this.channels.subscribe(() => this.changed());
@@ -101,6 +130,7 @@ export class App {
 
   async signIn(email: string, password: string, totp?: string): Promise<void> {
     const answer = await this.api.login(email, password, totp);
+    this.signedOutReason = null;
     this.acceptLogin(answer);
   }
 
@@ -162,12 +192,16 @@ export class App {
       this.me = await this.api.me();
       this.users.set(this.me.id, this.me);
     } catch (error) {
-      if (error instanceof ApiError && (error.status === 401 || error.code === 'account_deactivated')) return this.signOutLocally();
+      if (error instanceof ApiError && (error.status === 401 || error.code === 'account_deactivated')) {
+        if (error.code === 'account_deactivated') this.signedOutReason = 'deactivated';
+        return this.signOutLocally();
+      }
       // Offline at start: keep the token and let the socket retry.
     }
     try {
       const security = await this.api.security();
       this.security = security;
+      if (security.max_upload_bytes) this.uploadLimitBytes = security.max_upload_bytes;
       this.restriction = security.mfa_enrolment_required ? 'mfa_enrolment' : security.policy_acceptance_required ? 'policy' : null;
     } catch (error) {
       if (!this.token) return;
@@ -233,12 +267,18 @@ export class App {
           this.retryFailedSends();
         },
         onEvent: (event) => this.applyEvent(event),
+        onReset: () => void this.reloadState(),
         onFrame: (frame) => this.applyFrame(frame),
+        onRestricted: (restriction) => this.restrict(restriction),
         onStatus: (status) => {
           this.status = status;
           // A new socket hears nobody's presence beyond partners until told again.
           if (status !== 'online') this.presenceWatch.reset();
-          if (status === 'revoked') this.signOutLocally();
+          // Ask why (a deactivated account answers so), then sign out.
+          if (status === 'revoked') void this.api.me().then(
+            () => this.signOutLocally(),
+            () => this.signOutLocally(),
+          );
           // Presence is only known while connected; stale dots would mislead.
           if (status === 'offline') this.presence.clear();
           this.changed();
@@ -262,6 +302,7 @@ export class App {
       this.ready = true;
       this.ensureUsers(summaries.flatMap((summary) => summary.member_ids));
       void this.loadInbox();
+      void this.loadProfiles();
       const active = this.activeChannelId;
       if (active !== null) {
         const summary = this.channels.summaries.get(active);
@@ -278,6 +319,17 @@ export class App {
   }
 
   // ---- users ---------------------------------------------------------
+
+  async loadProfiles(): Promise<void> {
+    try {
+      const list = await loadProfileList(this.api);
+      this.profiles.clear();
+      for (const profile of list) this.profiles.set(profile.user_id, profile);
+      this.changed();
+    } catch {
+      // Photos and status texts are extras; names still show.
+    }
+  }
 
   user(id: UserId): User | undefined {
     const known = this.users.get(id);
@@ -634,15 +686,26 @@ export class App {
     await this.openChannel(channelId);
   }
 
-  async leaveChannel(channelId: ChannelId): Promise<void> {
+  /**
+   * Leaves a channel and says so; a public channel can be joined again from
+   * the toast. Answers an error text, or null when it worked.
+   */
+  async leaveChannel(channelId: ChannelId): Promise<string | null> {
+    const channel = this.channels.summaries.get(channelId)?.channel;
     try {
       await this.api.leaveChannel(channelId);
-      this.channels.remove(channelId);
-      this.messages.forgetChannel(channelId);
-      if (this.activeChannelId === channelId) await this.openChannel(null);
     } catch (error) {
       this.toast(errorText(error));
+      return errorText(error);
     }
+    this.channels.remove(channelId);
+    this.messages.forgetChannel(channelId);
+    if (this.activeChannelId === channelId) await this.openChannel(null);
+    if (channel) {
+      const rejoin = channel.kind === 'public' ? { label: 'Undo', run: () => this.joinChannel(channelId).catch((error: unknown) => this.toast(errorText(error))) } : undefined;
+      this.toast(`You left #${channel.name}.`, rejoin);
+    }
+    return null;
   }
 
   async openConversation(userIds: UserId[]): Promise<void> {
@@ -685,6 +748,15 @@ export class App {
   closeInbox(): void {
     this.inboxOpen = false;
     this.changed();
+  }
+
+  /**
+   * Whether a channel can be a customer conversation of one of the user's
+   * business numbers (the connector names them `wa-CUSTOMER-NUMBER`), so
+   * that ordinary channels never cost a request that can only answer 404.
+   */
+  private mayBeCustomerConversation(channel: { kind: string; name: string }): boolean {
+    return channel.kind === 'private' && this.waNumbers.some((number) => channel.name.startsWith('wa-') && channel.name.endsWith(`-${number.phone_number_id}`));
   }
 
   private async refreshConversation(channelId: ChannelId): Promise<void> {
@@ -763,6 +835,8 @@ export class App {
     try {
       const answer = await this.api.waSend(channelId, body, newClientId());
       this.messages.put(answer.message, 'created');
+      const conversation = this.waConversations.get(channelId);
+      if (conversation) this.waConversations.set(channelId, { ...conversation, last_message: answer.message });
       this.deliveries.set(answer.message.id, mergeDelivery(this.deliveries.get(answer.message.id), answer.delivery.status));
       this.markReadIfViewing();
       this.changed();
@@ -794,6 +868,8 @@ export class App {
         if (message.channel_id === this.viewingChannel()) this.markReadIfViewing();
         if (message.author_id !== me) this.notify(message);
         const conversation = this.waConversations.get(message.channel_id);
+        // The inbox previews the newest message outside threads.
+        if (conversation && message.thread_id === null) this.waConversations.set(message.channel_id, { ...conversation, last_message: message });
         // A customer message reopens the reply window.
         if (conversation && message.author_id === conversation.customer.user_id) void this.refreshConversation(message.channel_id);
         break;
@@ -801,7 +877,7 @@ export class App {
       case 'channel_created':
         // A customer's first message opens a new conversation: learn it now,
         // so its customer's thread replies are counted as they arrive.
-        if (this.waNumbers.length > 0 && event.channel.kind === 'private' && event.member_ids.includes(me) && !this.waConversations.has(event.channel.id)) {
+        if (this.mayBeCustomerConversation(event.channel) && event.member_ids.includes(me) && !this.waConversations.has(event.channel.id)) {
           void this.refreshConversation(event.channel.id);
         }
         break;
@@ -857,6 +933,24 @@ export class App {
       this.changed();
     } else if (frame.type === 'error') {
       this.toast(frame.message);
+    } else if (frame.type === 'user_erased') {
+      // Their messages leave every open screen now, not at the next reload.
+      this.users.set(frame.user.id, frame.user);
+      this.profiles.delete(frame.user.id);
+      for (const message of erasedMessages(this.messages.messages.values(), frame.user.id, Date.now())) this.messages.put(message);
+      if (this.panel?.kind === 'members' && this.activeChannelId !== null) void this.loadMembers(this.activeChannelId);
+      this.changed();
+    } else if (frame.type === 'messages_purged') {
+      // Retention removed history: drop what is held and read it again.
+      this.messages.messages.clear();
+      this.messages.channels.clear();
+      this.messages.threads.clear();
+      void this.reloadState();
+    } else if (frame.type === 'profile_updated') {
+      this.users.set(frame.user.id, frame.user);
+      this.profiles.set(frame.profile.user_id, frame.profile);
+      if (this.me?.id === frame.user.id) this.me = frame.user;
+      this.changed();
     }
   }
 
@@ -907,14 +1001,41 @@ export class App {
 
   // ---- feedback ------------------------------------------------------
 
-  toast(text: string): void {
+  toast(text: string, action?: ToastAction): void {
     const id = ++this.toastSeq;
-    this.toasts = [...this.toasts, { id, text }];
+    this.toasts = [...this.toasts, action ? { id, text, action } : { id, text }];
     this.changed();
-    setTimeout(() => {
-      this.toasts = this.toasts.filter((toast) => toast.id !== id);
+    setTimeout(() => this.dismissToast(id), action ? TOAST_WITH_ACTION_MS : TOAST_MS);
+  }
+
+  dismissToast(id: number): void {
+    if (!this.toasts.some((toast) => toast.id === id)) return;
+    this.toasts = this.toasts.filter((toast) => toast.id !== id);
+    this.changed();
+  }
+
+  /** Counts modal dialogs in and out (see `openModals`). */
+  modalOpened(): () => void {
+    this.openModals += 1;
+    this.changed();
+    return () => {
+      this.openModals = Math.max(0, this.openModals - 1);
       this.changed();
-    }, 5000);
+    };
+  }
+
+  /** Remembers the upload limit a refusal names, so later files are checked before they are sent. */
+  learnUploadLimit(error: unknown): void {
+    if (!(error instanceof ApiError) || error.code !== 'payload_too_large') return;
+    const limit = limitFromRefusal(error.message);
+    if (limit !== null) this.uploadLimitBytes = limit;
+  }
+
+  /** The tab title carries the number of conversations waiting: "(3) Conclave". */
+  private updateTitle(): void {
+    if (typeof document === 'undefined') return;
+    const title = this.me && this.ready ? documentTitle(unreadForTitle(this.channels.summaries.values(), this.viewingChannel())) : APP_NAME;
+    if (document.title !== title) document.title = title;
   }
 
   /** Watches the presence of the people on screen: the open channel's members and the member list. */
@@ -927,6 +1048,7 @@ export class App {
 
   changed(): void {
     this.syncPresence();
+    this.updateTitle();
     this.version += 1;
     for (const listener of this.listeners) listener();
   }

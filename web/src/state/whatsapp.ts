@@ -1,6 +1,6 @@
 //! WhatsApp customer inbox rules: the reply window and delivery ticks.
 
-import type { DeliveryStatus, WaConversation, WaReply } from '../api/types';
+import type { DeliveryStatus, Message, Millis, UserId, WaConversation, WaReply } from '../api/types';
 
 const ORDER: DeliveryStatus[] = ['queued', 'sent', 'delivered', 'read'];
 
@@ -47,4 +47,19 @@ export function templateReply(name: string, language: string, parameters: string
   const template = { name: name.trim(), language: language.trim() };
   if (parameters.length === 0) return template;
   return { ...template, components: [{ type: 'body', parameters: parameters.map((text) => ({ type: 'text', text: text.trim() })) }] };
+}
+
+/** The inbox row's preview of a conversation's newest message: who wrote it and a line of it. */
+export function inboxPreview(message: Message | null | undefined, me: UserId | undefined, customerId: UserId, nameOf: (id: UserId) => string | undefined = () => undefined): string {
+  if (!message) return 'No messages yet';
+  if (message.deleted_at !== null) return 'Message deleted';
+  const who = message.author_id === me ? 'You: ' : message.author_id === customerId ? '' : `${nameOf(message.author_id)?.split(' ')[0] ?? 'Staff'}: `;
+  const text = message.text.replace(/\s+/g, ' ').trim();
+  const body = text || (message.attachments.length > 0 ? `📎 ${message.attachments.length === 1 ? (message.attachments[0]?.name ?? 'Attachment') : `${message.attachments.length} attachments`}` : '');
+  return `${who}${body}`;
+}
+
+/** When the inbox orders a conversation: its newest message, else the customer's last, else its start. */
+export function inboxActivity(conversation: WaConversation): Millis {
+  return conversation.last_message?.created_at ?? conversation.last_inbound_at ?? conversation.created_at;
 }

@@ -1,18 +1,23 @@
 //! The admin console: people (search, role, deactivate/reactivate, invite a
-//! guest with an expiry) for owners and admins, and the audit log (filters,
-//! JSON Lines export) for admins, owners and compliance officers. Per-user
-//! tools, Security settings and the Directory live in AdminExtras.tsx.
+//! guest with an expiry) for owners and admins, and the audit log (in
+//! AuditLog.tsx) for admins, owners and compliance officers. Role changes
+//! and deactivation wait for a confirmation that says what will happen, and
+//! a toast says what did, with Undo. Per-user tools, Security settings and
+//! the Directory live in AdminExtras.tsx.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { AdminUser, AuditEntry, Channel, Role } from '../api/types';
-import { assignableRoles, auditQuery, endOfDay, mayToggleActive, type AuditFilters } from '../state/admin';
+import type { AdminUser, Channel, Role } from '../api/types';
+import { assignableRoles, deactivationConfirmation, endOfDay, isExternalContact, mayToggleActive, ROLE_NAMES, roleChangeConfirmation, type Confirmation } from '../state/admin';
 import { errorText } from '../state/app';
 import { formatDateTime } from '../util/format';
 import { Avatar } from './Avatar';
 import { GuestBadge } from './GuestBadge';
 import { Directory, SecuritySettings, UserTools } from './AdminExtras';
 import { useApp } from './context';
-import { Modal } from './Dialogs';
+import { ConfirmDialog, Modal } from './Dialogs';
+import { AuditLog } from './AuditLog';
+import { ResetPasswordButton } from './Passwords';
+import { isErased } from '../state/accounts';
 
 
 export function AdminConsole() {
@@ -64,6 +69,8 @@ function People() {
   const [inviting, setInviting] = useState(false);
   const [adding, setAdding] = useState(false);
   const [managing, setManaging] = useState<number | null>(null);
+  // A role change or deactivation waits here for the admin to confirm it.
+  const [pending, setPending] = useState<{ confirmation: Confirmation; run: () => Promise<void> } | null>(null);
 
   // Reloads (after an action, or as the search changes) may answer out of
   // order: only the latest request's answer is shown, and a reload always
@@ -87,15 +94,38 @@ function People() {
     return () => clearTimeout(timer);
   }, [query]);
 
-  const act = async (work: () => Promise<unknown>) => {
+  const act = async (work: () => Promise<unknown>, done?: string, undo?: { run: () => Promise<unknown>; done: string }) => {
     setError(null);
     try {
       await work();
       await load();
+      if (done) app.toast(done, undo && { label: 'Undo', run: () => act(undo.run, undo.done) });
     } catch (failure) {
       setError(errorText(failure));
     }
   };
+
+  const changeRole = (user: AdminUser, role: Role) => {
+    const previous = user.role;
+    setPending({
+      confirmation: roleChangeConfirmation(user.name, previous, role),
+      run: () =>
+        act(() => app.api.setRole(user.id, role), `${user.name} is now ${roleWithArticle(role)}.`, {
+          run: () => app.api.setRole(user.id, previous),
+          done: `${user.name} is ${roleWithArticle(previous)} again.`,
+        }),
+    });
+  };
+
+  const deactivate = (user: AdminUser) =>
+    setPending({
+      confirmation: deactivationConfirmation(user.name),
+      run: () =>
+        act(() => app.api.setActive(user.id, false), `${user.name} was deactivated and signed out everywhere.`, {
+          run: () => app.api.setActive(user.id, true),
+          done: `${user.name} was reactivated.`,
+        }),
+    });
 
   return (
     <div class="stack">
@@ -119,7 +149,8 @@ function People() {
         <p class="muted">Loading…</p>
       ) : (
         <ul class="admin-users" role="list">
-          {users.map((user) => {
+          {/* WhatsApp customers are contacts, not staff: they are not listed among people. */}
+          {users.filter((user) => !isExternalContact(user)).map((user) => {
             const roles = assignableRoles(me, user);
             return (
               <li key={user.id} class={`admin-user${user.active ? '' : ' inactive'}`}>
@@ -137,10 +168,19 @@ function People() {
                 </span>
                 <span class="admin-user-actions">
                   {roles.length > 0 ? (
-                    <select aria-label={`Role of ${user.name}`} value={user.role} onChange={(event) => void act(() => app.api.setRole(user.id, event.currentTarget.value as Role))}>
+                    <select
+                      aria-label={`Role of ${user.name}`}
+                      value={user.role}
+                      onChange={(event) => {
+                        const role = event.currentTarget.value as Role;
+                        // Nothing is saved until confirmed: the list keeps showing the current role.
+                        event.currentTarget.value = user.role;
+                        if (role !== user.role) changeRole(user, role);
+                      }}
+                    >
                       {(roles.includes(user.role) ? roles : [user.role, ...roles]).map((role) => (
                         <option key={role} value={role}>
-                          {role}
+                          {ROLE_NAMES[role]}
                         </option>
                       ))}
                     </select>
@@ -152,8 +192,14 @@ function People() {
                       Unlock<span class="sr-only"> {user.name}</span>
                     </button>
                   )}
-                  {mayToggleActive(me, user) && (
-                    <button type="button" class={`button small${user.active ? ' danger' : ''}`} onClick={() => void act(() => app.api.setActive(user.id, !user.active))}>
+                  {mayToggleActive(me, user) && isErased(user) && <span class="pill">Erased</span>}
+                  {mayToggleActive(me, user) && user.active && <ResetPasswordButton user={user} />}
+                  {mayToggleActive(me, user) && !isErased(user) && (
+                    <button
+                      type="button"
+                      class={`button small${user.active ? ' danger' : ''}`}
+                      onClick={() => (user.active ? deactivate(user) : void act(() => app.api.setActive(user.id, true), `${user.name} was reactivated.`))}
+                    >
                       {user.active ? 'Deactivate' : 'Reactivate'}
                       <span class="sr-only"> {user.name}</span>
                     </button>
@@ -169,6 +215,19 @@ function People() {
             );
           })}
         </ul>
+      )}
+      {pending && (
+        <ConfirmDialog
+          title={pending.confirmation.title}
+          body={pending.confirmation.body}
+          confirmLabel={pending.confirmation.confirmLabel}
+          onCancel={() => setPending(null)}
+          onConfirm={() => {
+            const run = pending.run;
+            setPending(null);
+            void run();
+          }}
+        />
       )}
     </div>
   );
@@ -310,105 +369,7 @@ function PersonForm({ onDone }: { onDone: () => void }) {
   );
 }
 
-function AuditLog() {
-  const app = useApp();
-  const [filters, setFilters] = useState<AuditFilters>({});
-  const [entries, setEntries] = useState<AuditEntry[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const load = () => {
-    setError(null);
-    app.api
-      .audit(auditQuery(filters, 200))
-      .then(setEntries)
-      .catch((failure) => setError(errorText(failure)));
-  };
-  useEffect(load, []);
-  const download = async () => {
-    try {
-      const blob = await app.api.auditExport(auditQuery(filters));
-      const url = URL.createObjectURL(blob);
-      const link = document.createElement('a');
-      link.href = url;
-      link.download = `conclave-audit-${new Date().toISOString().slice(0, 10)}.jsonl`;
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-  };
-  const field = (key: keyof AuditFilters, label: string, type: 'text' | 'date' = 'text') => (
-    <label class="field compact">
-      <span>{label}</span>
-      {type === 'date' ? (
-        <input type="date" name={`audit-${key}`} value={filters[key] ?? ''} onInput={(event) => setFilters({ ...filters, [key]: event.currentTarget.value })} />
-      ) : (
-        <input type="text" name={`audit-${key}`} value={filters[key] ?? ''} onInput={(event) => setFilters({ ...filters, [key]: event.currentTarget.value })} />
-      )}
-    </label>
-  );
-  return (
-    <div class="stack">
-      <form
-        class="audit-filters"
-        onSubmit={(event) => {
-          event.preventDefault();
-          load();
-        }}
-      >
-        {field('action', 'Action')}
-        {field('actorId', 'Actor id')}
-        {field('targetKind', 'Target kind')}
-        {field('from', 'From', 'date')}
-        {field('to', 'To', 'date')}
-        <div class="row-actions">
-          <button type="submit" class="button primary">
-            Filter
-          </button>
-          <button type="button" class="button" onClick={() => void download()}>
-            Export JSON Lines
-          </button>
-        </div>
-      </form>
-      {error && (
-        <p class="form-error" role="alert">
-          {error}
-        </p>
-      )}
-      {!entries ? (
-        <p class="muted">Loading…</p>
-      ) : entries.length === 0 ? (
-        <p class="muted">No entries match.</p>
-      ) : (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Audit entries">
-          <table class="audit-table">
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Who</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-              </tr>
-            </thead>
-            <tbody>
-              {entries.map((entry) => (
-                <tr key={entry.id}>
-                  <td>{formatDateTime(entry.at)}</td>
-                  <td>{entry.actor_label}</td>
-                  <td>
-                    <code>{entry.action}</code>
-                  </td>
-                  <td>
-                    {entry.target_kind}
-                    {entry.target_id ? ` ${entry.target_id}` : ''}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </div>
-  );
+function roleWithArticle(role: Role): string {
+  const name = ROLE_NAMES[role];
+  return `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name}`;
 }

@@ -190,10 +190,15 @@ function PolicySection() {
   const [users, setUsers] = useState<Map<number, string>>(new Map());
   const load = async () => {
     let policy: Policy | null = null;
-    try {
-      policy = await app.api.policy();
-    } catch (failure) {
-      if ((failure as { status?: number }).status !== 404) throw failure;
+    // `GET /me/security` says whether any version is published; asking for
+    // the policy when none is would only answer 404.
+    const security = await app.api.security();
+    if (security.policy_version !== null && security.policy_version > 0) {
+      try {
+        policy = await app.api.policy();
+      } catch (failure) {
+        if ((failure as { status?: number }).status !== 404) throw failure;
+      }
     }
     setCurrent(policy);
     if (policy) {

@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { fileUrl, hasThumbnail, thumbnailUrl } from '../api/client';
 import type { Attachment } from '../api/types';
 import { errorText } from '../state/app';
-import { formatBytes, formatDuration } from '../util/format';
+import { formatBytes, formatDuration, voiceNoteSeconds } from '../util/format';
 import { downloadFile, useBlobUrl } from './blobs';
 import { useApp } from './context';
 import { Icon } from './icons';
@@ -120,7 +120,8 @@ export function VoiceNote({ attachment }: { attachment: Attachment }) {
   const audio = useRef<HTMLAudioElement>(null);
   const [playing, setPlaying] = useState(false);
   const [current, setCurrent] = useState(0);
-  const [duration, setDuration] = useState(0);
+  // Recorded WebM files often report no duration; the name carries the recorded length.
+  const [duration, setDuration] = useState(() => voiceNoteSeconds(attachment.name) ?? 0);
 
   useEffect(() => {
     if (requested && blob.status === 'ready') void audio.current?.play().catch(() => setPlaying(false));
@@ -160,7 +161,9 @@ export function VoiceNote({ attachment }: { attachment: Attachment }) {
       >
         <div class="voice-fill" style={{ width: `${fraction * 100}%` }} />
       </div>
-      <span class="voice-time">{playing || current > 0 || duration > 0 ? formatDuration(playing || current > 0 ? current : duration) : 'Voice'}</span>
+      <span class="voice-time">
+        {playing || current > 0 ? `${formatDuration(current)}${duration > 0 ? ` / ${formatDuration(duration)}` : ''}` : duration > 0 ? formatDuration(duration) : 'Voice'}
+      </span>
       {blob.status === 'ready' && (
         <audio
           ref={audio}

@@ -8,7 +8,7 @@ import { errorText } from '../state/app';
 import { Avatar } from './Avatar';
 import { ChannelWebhooks } from './ChannelWebhooks';
 import { useApp } from './context';
-import { Modal } from './Dialogs';
+import { ConfirmDialog, Modal } from './Dialogs';
 
 export function ChannelSettings({ channelId, onClose }: { channelId: ChannelId; onClose: () => void }) {
   const app = useApp();
@@ -22,6 +22,16 @@ export function ChannelSettings({ channelId, onClose }: { channelId: ChannelId; 
   const [members, setMembers] = useState<User[] | null>(null);
   const [query, setQuery] = useState('');
   const [results, setResults] = useState<User[]>([]);
+  const [confirmLeave, setConfirmLeave] = useState(false);
+  const leave = async () => {
+    setConfirmLeave(false);
+    setBusy(true);
+    setError(null);
+    onClose();
+    const failure = await app.leaveChannel(channelId);
+    if (failure) setError(`Could not leave the channel: ${failure}`);
+    setBusy(false);
+  };
 
   const refresh = async () => {
     const [fresh, users] = await Promise.all([app.api.channel(channelId), app.api.members(channelId)]);
@@ -150,26 +160,27 @@ export function ChannelSettings({ channelId, onClose }: { channelId: ChannelId; 
             type="button"
             class="button danger"
             disabled={busy}
-            onClick={async () => {
-              setBusy(true);
-              setError(null);
-              try {
-                await app.api.leaveChannel(channelId);
-                onClose();
-                app.channels.remove(channelId);
-                app.messages.forgetChannel(channelId);
-                if (app.activeChannelId === channelId) await app.openChannel(null);
-              } catch (failure) {
-                setError(`Could not leave the channel: ${errorText(failure)}`);
-                setBusy(false);
-              }
-            }}
+            onClick={() => (channel.kind === 'private' ? setConfirmLeave(true) : void leave())}
           >
             Leave channel
           </button>
+          {confirmLeave && <LeaveChannelConfirm name={channel.name} onCancel={() => setConfirmLeave(false)} onConfirm={() => void leave()} />}
         </div>
       </section>
       {app.me && app.me.role !== 'guest' && <ChannelWebhooks channel={channel} />}
     </Modal>
+  );
+}
+
+/** Leaving a private channel has no way back: only a member can add you again. */
+export function LeaveChannelConfirm({ name, onConfirm, onCancel }: { name: string; onConfirm: () => void; onCancel: () => void }) {
+  return (
+    <ConfirmDialog
+      title={`Leave #${name}?`}
+      body={`#${name} is private: once you leave, you cannot see it or rejoin it yourself. Only one of its members can add you back.`}
+      confirmLabel="Leave channel"
+      onCancel={onCancel}
+      onConfirm={onConfirm}
+    />
   );
 }

@@ -236,7 +236,22 @@ function PeoplePicker({ label, name, selected, onChange, single = false, exclude
       )}
       <label class="field compact">
         <span>Search people</span>
-        <input type="search" name={name} autoComplete="off" placeholder="Name or email" value={query} onInput={(event) => setQuery(event.currentTarget.value)} />
+        <input
+          type="search"
+          name={name}
+          autoComplete="off"
+          placeholder="Name or email"
+          value={query}
+          onInput={(event) => setQuery(event.currentTarget.value)}
+          onKeyDown={(event) => {
+            // Enter takes the only match, instead of submitting the form around the picker.
+            const only = candidates.length === 1 ? candidates[0]! : null;
+            if (event.key !== 'Enter' || !only) return;
+            event.preventDefault();
+            onChange(single ? [only] : [...selected, only]);
+            setQuery('');
+          }}
+        />
       </label>
       <ErrorNotice failure={failure} />
       {query.trim() && !searching && candidates.length === 0 && !failure && <p class="muted">Nobody else matches “{query.trim()}”.</p>}
@@ -852,12 +867,12 @@ function ErasurePanel() {
       <ErrorNotice failure={failure} />
       {refusal && (
         <div class="form-error refusal" role="alert">
+          {/* Said once, in plain words: the server's own wording only when no hold could be named. */}
           <p>
             <strong>Erasure refused.</strong>{' '}
-            {refusal.hold ? `The legal hold “${refusal.hold}” covers ${refusal.person.name}. Release it before erasing.` : refusal.message}
-          </p>
-          <p class="error-code">
-            {refusal.message} (error code: conflict)
+            {refusal.hold
+              ? `The legal hold “${refusal.hold}” covers ${refusal.person.name}, so nothing of theirs can be erased while it is in place. Release the hold first, then erase again.`
+              : refusal.message}
           </p>
         </div>
       )}

@@ -7,11 +7,12 @@ import { ApiError } from '../api/client';
 import type { Attachment, ChannelId, MessageId, User } from '../api/types';
 import { uploadFile } from '../api/upload';
 import { errorText } from '../state/app';
-import { formatBytes, formatDuration } from '../util/format';
+import { formatBytes, formatDuration, formatMegabytes, limitFromRefusal, oversizedFiles, voiceNoteName } from '../util/format';
 import { newClientId } from '../util/ids';
 import { Avatar } from './Avatar';
 import { useApp } from './context';
 import { EmojiPicker } from './EmojiPicker';
+import { matchShortcodes, replaceShortcodes, shortcodeAtCaret, type Shortcode } from './emoji';
 import { Icon } from './icons';
 
 interface Upload {
@@ -40,12 +41,23 @@ export function Composer({
   placeholder,
   filesSink,
   disabled,
+  send,
+  sendLabel = 'Send message',
+  files = true,
 }: {
   channelId: ChannelId;
   threadId?: MessageId | null;
   placeholder: string;
   filesSink?: { current: ((files: File[]) => void) | null };
   disabled?: string | null;
+  /**
+   * Sends the text some other way than a chat message (a WhatsApp reply);
+   * answers an error text, or null once it was accepted.
+   */
+  send?: (text: string) => Promise<string | null>;
+  sendLabel?: string;
+  /** Whether files and voice notes can be attached. */
+  files?: boolean;
 }) {
   const app = useApp();
   const draftKey = `${channelId}:${threadId ?? 0}`;
@@ -55,6 +67,10 @@ export function Composer({
   const [mention, setMention] = useState<{ query: string; start: number } | null>(null);
   const [suggestions, setSuggestions] = useState<User[]>([]);
   const [selected, setSelected] = useState(0);
+  const [sendError, setSendError] = useState<string | null>(null);
+  const [sending, setSending] = useState(false);
+  const [shortcode, setShortcode] = useState<{ query: string; start: number } | null>(null);
+  const shortcodeMatches = shortcode ? matchShortcodes(shortcode.query, 6) : [];
   const textarea = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
 
@@ -62,6 +78,7 @@ export function Composer({
     setText(drafts.get(draftKey) ?? '');
     setUploads([]);
     setMention(null);
+    setShortcode(null);
     textarea.current?.focus({ preventScroll: true });
   }, [draftKey]);
 
@@ -100,15 +117,23 @@ export function Composer({
 
   const addFiles = (files: File[]) => {
     if (!app.token) return;
-    for (const file of files) startUpload(file, file.name || `pasted-${Date.now()}.png`);
+    // Checked before sending a byte: a file over the server's limit would only be refused at the end.
+    const tooLarge = oversizedFiles(files, app.uploadLimitBytes);
+    if (tooLarge.length > 0) {
+      const names = tooLarge.map((file) => file.name || 'The pasted file').join(', ');
+      app.toast(`${names} ${tooLarge.length === 1 ? 'is' : 'are'} too large: files may be at most ${formatMegabytes(app.uploadLimitBytes ?? 0)}.`);
+    }
+    for (const file of files) if (!tooLarge.includes(file)) startUpload(file, file.name || `pasted-${Date.now()}.png`);
   };
   if (filesSink) filesSink.current = addFiles;
 
   const startUpload = (blob: Blob, name: string): Upload => {
     const key = newClientId();
-    const handle = uploadFile(app.token ?? '', channelId, blob, name, (progress) => {
-      setUploads((list) => list.map((upload) => (upload.key === key ? { ...upload, progress } : upload)));
-    });
+    const handle = queueUpload(uploadQueue, () =>
+      uploadFile(app.token ?? '', channelId, blob, name, (progress) => {
+        setUploads((list) => list.map((upload) => (upload.key === key ? { ...upload, progress } : upload)));
+      }),
+    );
     const upload: Upload = {
       key,
       name,
@@ -124,7 +149,8 @@ export function Composer({
       (attachment) => setUploads((list) => list.map((entry) => (entry.key === key ? { ...entry, attachment, progress: 1 } : entry))),
       (error: unknown) => {
         if (error instanceof ApiError && error.code === 'aborted') return;
-        setUploads((list) => list.map((entry) => (entry.key === key ? { ...entry, error: errorText(error) } : entry)));
+        app.learnUploadLimit(error);
+        setUploads((list) => list.map((entry) => (entry.key === key ? { ...entry, error: uploadErrorText(error) } : entry)));
       },
     );
     return upload;
@@ -143,15 +169,30 @@ export function Composer({
 
   const uploading = uploads.some((upload) => !upload.attachment && !upload.error);
   const ready = uploads.filter((upload) => upload.attachment).map((upload) => upload.attachment!);
-  const canSend = !disabled && !uploading && (text.trim().length > 0 || ready.length > 0);
+  const canSend = !disabled && !uploading && !sending && (text.trim().length > 0 || ready.length > 0);
 
   const submit = () => {
     if (!canSend) return;
-    app.send(channelId, text.trim(), { threadId, attachments: ready });
+    if (send) {
+      const body = replaceShortcodes(text.trim());
+      if (!body) return;
+      setSending(true);
+      setSendError(null);
+      void send(body).then((failure) => {
+        setSending(false);
+        if (failure) return setSendError(failure);
+        setText('');
+        setShortcode(null);
+        drafts.delete(draftKey);
+      });
+      return;
+    }
+    app.send(channelId, replaceShortcodes(text.trim()), { threadId, attachments: ready });
     for (const upload of uploads) if (upload.previewUrl) URL.revokeObjectURL(upload.previewUrl);
     setText('');
     setUploads([]);
     setMention(null);
+    setShortcode(null);
     drafts.delete(draftKey);
   };
 
@@ -160,6 +201,34 @@ export function Composer({
     const match = /(^|[\s(])@([\w.-]{0,30})$/.exec(before);
     if (match) setMention({ query: match[2]!, start: caret - match[2]!.length - 1 });
     else setMention(null);
+    setShortcode(match ? null : shortcodeAtCaret(before));
+    setSelected(0);
+  };
+
+  /** Typing the closing colon of a known `:code:` turns it into its emoji at once. */
+  const convertShortcodes = (element: HTMLTextAreaElement): string => {
+    const caret = element.selectionStart;
+    const before = element.value.slice(0, caret);
+    const converted = replaceShortcodes(before);
+    if (converted === before) return element.value;
+    const next = converted + element.value.slice(caret);
+    element.value = next;
+    element.setSelectionRange(converted.length, converted.length);
+    return next;
+  };
+
+  const pickShortcode = (entry: Shortcode) => {
+    if (!shortcode) return;
+    const element = textarea.current;
+    const caret = element?.selectionStart ?? text.length;
+    const next = `${text.slice(0, shortcode.start)}${entry.emoji} ${text.slice(caret)}`;
+    setText(next);
+    setShortcode(null);
+    const position = shortcode.start + entry.emoji.length + 1;
+    setTimeout(() => {
+      element?.focus();
+      element?.setSelectionRange(position, position);
+    }, 0);
   };
 
   const pickMention = (user: User) => {
@@ -188,6 +257,25 @@ export function Composer({
   };
 
   const onKeyDown = (event: KeyboardEvent) => {
+    if (shortcode && shortcodeMatches.length > 0) {
+      if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+        event.preventDefault();
+        const step = event.key === 'ArrowDown' ? 1 : -1;
+        setSelected((selected + step + shortcodeMatches.length) % shortcodeMatches.length);
+        return;
+      }
+      if (event.key === 'Enter' || event.key === 'Tab') {
+        event.preventDefault();
+        const entry = shortcodeMatches[selected] ?? shortcodeMatches[0];
+        if (entry) pickShortcode(entry);
+        return;
+      }
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        setShortcode(null);
+        return;
+      }
+    }
     if (mention && suggestions.length > 0) {
       if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
         event.preventDefault();
@@ -225,13 +313,17 @@ export function Composer({
     }
   };
 
-  const sendVoiceNote = (blob: Blob, extension: string) => {
+  const sendVoiceNote = (blob: Blob, extension: string, durationMs: number) => {
     if (!app.token) return;
-    const name = `voice-note-${new Date().toISOString().replace(/[:.]/g, '-')}.${extension}`;
+    // The name carries the length: recorded WebM files do not say how long they are.
+    const name = voiceNoteName(new Date().toISOString().replace(/[:.]/g, '-'), durationMs, extension);
     const handle = uploadFile(app.token, channelId, blob, name, () => undefined);
     handle.promise.then(
       (attachment) => app.send(channelId, '', { threadId, attachments: [attachment] }),
-      (error: unknown) => app.toast(`Voice note not sent: ${errorText(error)}`),
+      (error: unknown) => {
+        app.learnUploadLimit(error);
+        app.toast(`Voice note not sent: ${uploadErrorText(error)}`);
+      },
     );
   };
 
@@ -242,6 +334,28 @@ export function Composer({
         <div class="composer-disabled">{disabled}</div>
       ) : (
         <div class="composer">
+          {shortcode && shortcodeMatches.length > 0 && (
+            <ul class="mention-list shortcode-list" id={`${listId}-emoji`} role="listbox" aria-label="Emoji">
+              {shortcodeMatches.map((entry, index) => (
+                <li
+                  key={entry.code}
+                  id={`${listId}-emoji-${index}`}
+                  role="option"
+                  aria-selected={index === selected}
+                  class={index === selected ? 'selected' : undefined}
+                  onMouseDown={(event) => {
+                    event.preventDefault();
+                    pickShortcode(entry);
+                  }}
+                >
+                  <span class="shortcode-emoji" aria-hidden="true">
+                    {entry.emoji}
+                  </span>
+                  <span class="mention-name">:{entry.code}:</span>
+                </li>
+              ))}
+            </ul>
+          )}
           {mention && suggestions.length > 0 && (
             <ul class="mention-list" id={listId} role="listbox" aria-label="Mention someone">
               {suggestions.map((user, index) => (
@@ -282,10 +396,17 @@ export function Composer({
               ))}
             </ul>
           )}
+          {sendError && (
+            <p class="form-error composer-error" role="alert">
+              {sendError}
+            </p>
+          )}
           <div class="composer-row">
-            <button type="button" class="icon-button" aria-label="Attach files" title="Attach files" onClick={() => fileInput.current?.click()}>
-              <Icon name="clip" />
-            </button>
+            {files && (
+              <button type="button" class="icon-button" aria-label="Attach files" title="Attach files" onClick={() => fileInput.current?.click()}>
+                <Icon name="clip" />
+              </button>
+            )}
             <input
               ref={fileInput}
               type="file"
@@ -306,16 +427,24 @@ export function Composer({
               placeholder={placeholder}
               aria-label={placeholder}
               aria-autocomplete="list"
-              aria-controls={mention && suggestions.length ? listId : undefined}
-              aria-activedescendant={mention && suggestions[selected] ? `${listId}-${suggestions[selected]!.id}` : undefined}
+              aria-controls={shortcode && shortcodeMatches.length ? `${listId}-emoji` : mention && suggestions.length ? listId : undefined}
+              aria-activedescendant={
+                shortcode && shortcodeMatches[selected] ? `${listId}-emoji-${selected}` : mention && suggestions[selected] ? `${listId}-${suggestions[selected]!.id}` : undefined
+              }
               value={text}
               onInput={(event) => {
                 const element = event.currentTarget;
-                setText(element.value);
-                updateMention(element.value, element.selectionStart);
+                const value = convertShortcodes(element);
+                setText(value);
+                updateMention(value, element.selectionStart);
                 if (element.value.trim()) app.sendTyping(channelId, threadId);
               }}
               onKeyDown={onKeyDown}
+              onBlur={() => {
+                // Suggestions close when focus leaves (their options keep focus on mouse down).
+                setMention(null);
+                setShortcode(null);
+              }}
               onPaste={(event) => {
                 const files = [...(event.clipboardData?.files ?? [])];
                 if (files.length > 0) {
@@ -339,8 +468,8 @@ export function Composer({
                 />
               )}
             </div>
-            {canSend || text.trim() || typeof MediaRecorder === 'undefined' ? (
-              <button type="button" class="send-button" aria-label="Send message" title="Send (Enter)" disabled={!canSend} onClick={submit}>
+            {canSend || text.trim() || !files || typeof MediaRecorder === 'undefined' ? (
+              <button type="button" class="send-button" aria-label={sendLabel} title={`${sendLabel} (Enter)`} disabled={!canSend} onClick={submit}>
                 <Icon name="send" />
               </button>
             ) : (
@@ -354,7 +483,7 @@ export function Composer({
 }
 
 /** Records a voice note with MediaRecorder; shows elapsed time with stop and cancel. */
-function VoiceRecorder({ onDone }: { onDone: (blob: Blob, extension: string) => void }) {
+function VoiceRecorder({ onDone }: { onDone: (blob: Blob, extension: string, durationMs: number) => void }) {
   const app = useApp();
   const [recording, setRecording] = useState<{ recorder: MediaRecorder; stream: MediaStream; startedAt: number } | null>(null);
   const [elapsed, setElapsed] = useState(0);
@@ -383,10 +512,11 @@ function VoiceRecorder({ onDone }: { onDone: (blob: Blob, extension: string) => 
         if (cancelled.current || chunks.length === 0) return;
         const mime = recorder.mimeType || type || 'audio/webm';
         const extension = mime.includes('ogg') ? 'ogg' : mime.includes('mp4') ? 'm4a' : 'webm';
-        onDone(new Blob(chunks, { type: mime.split(';')[0] }), extension);
+        onDone(new Blob(chunks, { type: mime.split(';')[0] }), extension, Date.now() - startedAt);
       };
+      const startedAt = Date.now();
       recorder.start(250);
-      setRecording({ recorder, stream, startedAt: Date.now() });
+      setRecording({ recorder, stream, startedAt });
     } catch (error) {
       app.toast(`Cannot record: ${errorText(error)}`);
     }
@@ -419,4 +549,42 @@ function VoiceRecorder({ onDone }: { onDone: (blob: Blob, extension: string) => 
       </button>
     </div>
   );
+}
+
+/**
+ * Uploads run one after another, so the server numbers the files in the
+ * order they were attached and the message shows them in that order.
+ */
+interface UploadQueue {
+  tail: Promise<unknown>;
+}
+
+const uploadQueue: UploadQueue = { tail: Promise.resolve() };
+
+function queueUpload(queue: UploadQueue, start: () => { promise: Promise<Attachment>; abort: () => void }): { promise: Promise<Attachment>; abort: () => void } {
+  let cancelled = false;
+  let abortRunning: (() => void) | null = null;
+  const promise = queue.tail.then(() => {
+    if (cancelled) throw new ApiError(0, 'aborted', 'Upload cancelled.');
+    const handle = start();
+    abortRunning = handle.abort;
+    return handle.promise;
+  });
+  queue.tail = promise.catch(() => undefined);
+  return {
+    promise,
+    abort: () => {
+      cancelled = true;
+      abortRunning?.();
+    },
+  };
+}
+
+/** An upload failure in plain words; a size refusal names the limit in megabytes. */
+function uploadErrorText(error: unknown): string {
+  if (error instanceof ApiError && error.code === 'payload_too_large') {
+    const limit = limitFromRefusal(error.message);
+    if (limit !== null) return `Too large: files may be at most ${formatMegabytes(limit)}.`;
+  }
+  return errorText(error);
 }

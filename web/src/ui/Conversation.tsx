@@ -4,7 +4,7 @@
 import { useRef, useState } from 'preact/hooks';
 import type { User } from '../api/types';
 import { Avatar } from './Avatar';
-import { ChannelSettings } from './ChannelSettings';
+import { ChannelSettings, LeaveChannelConfirm } from './ChannelSettings';
 import { Composer } from './Composer';
 import { useApp } from './context';
 import { Icon, Logo } from './icons';
@@ -17,6 +17,7 @@ export function Conversation() {
   const [dragging, setDragging] = useState(false);
   const dragDepth = useRef(0);
   const [settingsFor, setSettingsFor] = useState<number | null>(null);
+  const [confirmLeave, setConfirmLeave] = useState<number | null>(null);
   const channelId = app.activeChannelId;
 
   if (channelId === null) return <Welcome />;
@@ -84,13 +85,23 @@ export function Conversation() {
             </button>
           )}
           {!isConversation && summary && (
-            <button class="header-button" type="button" aria-label="Leave channel" title="Leave channel" onClick={() => void app.leaveChannel(channelId)}>
+            <button class="header-button" type="button" aria-label="Leave channel" title="Leave channel" onClick={() => (channel?.kind === 'private' ? setConfirmLeave(channelId) : void app.leaveChannel(channelId))}>
               <Icon name="signOut" size={18} />
             </button>
           )}
         </div>
       </header>
       {settingsFor === channelId && <ChannelSettings channelId={channelId} onClose={() => setSettingsFor(null)} />}
+      {confirmLeave === channelId && channel && (
+        <LeaveChannelConfirm
+          name={channel.name}
+          onCancel={() => setConfirmLeave(null)}
+          onConfirm={() => {
+            setConfirmLeave(null);
+            void app.leaveChannel(channelId);
+          }}
+        />
+      )}
       {whatsapp && <WhatsAppBar channelId={channelId} />}
       <MessageList channelId={channelId} emptyTitle={isConversation || whatsapp ? `This is the start of your conversation with ${isConversation ? title : displayTitle.replace(/^WhatsApp: /, '')}` : `Welcome to #${title}`} />
       <TypingLine users={typing} />
@@ -135,20 +146,33 @@ export function TypingLine({ users }: { users: User[] }) {
 function Welcome() {
   const app = useApp();
   const empty = app.ready && app.channels.summaries.size === 0;
+  // Guests cannot create or browse channels: they see the ones they were invited to.
+  const guest = app.me?.role === 'guest';
+  const text = guest
+    ? empty
+      ? 'You have not been added to any channel yet. The person who invited you can add you to the channels you need.'
+      : 'Pick a channel on the left, or message someone who shares a channel with you.'
+    : empty
+      ? 'Your workspace is ready. Start by creating a channel for your team or messaging a colleague.'
+      : 'Pick a conversation on the left, or start a new one.';
   return (
     <main class="conversation welcome" aria-label="Welcome">
       <div class="welcome-card">
         <Logo size={64} />
-        <h1>{empty ? 'Welcome to Conclave' : `Hi ${app.me?.name.split(' ')[0] ?? 'there'}`}</h1>
-        <p class="muted">{empty ? 'Your workspace is ready. Start by creating a channel for your team or messaging a colleague.' : 'Pick a conversation on the left, or start a new one.'}</p>
+        <h1>{empty && !guest ? 'Welcome to Conclave' : `Hi ${app.me?.name.split(' ')[0] ?? 'there'}`}</h1>
+        <p class="muted">{text}</p>
         <div class="welcome-actions">
-          <button class="button primary" type="button" onClick={() => app.setModal('create-channel')}>
-            <Icon name="hash" size={16} /> Create a channel
-          </button>
-          <button class="button" type="button" onClick={() => app.setModal('browse')}>
-            <Icon name="search" size={16} /> Browse channels
-          </button>
-          <button class="button" type="button" onClick={() => app.setModal('new-message')}>
+          {!guest && (
+            <>
+              <button class="button primary" type="button" onClick={() => app.setModal('create-channel')}>
+                <Icon name="hash" size={16} /> Create a channel
+              </button>
+              <button class="button" type="button" onClick={() => app.setModal('browse')}>
+                <Icon name="search" size={16} /> Browse channels
+              </button>
+            </>
+          )}
+          <button class={`button${guest ? ' primary' : ''}`} type="button" onClick={() => app.setModal('new-message')}>
             <Icon name="compose" size={16} /> New message
           </button>
         </div>

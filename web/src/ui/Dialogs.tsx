@@ -7,21 +7,29 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { BrowseEntry, User } from '../api/types';
 import { errorText } from '../state/app';
+import { isExternalContact } from '../state/admin';
 import { Avatar } from './Avatar';
 import { useApp } from './context';
 import { Icon } from './icons';
+import { InsideModal, ModalToasts } from './Toasts';
+
+let modalSequence = 0;
 
 export function Modal({ title, onClose, children, className }: { title: string; onClose: () => void; children: ComponentChildren; className?: string }) {
+  const app = useApp();
   const dialog = useRef<HTMLDialogElement>(null);
+  // Dialogs may be nested (a confirmation over the admin console): each needs its own title id.
+  const titleId = useMemo(() => `modal-title-${++modalSequence}`, []);
   useEffect(() => {
     const element = dialog.current;
     if (element && !element.open) element.showModal();
+    return app.modalOpened();
   }, []);
   return (
     <dialog
       ref={dialog}
       class={`modal ${className ?? ''}`}
-      aria-labelledby="modal-title"
+      aria-labelledby={titleId}
       onCancel={(event) => {
         event.preventDefault();
         onClose();
@@ -32,13 +40,14 @@ export function Modal({ title, onClose, children, className }: { title: string; 
     >
       <div class="modal-inner">
         <header class="modal-header">
-          <h2 id="modal-title">{title}</h2>
+          <h2 id={titleId}>{title}</h2>
           <button type="button" class="icon-button" aria-label="Close" onClick={onClose}>
             <Icon name="x" />
           </button>
         </header>
-        {children}
+        <InsideModal.Provider value={true}>{children}</InsideModal.Provider>
       </div>
+      <ModalToasts />
     </dialog>
   );
 }
@@ -134,7 +143,25 @@ export function BrowseChannels() {
   const shown = (entries ?? []).filter((entry) => !query || entry.channel.name.includes(query) || entry.channel.topic.toLowerCase().includes(query));
   return (
     <Modal title="Browse channels" onClose={() => app.setModal(null)}>
-      <input class="modal-search" type="search" placeholder="Search channels" aria-label="Search channels" value={filter} onInput={(event) => setFilter(event.currentTarget.value)} autoFocus />
+      <input
+        class="modal-search"
+        type="search"
+        placeholder="Search channels"
+        aria-label="Search channels"
+        value={filter}
+        onInput={(event) => setFilter(event.currentTarget.value)}
+        onKeyDown={(event) => {
+          // Enter opens (or joins) the only channel that matches.
+          const only = shown.length === 1 && query ? shown[0]! : null;
+          if (event.key !== 'Enter' || !only) return;
+          event.preventDefault();
+          if (only.joined) {
+            app.setModal(null);
+            void app.openChannel(only.channel.id);
+          } else void app.joinChannel(only.channel.id).catch((failure) => setError(errorText(failure)));
+        }}
+        autoFocus
+      />
       {error && (
         <p class="form-error" role="alert">
           {error}
@@ -177,9 +204,16 @@ export function BrowseChannels() {
   );
 }
 
+/**
+ * People matching `query`, as the server's directory answers. A guest may
+ * only write to people who share a channel with them, so for guests the
+ * answer is narrowed to those, whatever the directory returned.
+ */
 function useUserSearch(query: string): User[] {
   const app = useApp();
   const [results, setResults] = useState<User[]>([]);
+  const guest = app.me?.role === 'guest';
+  const reachable = guest ? new Set([...app.channels.summaries.values()].flatMap((summary) => summary.member_ids)) : null;
   useEffect(() => {
     let live = true;
     const timer = setTimeout(() => {
@@ -197,7 +231,9 @@ function useUserSearch(query: string): User[] {
       clearTimeout(timer);
     };
   }, [query]);
-  return results;
+  // WhatsApp customers are answered from the customer inbox, not messaged like staff.
+  const staff = results.filter((user) => !isExternalContact(user));
+  return reachable ? staff.filter((user) => reachable.has(user.id)) : staff;
 }
 
 export function NewMessage() {
@@ -233,8 +269,18 @@ export function NewMessage() {
         aria-label="Find people"
         value={query}
         onInput={(event) => setQuery(event.currentTarget.value)}
+        onKeyDown={(event) => {
+          if (event.key !== 'Enter') return;
+          event.preventDefault();
+          // Enter picks the only match; with the box empty it starts the conversation.
+          if (results.length === 1 && query.trim()) {
+            setChosen([...chosen, results[0]!]);
+            setQuery('');
+          } else if (!query.trim()) void start();
+        }}
         autoFocus
       />
+      {app.me?.role === 'guest' && <p class="muted">You can message people who share a channel with you.</p>}
       <ul class="user-results" role="list">
         {results.map((user) => (
           <li key={user.id}>

@@ -2,19 +2,14 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { EMOJI } from './emoji';
+import { useDismiss } from './popup';
 
 export function EmojiPicker({ onPick, onClose, label = 'Choose an emoji' }: { onPick: (emoji: string) => void; onClose: () => void; label?: string }) {
   const [filter, setFilter] = useState('');
   const root = useRef<HTMLDivElement>(null);
   const input = useRef<HTMLInputElement>(null);
-  useEffect(() => {
-    input.current?.focus();
-    const onDown = (event: MouseEvent) => {
-      if (root.current && !root.current.contains(event.target as Node)) onClose();
-    };
-    document.addEventListener('mousedown', onDown);
-    return () => document.removeEventListener('mousedown', onDown);
-  }, [onClose]);
+  useEffect(() => input.current?.focus(), []);
+  useDismiss(root, onClose);
   const query = filter.trim().toLowerCase();
   const shown = query ? EMOJI.filter((entry) => entry.name.includes(query)) : EMOJI;
   return (
@@ -23,14 +18,23 @@ export function EmojiPicker({ onPick, onClose, label = 'Choose an emoji' }: { on
       ref={root}
       role="dialog"
       aria-label={label}
-      onKeyDown={(event) => {
-        if (event.key === 'Escape') {
-          event.stopPropagation();
-          onClose();
-        }
-      }}
     >
-      <input ref={input} class="emoji-filter" type="search" placeholder="Search emoji" aria-label="Search emoji" value={filter} onInput={(event) => setFilter(event.currentTarget.value)} />
+      <input
+        ref={input}
+        class="emoji-filter"
+        type="search"
+        placeholder="Search emoji"
+        aria-label="Search emoji"
+        value={filter}
+        onInput={(event) => setFilter(event.currentTarget.value)}
+        onKeyDown={(event) => {
+          // Enter picks the match when the filter leaves exactly one.
+          if (event.key === 'Enter' && shown.length === 1) {
+            event.preventDefault();
+            onPick(shown[0]!.emoji);
+          }
+        }}
+      />
       <div class="emoji-grid">
         {shown.map((entry) => (
           <button key={entry.emoji} type="button" class="emoji-cell" title={entry.name} aria-label={entry.name.split(' ')[0]} onClick={() => onPick(entry.emoji)}>

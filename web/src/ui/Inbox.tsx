@@ -5,10 +5,11 @@
 
 import { useState } from 'preact/hooks';
 import type { ChannelId, WaConversation } from '../api/types';
-import { templateReply, windowOpen } from '../state/whatsapp';
-import { formatDateTime } from '../util/format';
+import { inboxActivity, inboxPreview, templateReply, windowOpen } from '../state/whatsapp';
+import { formatDateTime, formatDay, formatTime, sameDay } from '../util/format';
 import { useApp } from './context';
 import { Icon } from './icons';
+import { Composer } from './Composer';
 
 export function Inbox() {
   const app = useApp();
@@ -18,7 +19,7 @@ export function Inbox() {
   const conversations = [...app.waConversations.values()]
     .filter((conversation) => number === 'all' || conversation.phone_number_id === number)
     .filter((conversation) => (filter === 'mine' ? conversation.assignee_id === me : filter === 'none' ? conversation.assignee_id === null : true))
-    .sort((a, b) => (b.last_inbound_at ?? b.created_at) - (a.last_inbound_at ?? a.created_at));
+    .sort((a, b) => inboxActivity(b) - inboxActivity(a));
   return (
     <main class="conversation inbox" aria-labelledby="inbox-title">
       <header class="conversation-header">
@@ -72,12 +73,24 @@ function InboxRow({ conversation }: { conversation: WaConversation }) {
   const summary = app.channels.summaries.get(conversation.channel_id) ?? conversation.summary;
   const unread = summary?.unread_count ?? 0;
   const name = conversation.customer.name || conversation.customer.phone;
+  const last = conversation.last_message;
+  const preview = inboxPreview(last, app.me?.id, conversation.customer.user_id, (id) => app.user(id)?.name);
   return (
     <li class={`inbox-row${unread ? ' unread' : ''}`}>
       <button type="button" class="inbox-open" onClick={() => void app.openChannel(conversation.channel_id)}>
         <span class="inbox-customer">
-          <span class="inbox-name">{name}</span>
-          <span class="muted">{conversation.customer.phone}</span>
+          <span class="inbox-name-line">
+            <span class="inbox-name">{name}</span>
+            {last && (
+              <time class="inbox-time" dateTime={new Date(last.created_at).toISOString()} title={new Date(last.created_at).toLocaleString()}>
+                {rowTime(last.created_at)}
+              </time>
+            )}
+          </span>
+          <span class="inbox-preview" data-testid="inbox-preview">
+            {preview}
+          </span>
+          <span class="muted inbox-phone">{conversation.customer.phone}</span>
         </span>
         <span class="inbox-meta">
           <span>{assigneeText(app.me?.id, conversation.assignee_id, (id) => app.user(id)?.name)}</span>
@@ -96,6 +109,11 @@ function InboxRow({ conversation }: { conversation: WaConversation }) {
       )}
     </li>
   );
+}
+
+/** Today's messages by time, older ones by day, as in a phone's chat list. */
+function rowTime(millis: number): string {
+  return sameDay(new Date(millis), new Date()) ? formatTime(millis) : formatDay(millis);
 }
 
 function assigneeText(me: number | undefined, assignee: number | null, name: (id: number) => string | undefined): string {
@@ -197,26 +215,32 @@ function AssignmentTools({ conversation }: { conversation: WaConversation }) {
   );
 }
 
-/** The reply box of a customer conversation. */
+/** The reply box of a customer conversation: the chat composer while the window is open, otherwise a template form. */
 export function WhatsAppComposer({ channelId }: { channelId: ChannelId }) {
   const app = useApp();
   const conversation = app.waConversations.get(channelId);
-  const [text, setText] = useState('');
   const [template, setTemplate] = useState({ name: '', language: 'en_US' });
   // The template body's parameters: {{1}}, {{2}}, … in order.
   const [parameters, setParameters] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   if (!conversation) return null;
-  const open = windowOpen(conversation);
+  const customer = conversation.customer.name || conversation.customer.phone;
+  if (windowOpen(conversation)) {
+    return (
+      <div class="wa-composer" role="region" aria-label="Reply on WhatsApp">
+        {/* WhatsApp replies carry text only (no files through the connector yet); emoji and :shortcodes: work as in chat. */}
+        <Composer channelId={channelId} placeholder={`Reply to ${customer} on WhatsApp`} sendLabel="Send reply" files={false} send={(text) => app.sendWhatsApp(channelId, { text })} />
+      </div>
+    );
+  }
   const submit = async (event: Event) => {
     event.preventDefault();
     setBusy(true);
     setError(null);
-    const failure = open ? await app.sendWhatsApp(channelId, { text: text.trim() }) : await app.sendWhatsApp(channelId, { template: templateReply(template.name, template.language, parameters) });
+    const failure = await app.sendWhatsApp(channelId, { template: templateReply(template.name, template.language, parameters) });
     setBusy(false);
     if (failure) setError(failure);
-    else if (open) setText('');
     else {
       setTemplate({ ...template, name: '' });
       setParameters([]);
@@ -224,81 +248,54 @@ export function WhatsAppComposer({ channelId }: { channelId: ChannelId }) {
   };
   return (
     <form class="wa-composer" onSubmit={submit} aria-label="Reply on WhatsApp">
-      {open ? (
-        <div class="wa-row">
-          <label class="sr-only" for="wa-text">
-            Reply to {conversation.customer.name || conversation.customer.phone}
+      <p class="wa-closed" role="note">
+        The 24-hour customer-service window is closed. Only an approved template can be sent.
+      </p>
+      <div class="wa-row">
+        <label class="field compact">
+          <span>Template name</span>
+          <input name="template-name" required value={template.name} onInput={(event) => setTemplate({ ...template, name: event.currentTarget.value })} />
+        </label>
+        <label class="field compact">
+          <span>Language</span>
+          <input name="template-language" required value={template.language} onInput={(event) => setTemplate({ ...template, language: event.currentTarget.value })} />
+        </label>
+      </div>
+      <fieldset class="wa-parameters">
+        <legend>Body parameters</legend>
+        {parameters.length === 0 && <p class="muted">None: the template's body has no placeholders.</p>}
+        {parameters.map((value, index) => (
+          <label key={index} class="field compact">
+            <span>{`{{${index + 1}}}`}</span>
+            <input
+              name={`template-parameter-${index + 1}`}
+              required
+              maxLength={1024}
+              value={value}
+              onInput={(event) => {
+                const next = [...parameters];
+                next[index] = event.currentTarget.value;
+                setParameters(next);
+              }}
+            />
           </label>
-          <textarea
-            id="wa-text"
-            class="wa-input"
-            rows={2}
-            placeholder={`Reply to ${conversation.customer.name || conversation.customer.phone} on WhatsApp`}
-            value={text}
-            onInput={(event) => setText(event.currentTarget.value)}
-            onKeyDown={(event) => {
-              if (event.key === 'Enter' && !event.shiftKey) {
-                event.preventDefault();
-                if (text.trim()) (event.currentTarget.form as HTMLFormElement | null)?.requestSubmit();
-              }
-            }}
-          />
-          <button type="submit" class="button primary" disabled={busy || !text.trim()}>
-            Send reply
+        ))}
+        <div class="wa-row">
+          <button type="button" class="button small" disabled={parameters.length >= 100} onClick={() => setParameters([...parameters, ''])}>
+            Add parameter
           </button>
-        </div>
-      ) : (
-        <>
-          <p class="wa-closed" role="note">
-            The 24-hour customer-service window is closed. Only an approved template can be sent.
-          </p>
-          <div class="wa-row">
-            <label class="field compact">
-              <span>Template name</span>
-              <input name="template-name" required value={template.name} onInput={(event) => setTemplate({ ...template, name: event.currentTarget.value })} />
-            </label>
-            <label class="field compact">
-              <span>Language</span>
-              <input name="template-language" required value={template.language} onInput={(event) => setTemplate({ ...template, language: event.currentTarget.value })} />
-            </label>
-          </div>
-          <fieldset class="wa-parameters">
-            <legend>Body parameters</legend>
-            {parameters.length === 0 && <p class="muted">None: the template's body has no placeholders.</p>}
-            {parameters.map((value, index) => (
-              <label key={index} class="field compact">
-                <span>{`{{${index + 1}}}`}</span>
-                <input
-                  name={`template-parameter-${index + 1}`}
-                  required
-                  maxLength={1024}
-                  value={value}
-                  onInput={(event) => {
-                    const next = [...parameters];
-                    next[index] = event.currentTarget.value;
-                    setParameters(next);
-                  }}
-                />
-              </label>
-            ))}
-            <div class="wa-row">
-              <button type="button" class="button small" disabled={parameters.length >= 100} onClick={() => setParameters([...parameters, ''])}>
-                Add parameter
-              </button>
-              {parameters.length > 0 && (
-                <button type="button" class="button small" onClick={() => setParameters(parameters.slice(0, -1))}>
-                  Remove {`{{${parameters.length}}}`}
-                </button>
-              )}
-            </div>
-          </fieldset>
-          <div class="wa-row">
-            <button type="submit" class="button primary" disabled={busy}>
-              Send template
+          {parameters.length > 0 && (
+            <button type="button" class="button small" onClick={() => setParameters(parameters.slice(0, -1))}>
+              Remove {`{{${parameters.length}}}`}
             </button>
-          </div>
-        </>
-      )}
+          )}
+        </div>
+      </fieldset>
+      <div class="wa-row">
+        <button type="submit" class="button primary" disabled={busy}>
+          Send template
+        </button>
+      </div>
       {error && (
         <p class="form-error" role="alert">
           {error}
@@ -307,4 +304,3 @@ export function WhatsAppComposer({ channelId }: { channelId: ChannelId }) {
     </form>
   );
 }
-

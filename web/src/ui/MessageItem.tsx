@@ -2,6 +2,7 @@
 //! one), Markdown text, attachments, reactions, thread summary, and the
 //! actions the viewer may take on it.
 
+import type { ComponentChildren } from 'preact';
 import { GuestBadge } from './GuestBadge';
 import { deliveryTicks } from '../state/whatsapp';
 import { createPortal, memo } from 'preact/compat';
@@ -14,13 +15,21 @@ import { AttachmentList } from './Attachments';
 import { EDIT_REQUEST_EVENT } from './Composer';
 import { Modal } from './Dialogs';
 import { errorText } from '../state/app';
+import { ApiError } from '../api/client';
 import type { MessageVersion } from '../api/types';
 import { ConfirmDialog } from './Dialogs';
 import { Avatar } from './Avatar';
 import { useApp } from './context';
 import { EmojiPicker } from './EmojiPicker';
-import { QUICK_REACTIONS } from './emoji';
-import { Icon } from './icons';
+import { QUICK_REACTIONS, replaceShortcodes } from './emoji';
+import { Icon, type IconName } from './icons';
+import { ActionSheet } from './ActionSheet';
+import { LONG_PRESS_MS, readGesture, swipeOffset, swipeReplies } from './gestures';
+import { useDismiss, usePopupPlacement } from './popup';
+
+/** What the delete dialog says: members see a tombstone; the company's archive keeps the message. */
+export const DELETE_MESSAGE_TEXT =
+  'Members will see “This message was deleted.” in its place, and it disappears from search. The company’s records keep the message for as long as its retention policy requires.';
 
 interface MessageItemProps {
   message: Message;
@@ -40,6 +49,12 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
   const [menu, setMenu] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [history, setHistory] = useState(false);
+  const [sheet, setSheet] = useState(false);
+  const touch = useTouchActions({
+    enabled: !editing && message.deleted_at === null,
+    onLongPress: () => setSheet(true),
+    onSwipeRight: inThread ? null : () => app.setPanel({ kind: 'thread', rootId: message.id }),
+  });
   const deleted = message.deleted_at !== null;
   const mine = message.author_id === meId;
   const isAdmin = app.me?.role === 'owner' || app.me?.role === 'admin';
@@ -60,12 +75,24 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
   }, [message.id, mine, deleted, inThread]);
   const time = new Date(message.created_at);
   const authorName = author?.name ?? 'Unknown user';
+  const copyText = () =>
+    void navigator.clipboard?.writeText(message.text).then(
+      () => app.toast('Copied.'),
+      () => app.toast('Could not copy the text.'),
+    );
+  const menuItems: MenuItem[] = [
+    { label: message.pinned ? 'Unpin message' : 'Pin message', icon: 'pin', run: () => void app.togglePin(message) },
+    ...(message.text ? [{ label: 'Copy text', icon: 'file' as const, run: copyText }] : []),
+    ...(mine ? [{ label: 'Edit message', icon: 'edit' as const, run: () => setEditing(true) }] : []),
+    ...(mine || isAdmin ? [{ label: 'Delete message', icon: 'trash' as const, danger: true, run: () => setConfirmDelete(true) }] : []),
+  ];
 
   return (
     <article
-      class={`message${grouped ? ' grouped' : ''}${mentionsMe && !deleted ? ' mentions-me' : ''}${menu || picker ? ' active' : ''}`}
+      class={`message${grouped ? ' grouped' : ''}${mentionsMe && !deleted ? ' mentions-me' : ''}${menu || picker || sheet ? ' active' : ''}`}
       data-message-id={message.id}
       aria-label={`${authorName}, ${formatTime(message.created_at)}`}
+      {...touch}
     >
       <div class="message-gutter">
         {grouped ? (
@@ -101,7 +128,7 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
             initial={message.text}
             onCancel={() => setEditing(false)}
             onSave={async (text) => {
-              if (text.trim() === message.text.trim() || (await app.edit(message.id, text))) setEditing(false);
+              if (text.trim() === message.text.trim() || (await app.edit(message.id, replaceShortcodes(text)))) setEditing(false);
             }}
           />
         ) : (
@@ -171,7 +198,7 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
               {emoji}
             </button>
           ))}
-          <button type="button" class="action" aria-label="Add reaction" title="Add reaction" onClick={() => setPicker(!picker)}>
+          <button type="button" class="action" aria-label="Add reaction" title="Add reaction" aria-expanded={picker} onClick={() => setPicker(!picker)}>
             <Icon name="smile" size={18} />
           </button>
           {!inThread && (
@@ -182,33 +209,14 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
           <button type="button" class="action" aria-label="More actions" title="More actions" aria-haspopup="menu" aria-expanded={menu} onClick={() => setMenu(!menu)}>
             <Icon name="more" size={18} />
           </button>
-          {menu && (
-            <MessageMenu
-              onClose={() => setMenu(false)}
-              items={[
-                { label: message.pinned ? 'Unpin message' : 'Pin message', icon: 'pin', run: () => void app.togglePin(message) },
-                { label: 'Copy text', icon: 'file', run: () => void navigator.clipboard?.writeText(message.text).catch(() => undefined) },
-                ...(mine ? [{ label: 'Edit message', icon: 'edit' as const, run: () => setEditing(true) }] : []),
-                ...(mine || isAdmin
-                  ? [
-                      {
-                        label: 'Delete message',
-                        icon: 'trash' as const,
-                        danger: true,
-                        run: () => setConfirmDelete(true),
-                      },
-                    ]
-                  : []),
-              ]}
-            />
-          )}
+          {menu && <MessageMenu onClose={() => setMenu(false)} items={menuItems} />}
         </div>
       )}
       {confirmDelete &&
         createPortal(
         <ConfirmDialog
           title="Delete message?"
-          body="It will disappear for everyone in the conversation. This cannot be undone."
+          body={DELETE_MESSAGE_TEXT}
           confirmLabel="Delete"
           onCancel={() => setConfirmDelete(false)}
           onConfirm={() => {
@@ -218,8 +226,23 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
         />,
           document.body,
         )}
+      {sheet && (
+        <ActionSheet
+          message={message}
+          meId={meId}
+          onClose={() => setSheet(false)}
+          actions={[
+            ...(inThread ? [] : [{ label: 'Reply in thread', icon: 'thread' as const, run: () => app.setPanel({ kind: 'thread', rootId: message.id }) }]),
+            ...(message.text ? [{ label: 'Copy text', icon: 'file' as const, run: copyText }] : []),
+            ...(mine ? [{ label: 'Edit message', icon: 'edit' as const, run: () => setEditing(true) }] : []),
+            { label: message.pinned ? 'Unpin message' : 'Pin message', icon: 'pin', run: () => void app.togglePin(message) },
+            { label: 'More reactions', icon: 'smile', run: () => setPicker(true) },
+            ...(mine || isAdmin ? [{ label: 'Delete message', icon: 'trash' as const, danger: true, run: () => setConfirmDelete(true) }] : []),
+          ]}
+        />
+      )}
       {picker && (
-        <div class="picker-anchor">
+        <PopupAnchor>
           <EmojiPicker
             label="Add reaction"
             onClose={() => setPicker(false)}
@@ -228,7 +251,7 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
               void app.toggleReaction(message, emoji);
             }}
           />
-        </div>
+        </PopupAnchor>
       )}
     </article>
   );
@@ -236,18 +259,107 @@ export const MessageItem = memo(function MessageItem({ message, author, grouped,
 
 interface MenuItem {
   label: string;
-  icon: 'pin' | 'edit' | 'trash' | 'file';
+  icon: IconName;
   danger?: boolean;
   run: () => void;
 }
 
+/** The reaction picker's anchor, kept inside the viewport like every popup. */
+function PopupAnchor({ children }: { children: ComponentChildren }) {
+  const anchor = useRef<HTMLDivElement>(null);
+  usePopupPlacement(anchor);
+  return (
+    <div class="picker-anchor" ref={anchor}>
+      {children}
+    </div>
+  );
+}
+
+/**
+ * Touch handlers for a message: a long press (the finger resting still)
+ * calls `onLongPress`; a swipe to the right draws the message along and,
+ * far enough, calls `onSwipeRight`. The browser's own long-press menu is
+ * suppressed for touches, so it does not fight the action sheet.
+ */
+function useTouchActions({ enabled, onLongPress, onSwipeRight }: { enabled: boolean; onLongPress: () => void; onSwipeRight: (() => void) | null }) {
+  const state = useRef<{ x: number; y: number; timer: ReturnType<typeof setTimeout> | null; pressed: boolean; swiping: boolean; dx: number } | null>(null);
+  const lastTouch = useRef(0);
+  const reset = (element: HTMLElement) => {
+    const current = state.current;
+    if (current?.timer) clearTimeout(current.timer);
+    state.current = null;
+    if (element.style.transform) {
+      element.classList.add('swipe-settle');
+      element.style.transform = '';
+      setTimeout(() => element.classList.remove('swipe-settle'), 200);
+    }
+    element.classList.remove('swiping');
+  };
+  return {
+    onTouchStart: (event: TouchEvent) => {
+      lastTouch.current = Date.now();
+      if (!enabled || event.touches.length !== 1) return;
+      // Buttons, links and media inside the message keep their own taps.
+      if ((event.target as HTMLElement).closest('button, a, audio, video, textarea, input')) return;
+      const point = event.touches[0]!;
+      const entry = { x: point.clientX, y: point.clientY, timer: null as ReturnType<typeof setTimeout> | null, pressed: false, swiping: false, dx: 0 };
+      entry.timer = setTimeout(() => {
+        entry.timer = null;
+        entry.pressed = true;
+        navigator.vibrate?.(12);
+        onLongPress();
+      }, LONG_PRESS_MS);
+      state.current = entry;
+    },
+    onTouchMove: (event: TouchEvent) => {
+      const entry = state.current;
+      const point = event.touches[0];
+      if (!entry || !point || entry.pressed) return;
+      const dx = point.clientX - entry.x;
+      const dy = point.clientY - entry.y;
+      const gesture = entry.swiping ? 'swipe' : readGesture(dx, dy);
+      if (gesture === 'press') return;
+      if (entry.timer) {
+        clearTimeout(entry.timer);
+        entry.timer = null;
+      }
+      if (gesture === 'scroll' || !onSwipeRight) {
+        state.current = entry.swiping ? entry : null;
+        return;
+      }
+      entry.swiping = true;
+      entry.dx = dx;
+      const element = event.currentTarget as HTMLElement;
+      element.classList.add('swiping');
+      element.style.transform = `translateX(${swipeOffset(dx)}px)`;
+    },
+    onTouchEnd: (event: TouchEvent) => {
+      lastTouch.current = Date.now();
+      const entry = state.current;
+      // After a long press the finger's lift must not also click what is under it.
+      if (entry?.pressed) event.preventDefault();
+      if (entry?.swiping && swipeReplies(entry.dx)) onSwipeRight?.();
+      reset(event.currentTarget as HTMLElement);
+    },
+    onTouchCancel: (event: TouchEvent) => reset(event.currentTarget as HTMLElement),
+    onContextMenu: (event: MouseEvent) => {
+      // A long press on a touch screen opens the browser's menu (and selects text); the sheet replaces it.
+      if (state.current || Date.now() - lastTouch.current < 1500 || matchMedia('(pointer: coarse)').matches) event.preventDefault();
+    },
+  };
+}
+
 function MessageMenu({ items, onClose }: { items: MenuItem[]; onClose: () => void }) {
   const first = useRef<HTMLButtonElement>(null);
+  const root = useRef<HTMLDivElement>(null);
+  usePopupPlacement(root);
+  useDismiss(root, onClose);
   return (
     <div
       class="menu message-menu"
       role="menu"
       ref={(element) => {
+        root.current = element;
         if (element) setTimeout(() => first.current?.focus(), 0);
       }}
       onKeyDown={(event) => {
@@ -288,16 +400,68 @@ function EditHistory({ message, onClose }: { message: Message; onClose: () => vo
   const app = useApp();
   const [versions, setVersions] = useState<MessageVersion[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // Outside one's own conversations a compliance read must say why; the
+  // server answers validation_failed until it does.
+  const [reasonNeeded, setReasonNeeded] = useState(false);
+  const [reasonDraft, setReasonDraft] = useState('');
+  const [reason, setReason] = useState<string | undefined>(undefined);
   useEffect(() => {
     let live = true;
-    app.api.messageVersions(message.id).then(
-      (list) => live && setVersions([...list].sort((a, b) => b.version - a.version)),
-      (failure) => live && setError(errorText(failure)),
+    setError(null);
+    app.api.messageVersions(message.id, reason).then(
+      (list) => {
+        if (!live) return;
+        setReasonNeeded(false);
+        setVersions([...list].sort((a, b) => b.version - a.version));
+      },
+      (failure) => {
+        if (!live) return;
+        if (reason === undefined && failure instanceof ApiError && failure.status === 400 && failure.code === 'validation_failed') {
+          setReasonNeeded(true);
+        } else {
+          setError(errorText(failure));
+        }
+      },
     );
     return () => {
       live = false;
     };
-  }, [message.id, message.edited_at]);
+  }, [message.id, message.edited_at, reason]);
+  if (reasonNeeded) {
+    return createPortal(
+      <Modal title="Edit history" onClose={onClose}>
+        <form
+          onSubmit={(event) => {
+            event.preventDefault();
+            if (reasonDraft.trim()) setReason(reasonDraft.trim());
+          }}
+        >
+          <p>
+            This message is in a conversation you are not part of. Reading its earlier versions is a compliance read: it is recorded in the audit log with the reason you
+            give.
+          </p>
+          <label class="field">
+            <span>Reason (for example a case or request number)</span>
+            <input value={reasonDraft} required maxLength={500} onInput={(event) => setReasonDraft(event.currentTarget.value)} />
+          </label>
+          {error && (
+            <p class="form-error" role="alert">
+              {error}
+            </p>
+          )}
+          <div class="modal-actions">
+            <button type="button" class="button" onClick={onClose}>
+              Cancel
+            </button>
+            <button type="submit" class="button primary" disabled={!reasonDraft.trim()}>
+              Show history
+            </button>
+          </div>
+        </form>
+      </Modal>,
+      document.body,
+    );
+  }
   return createPortal(
     <Modal title="Edit history" onClose={onClose}>
       <ol class="edit-history" aria-label="Versions">

@@ -2,6 +2,7 @@
 //! enrolment screens of a restricted session, and the "Security" dialog
 //! (MFA on/off, recovery codes, sessions with revoke).
 
+import { ChangePasswordSection } from './Passwords';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
 import type { Policy, Session, TotpEnrolment } from '../api/types';
@@ -302,6 +303,7 @@ export function SecurityDialog() {
             </p>
           )}
         </section>
+        <ChangePasswordSection onSignedOutOthers={() => void loadSessions()} />
         <section aria-labelledby="sessions-heading" class="stack">
           <h3 id="sessions-heading">Where you're signed in</h3>
           {!sessions ? (

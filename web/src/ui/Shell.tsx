@@ -11,8 +11,10 @@ import { AdminConsole } from './Admin';
 import { ComplianceConsole } from './Compliance';
 import { Inbox } from './Inbox';
 import { SecurityDialog } from './Security';
+import { ProfileDialog } from './Profile';
 import { SidePanelView } from './SidePanel';
 import { Sidebar } from './Sidebar';
+import { Toasts } from './Toasts';
 
 export function channelFromPath(pathname: string): number | null {
   const match = /^\/c\/(\d+)/.exec(pathname);
@@ -71,15 +73,10 @@ export function Shell() {
       {app.modal === 'new-message' && <NewMessage />}
       {app.modal === 'switcher' && <QuickSwitcher />}
       {app.modal === 'security' && <SecurityDialog />}
+      {app.modal === 'profile' && <ProfileDialog />}
       {app.modal === 'admin' && <AdminConsole />}
       {app.modal === 'compliance' && <ComplianceConsole />}
-      <div class="toasts" role="status" aria-live="polite">
-        {app.toasts.map((toast) => (
-          <div class="toast" key={toast.id}>
-            {toast.text}
-          </div>
-        ))}
-      </div>
+      {app.openModals === 0 && <Toasts />}
     </div>
   );
 }

@@ -173,6 +173,12 @@ function ProfilePanel({ userId }: { userId: number }) {
         {user.name} <GuestBadge user={user} />
       </h3>
       <p class="muted">@{user.handle}</p>
+      {app.profiles.get(user.id)?.status && <p class="profile-status">{app.profiles.get(user.id)?.status}</p>}
+      {user.id === app.me?.id && (
+        <button type="button" class="button small" onClick={() => app.setModal('profile')}>
+          Edit profile
+        </button>
+      )}
       <p class="profile-presence">
         <PresenceDot status={presence} /> {presence === 'online' ? 'Active now' : 'Away'}
       </p>

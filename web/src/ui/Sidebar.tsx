@@ -2,7 +2,8 @@
 //! plus the entry points to create, browse and start conversations.
 
 import { GuestBadge } from './GuestBadge';
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
+import { useDismiss } from './popup';
 import type { ChannelSummary } from '../api/types';
 import { Avatar } from './Avatar';
 import { mayUseCompliance } from '../state/compliance';
@@ -13,7 +14,12 @@ export function Sidebar() {
   const app = useApp();
   const [menuOpen, setMenuOpen] = useState(false);
   const me = app.me;
-  const channels = app.channels.channelList();
+  // Customer conversations live in the customer inbox, not among the team's channels.
+  const channels = app.channels.channelList().filter((summary) => !app.waConversations.has(summary.channel.id));
+  const inboxUnread = [...app.waConversations.keys()].reduce((total, id) => total + (id === app.activeChannelId ? 0 : (app.channels.summaries.get(id)?.unread_count ?? 0)), 0);
+  const guest = me?.role === 'guest';
+  const menuRoot = useRef<HTMLDivElement>(null);
+  useDismiss(menuRoot, () => setMenuOpen(false), menuOpen);
   const conversations = app.channels.conversationList();
   const canNotify = typeof Notification !== 'undefined' && Notification.permission === 'default';
 
@@ -35,21 +41,31 @@ export function Sidebar() {
         <section class="sidebar-section" aria-labelledby="channels-heading">
           <div class="section-header">
             <h2 id="channels-heading">Channels</h2>
-            <button class="icon-button small" type="button" aria-label="Create channel" title="Create channel" onClick={() => app.setModal('create-channel')}>
-              <Icon name="plus" size={16} />
-            </button>
+            {!guest && (
+              <button class="icon-button small" type="button" aria-label="Create channel" title="Create channel" onClick={() => app.setModal('create-channel')}>
+                <Icon name="plus" size={16} />
+              </button>
+            )}
           </div>
           <ul role="list">
             {channels.map((summary) => (
               <SidebarItem key={summary.channel.id} summary={summary} />
             ))}
           </ul>
-          <button class="sidebar-link" type="button" onClick={() => app.setModal('browse')}>
-            <Icon name="search" size={16} /> Browse channels
-          </button>
+          {!guest && (
+            <button class="sidebar-link" type="button" onClick={() => app.setModal('browse')}>
+              <Icon name="search" size={16} /> Browse channels
+            </button>
+          )}
           {app.waNumbers.length > 0 && (
             <button class="sidebar-link" type="button" aria-current={app.inboxOpen && app.activeChannelId === null ? 'page' : undefined} onClick={() => app.openInbox()}>
               <Icon name="users" size={16} /> Customer inbox
+              {inboxUnread > 0 && (
+                <span class="badge">
+                  {inboxUnread > 99 ? '99+' : inboxUnread}
+                  <span class="sr-only"> unread</span>
+                </span>
+              )}
             </button>
           )}
         </section>
@@ -82,7 +98,7 @@ export function Sidebar() {
           </span>
         </button>
         {menuOpen && (
-          <div class="menu" role="menu">
+          <div class="menu" role="menu" ref={menuRoot}>
             {me && (
               <button
                 role="menuitem"
@@ -93,6 +109,18 @@ export function Sidebar() {
                 }}
               >
                 <Icon name="info" size={16} /> Your profile
+              </button>
+            )}
+            {me && (
+              <button
+                role="menuitem"
+                type="button"
+                onClick={() => {
+                  setMenuOpen(false);
+                  app.setModal('profile');
+                }}
+              >
+                <Icon name="edit" size={16} /> Edit profile
               </button>
             )}
             <button

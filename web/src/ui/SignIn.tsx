@@ -8,6 +8,8 @@ import { ApiError } from '../api/client';
 import { errorText } from '../state/app';
 import { useApp } from './context';
 import { Logo } from './icons';
+import { RedeemResetForm } from './Passwords';
+import { resetCodeFromLocation, signedOutText } from '../state/accounts';
 
 export function SignIn() {
   const app = useApp();
@@ -25,6 +27,20 @@ export function SignIn() {
       .catch(() => setSso(null));
   }, [app]);
   const codeInput = useRef<HTMLInputElement>(null);
+  // A reset link (/reset-password?code=…) opens the reset form at once.
+  const [resetCode, setResetCode] = useState<string | null>(() => resetCodeFromLocation(location.pathname, location.search));
+  const [forgot, setForgot] = useState(false);
+  const [notice, setNotice] = useState<string | null>(() => signedOutText(app.signedOutReason));
+  const leaveReset = (done?: string) => {
+    setResetCode(null);
+    setForgot(false);
+    if (location.pathname === '/reset-password') history.replaceState(null, '', '/');
+    if (done) {
+      setEmail(done);
+      setPassword('');
+      setNotice('Your new password is set, and you were signed out everywhere else. Sign in with it now.');
+    }
+  };
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -49,6 +65,14 @@ export function SignIn() {
       setBusy(false);
     }
   };
+
+  if (resetCode !== null) {
+    return (
+      <main class="signin">
+        <RedeemResetForm initialCode={resetCode} onDone={(doneEmail) => leaveReset(doneEmail)} onCancel={() => leaveReset()} />
+      </main>
+    );
+  }
 
   return (
     <main class="signin">
@@ -82,6 +106,11 @@ export function SignIn() {
             <small class="muted">Enter the 6-digit code from your authenticator app.</small>
           </label>
         )}
+        {notice && (
+          <p class="signin-notice" role="status">
+            {notice}
+          </p>
+        )}
         {error && (
           <p class="form-error" role="alert">
             {error}
@@ -90,6 +119,21 @@ export function SignIn() {
         <button class="button primary wide" type="submit" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        {!forgot ? (
+          <button type="button" class="link-button" aria-expanded={false} onClick={() => setForgot(true)}>
+            Forgot your password?
+          </button>
+        ) : (
+          <div class="signin-notice stack" role="region" aria-label="Forgot your password">
+            <p>
+              Ask an administrator of your workspace to reset your password. They will give you a one-time reset code (or a link) that works for 24 hours; with it you choose
+              a new password yourself.
+            </p>
+            <button type="button" class="button wide" onClick={() => setResetCode('')}>
+              I have a reset code
+            </button>
+          </div>
+        )}
         {sso && (
           <>
             <div class="divider" role="separator">

@@ -63,3 +63,32 @@ export function channelTitle(summary: ChannelSummary, me: UserId, user: (id: Use
 export function formatDateTime(millis: number): string {
   return new Date(millis).toLocaleString(undefined, { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
+
+/** A size limit in megabytes, as people read them: "100 MB", "2.5 MB". */
+export function formatMegabytes(bytes: number): string {
+  const megabytes = bytes / (1024 * 1024);
+  const rounded = megabytes >= 10 ? Math.round(megabytes) : Math.round(megabytes * 10) / 10;
+  return `${rounded} MB`;
+}
+
+/** The byte limit named in the server's "files may be at most N bytes" refusal, if any. */
+export function limitFromRefusal(message: string): number | null {
+  const match = /at most (\d+) bytes/.exec(message);
+  return match ? Number(match[1]) : null;
+}
+
+/** Files larger than `limit` bytes (none when the limit is unknown). */
+export function oversizedFiles<T extends { size: number }>(files: T[], limit: number | null): T[] {
+  return limit === null ? [] : files.filter((file) => file.size > limit);
+}
+
+/** The recording's length, carried in a voice note's file name ("voice-note-…-7300ms.webm"). */
+export function voiceNoteName(stamp: string, durationMs: number, extension: string): string {
+  return `voice-note-${stamp}-${Math.max(0, Math.round(durationMs))}ms.${extension}`;
+}
+
+/** Seconds of a voice note from its file name, or null for names without a length. */
+export function voiceNoteSeconds(name: string): number | null {
+  const match = /^voice-note-.*-(\d+)ms\.[a-z0-9]+$/i.exec(name);
+  return match ? Number(match[1]) / 1000 : null;
+}

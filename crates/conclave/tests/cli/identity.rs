@@ -181,6 +181,25 @@ fn scim_token_role_and_reactivate_commands() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Runs the `scim` command line (scim2-cli) with one change to
+/// scim2-tester's random data: a userName is an email address, since
+/// Conclave refuses any other (its accounts are keyed by email) and the
+/// tester otherwise sends a bare UUID. The hook is the tester's source of
+/// example values, consulted for every generated value; if a later tester
+/// drops it, this fails loudly instead of testing something else.
+const SCIM_WITH_EMAIL_USER_NAMES: &str = r#"
+import sys, uuid
+import scim2_tester.filling as filling
+examples = filling.get_random_example_value
+def example_value(path):
+    if str(path).rsplit(":", 1)[-1].lower() == "username":
+        return f"{uuid.uuid4().hex}@scim2-tester.example"
+    return examples(path)
+filling.get_random_example_value = example_value
+from scim2_cli import cli
+sys.exit(cli())
+"#;
+
 /// The statuses scim2-tester prints at the start of each result line.
 const SCIM_TESTER_STATUSES: [&str; 7] = [
     "SUCCESS",
@@ -216,8 +235,10 @@ fn scim2_tester_reports_every_check_successful() {
     assert!(created.status.success());
     let token = last_line(&created);
     let server = super::serve(&dir, super::free_port());
-    let output = std::process::Command::new("scim")
+    let output = std::process::Command::new("python3")
         .args([
+            "-c",
+            SCIM_WITH_EMAIL_USER_NAMES,
             "--url",
             &format!("{}/scim/v2", server.base),
             "--header",

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod accounts;
 mod compliance;
 mod identity;
 mod whatsapp;
@@ -496,7 +497,9 @@ fn journal_verify_names_the_first_tampered_event() {
     );
     let (ok, stdout, _) = run(&dir, &["journal", "verify"]);
     assert!(ok);
-    assert!(stdout.contains("4 events verified"), "{stdout}");
+    // The member's first sign-in created and joined #general (one event),
+    // then #ledger and its three messages.
+    assert!(stdout.contains("5 events verified"), "{stdout}");
 
     let db = rusqlite::Connection::open(dir.join("conclave.db")).unwrap();
     db.execute(

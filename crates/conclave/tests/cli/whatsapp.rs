@@ -330,3 +330,170 @@ async fn a_zip_export_brings_its_media_and_problems_are_reported_by_line() {
     assert!(stderr.contains("--utc-offset"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Writes a zip export holding `entries` (name, bytes), deflated.
+fn write_zip(path: &Path, entries: &[(&str, &[u8])]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for (name, bytes) in entries {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_over_the_size_limit_are_stored_in_parts_and_reimport_adds_nothing() {
+    let dir = temp_dir("wa-long");
+    create_user(&dir, "officer@example.com", "compliance");
+    // 40,000 bytes in one message, over two lines, then an ordinary one.
+    let long_body = format!("{}\n{}", "a".repeat(30_000), "é".repeat(4_999));
+    let chat = format!(
+        "[02/01/2024, 10:00:00] Priya Shah: {long_body}\n\
+         [02/01/2024, 10:01:00] Priya Shah: short and sweet\n"
+    );
+    let zip_path = dir.join("long.zip");
+    write_zip(&zip_path, &[("_chat.txt", chat.as_bytes())]);
+    let arguments = [
+        zip_path.to_str().unwrap(),
+        "--channel",
+        "wa-long",
+        "--custodian",
+        "officer@example.com",
+    ];
+    let first = import(&dir, &arguments);
+    assert_eq!(
+        first["messages"], 4,
+        "three parts and the short one: {first}"
+    );
+    let problems = first["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{first}");
+    assert_eq!(
+        (problems[0]["line"].as_u64(), problems[0]["kind"].as_str()),
+        (Some(1), Some("message_split"))
+    );
+    let again = import(&dir, &arguments);
+    assert_eq!(
+        (
+            again["messages"].as_u64(),
+            again["duplicates_skipped"].as_u64()
+        ),
+        (Some(0), Some(4)),
+        "{again}"
+    );
+
+    let server = serve(&dir, super::free_port());
+    let client = reqwest::Client::new();
+    let token = login(&client, &server.base, "officer@example.com").await;
+    let channel_id = first["channel_id"].as_i64().unwrap();
+    let page = get_json(
+        &client,
+        &format!(
+            "{}/api/v1/channels/{channel_id}/messages?limit=100",
+            server.base
+        ),
+        &token,
+    )
+    .await;
+    let texts: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 4);
+    assert!(
+        texts.iter().all(|text| text.len() <= 16 * 1024),
+        "a stored message is over the limit"
+    );
+    assert_eq!(texts[..3].concat(), long_body, "nothing was cut away");
+    assert_eq!(texts[3], "short and sweet");
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The most memory the child has held at once (VmHWM), in bytes, watched
+/// until it exits; and its standard output.
+fn run_watching_memory(mut command: std::process::Command) -> (bool, u64, String) {
+    use std::io::Read;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(status) = std::fs::read_to_string(&status_path)
+            && let Some(kilobytes) = status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|value| {
+                    value
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        {
+            peak = peak.max(kilobytes * 1024);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    (status.success(), peak, stdout)
+}
+
+#[test]
+fn a_zip_import_unpacks_media_as_a_stream_not_into_memory() {
+    let dir = temp_dir("wa-stream");
+    create_user(&dir, "officer@example.com", "compliance");
+    // 128 MB of one file that compresses to a few hundred kilobytes; held
+    // whole (and copied once for sealing) it would take 256 MB.
+    let video = vec![0u8; 128 * 1024 * 1024];
+    let chat = "[02/01/2024, 10:00:05] Priya Shah: \u{200e}<attached: 00000012-VIDEO-2024-01-02-10-00-05.mp4>\n\
+                [02/01/2024, 10:02:00] Priya Shah: that is the whole recording\n";
+    let zip_path = dir.join("video.zip");
+    write_zip(
+        &zip_path,
+        &[
+            ("_chat.txt", chat.as_bytes()),
+            ("00000012-VIDEO-2024-01-02-10-00-05.mp4", &video),
+        ],
+    );
+    drop(video);
+    assert!(std::fs::metadata(&zip_path).unwrap().len() < 2 * 1024 * 1024);
+    let mut command = super::conclave(&dir);
+    command.args([
+        "import",
+        "whatsapp",
+        zip_path.to_str().unwrap(),
+        "--channel",
+        "wa-video",
+        "--custodian",
+        "officer@example.com",
+    ]);
+    let (ok, peak, stdout) = run_watching_memory(command);
+    assert!(ok, "{stdout}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["media"], 1, "{summary}");
+    assert!(
+        peak < 96 * 1024 * 1024,
+        "the import held {} MB at its peak for a 128 MB file",
+        peak / (1024 * 1024)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

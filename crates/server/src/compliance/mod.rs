@@ -9,6 +9,7 @@
 
 mod archive;
 pub mod export;
+pub mod live;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -123,6 +124,10 @@ pub async fn erase_person(
     let outcome = store.erase_user(user_id, at).await?;
     if let ErasureOutcome::Erased(ErasureReport { orphaned_blobs, .. }) = &outcome {
         remove_blobs(blobs, orphaned_blobs).await;
+        // The status text and photo identify the person too.
+        if let Some(profile) = store.delete_user_profile(user_id).await? {
+            remove_blobs(blobs, profile.avatar_key.as_slice()).await;
+        }
     }
     Ok(outcome)
 }
@@ -173,6 +178,7 @@ pub async fn schedule(state: AppState) {
 async fn scheduled_run(state: &AppState) {
     match run_retention(&*state.store, &*state.blobs, crate::now_millis()).await {
         Ok(report) if report.messages > 0 => {
+            live::announce_purge(&state.hub, &report);
             tracing::info!(
                 messages = report.messages,
                 held = report.held,

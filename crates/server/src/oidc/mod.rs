@@ -455,11 +455,82 @@ pub fn digest(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
+/// Whether the sign-in cookie must carry `Secure`: the deployment is
+/// reached over HTTPS (`public_url` or the redirect URL say so), or this
+/// request came through a TLS-terminating proxy (`X-Forwarded-Proto:
+/// https`, or `proto=https` in `Forwarded`). The headers are believed from
+/// anyone because they can only add `Secure`, which keeps the cookie off
+/// plain HTTP; nothing else is decided on them.
+pub fn cookie_must_be_secure(
+    public_url: Option<&str>,
+    redirect_url: &str,
+    headers: &axum::http::HeaderMap,
+) -> bool {
+    let configured_https = public_url.is_some_and(|url| url.starts_with("https://"))
+        || redirect_url.starts_with("https://");
+    let forwarded_proto = headers
+        .get_all("x-forwarded-proto")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|proto| proto.trim().eq_ignore_ascii_case("https"));
+    let forwarded = headers
+        .get_all(axum::http::header::FORWARDED)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split([',', ';']))
+        .filter_map(|pair| pair.split_once('='))
+        .any(|(key, value)| {
+            key.trim().eq_ignore_ascii_case("proto")
+                && value.trim().trim_matches('"').eq_ignore_ascii_case("https")
+        });
+    configured_https || forwarded_proto || forwarded
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn the_cookie_is_secure_over_https_only() {
+        use axum::http::{HeaderMap, HeaderValue};
+        let with = |name: &'static str, value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, HeaderValue::from_static(value));
+            headers
+        };
+        let plain = HeaderMap::new();
+        let table = [
+            (None, "", &plain, false),
+            (Some("https://chat.example.com"), "", &plain, true),
+            (None, "https://chat.example.com/cb", &plain, true),
+            (Some("http://localhost:8080"), "", &plain, false),
+            (None, "", &with("x-forwarded-proto", "https"), true),
+            (None, "", &with("x-forwarded-proto", "HTTPS, http"), true),
+            (None, "", &with("x-forwarded-proto", "http"), false),
+            (
+                None,
+                "",
+                &with("forwarded", "for=10.0.0.1;proto=https"),
+                true,
+            ),
+            (
+                None,
+                "",
+                &with("forwarded", "for=10.0.0.1; proto=\"http\""),
+                false,
+            ),
+        ];
+        for (public_url, redirect_url, headers, secure) in table {
+            assert_eq!(
+                cookie_must_be_secure(public_url, redirect_url, headers),
+                secure,
+                "{public_url:?} {redirect_url:?} {headers:?}"
+            );
+        }
+    }
 
     #[test]
     fn pkce_matches_rfc_7636_appendix_b() {

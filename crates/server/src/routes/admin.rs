@@ -24,7 +24,8 @@ use axum::routing::{get, post, put};
 use conclave_domain::directory::{
     AutoMembershipRule, NewOrgUnit, OrgUnit, OrgUnitKind, ScimToken, UserListFilter, org_unit_name,
 };
-use conclave_domain::{Channel, ChannelKind, Command, Role, User, UserId, permissions};
+use conclave_domain::permissions::{AdmissionPath, Granter};
+use conclave_domain::{Channel, Command, Role, User, UserId, permissions};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -462,21 +463,37 @@ pub struct InviteGuestRequest {
     pub password: Option<String>,
     /// When the account deactivates itself, milliseconds since the epoch.
     pub expires_at: i64,
-    /// The only channels the guest may see (public or private channels).
+    /// The only channels the guest may see: public channels, and private
+    /// channels the inviter is a member of.
     pub channel_ids: Vec<i64>,
 }
 
-async fn invitable_channel(state: &AppState, id: i64) -> ApiResult<Channel> {
+/// Loads a channel that `authed` may bring people into along `path`
+/// (`permissions::can_admit`): a private channel only when they are a
+/// member of it (404 otherwise, as for any channel they cannot read), an
+/// archive never.
+async fn invitable_channel(
+    state: &AppState,
+    authed: &Authed,
+    id: i64,
+    path: AdmissionPath,
+) -> ApiResult<Channel> {
     let channel = state
         .store
         .channel_by_id(id)
         .await?
         .ok_or(ApiError::NotFound("channel"))?;
-    if channel.kind.is_conversation() || channel.archived {
-        return Err(ApiError::InvalidRequest(format!(
-            "channel {id} is a conversation or archived"
-        )));
-    }
+    let membership = state.store.membership(id, authed.user.id).await?;
+    super::channels::admit(
+        state,
+        Granter::Person {
+            user: &authed.user,
+            membership: membership.as_ref(),
+        },
+        &channel,
+        path,
+    )
+    .await?;
     Ok(channel)
 }
 
@@ -499,7 +516,8 @@ pub async fn invite_guest(
     }
     let mut channels = Vec::new();
     for id in &request.channel_ids {
-        channels.push(invitable_channel(&state, *id).await?);
+        channels
+            .push(invitable_channel(&state, &authed, *id, AdmissionPath::GuestInvitation).await?);
     }
     let user = super::users::create_local_user(
         &state,
@@ -559,6 +577,12 @@ pub struct OrgUnitDetailDto {
     pub member_ids: Vec<i64>,
     /// The channels its members are added to automatically.
     pub channel_ids: Vec<i64>,
+    /// After adding someone: the channels its rules name that they were
+    /// not added to, because the caller may not bring anyone in there
+    /// (private channels the caller is not a member of, WhatsApp archives,
+    /// archived channels). Absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channels_skipped: Vec<i64>,
 }
 
 fn unit_dto(unit: &OrgUnit, member_count: usize) -> OrgUnitDto {
@@ -624,6 +648,7 @@ async fn unit_detail(state: &AppState, unit: &OrgUnit) -> ApiResult<OrgUnitDetai
         unit: unit_dto(unit, member_ids.len()),
         member_ids,
         channel_ids,
+        channels_skipped: Vec::new(),
     })
 }
 
@@ -696,7 +721,13 @@ async fn delete_unit(
     directory_admin(authed)?;
     let unit = unit_of(state, kind, id).await?;
     let before = unit_detail(state, &unit).await?;
-    directory::set_unit_members(state, unit.id, &[]).await?;
+    directory::set_unit_members(
+        state,
+        unit.id,
+        &[],
+        &directory::UnitGranter::Person(authed.user.clone()),
+    )
+    .await?;
     state.store.delete_org_unit(unit.id).await?;
     record(
         state,
@@ -719,7 +750,15 @@ async fn set_member(
     directory_admin(authed)?;
     let unit = unit_of(state, kind, id).await?;
     target(state, user_id).await?;
-    if directory::set_unit_member(state, unit.id, user_id, member).await? {
+    let change = directory::set_unit_member(
+        state,
+        unit.id,
+        user_id,
+        member,
+        &directory::UnitGranter::Person(authed.user.clone()),
+    )
+    .await?;
+    if change.changed {
         let action = format!(
             "{}.{}",
             kind.as_str(),
@@ -732,12 +771,15 @@ async fn set_member(
         record(
             state,
             &actor(authed, address),
-            Change::new(&action, kind.as_str(), unit.id)
-                .after(&serde_json::json!({"user_id": user_id})),
+            Change::new(&action, kind.as_str(), unit.id).after(&serde_json::json!({
+                "user_id": user_id, "channels_skipped": change.channels_skipped,
+            })),
         )
         .await?;
     }
-    unit_detail(state, &unit).await
+    let mut detail = unit_detail(state, &unit).await?;
+    detail.channels_skipped = change.channels_skipped;
+    Ok(detail)
 }
 
 macro_rules! unit_routes {
@@ -795,7 +837,7 @@ macro_rules! unit_routes {
             delete_unit(&state, &authed, address, $kind, id).await
         }
 
-        #[doc = concat!("Adds a member to a ", $tag, " (and so to the channels its rules name).")]
+        #[doc = concat!("Adds a member to a ", $tag, " (and so to the channels its rules name, except private channels the caller is not a member of: see docs/permissions.md).")]
         #[utoipa::path(put, path = concat!("/api/v1/admin/", $path, "/{id}/members/{user_id}"), tag = "admin", security(("bearer" = [])),
             params(("id" = i64, Path), ("user_id" = i64, Path)), responses((status = 200, body = OrgUnitDetailDto), (status = 404, body = crate::error::ErrorBody)))]
         pub async fn $add(
@@ -911,12 +953,8 @@ pub async fn create_rule(
         .org_unit(request.unit_id)
         .await?
         .ok_or(ApiError::NotFound("department or team"))?;
-    let channel = invitable_channel(&state, request.channel_id).await?;
-    if channel.kind != ChannelKind::Public && channel.kind != ChannelKind::Private {
-        return Err(ApiError::InvalidRequest(
-            "rules feed public or private channels".into(),
-        ));
-    }
+    let channel =
+        invitable_channel(&state, &authed, request.channel_id, AdmissionPath::NewRule).await?;
     let rule = state
         .store
         .create_auto_membership_rule(
@@ -974,6 +1012,10 @@ pub async fn delete_rule(
 pub struct ScimTokenDto {
     pub id: i64,
     pub name: String,
+    /// The owner or admin who minted it; SCIM acts with their rights
+    /// (capped at admin) and the token dies when they lose them. Null for
+    /// a token minted on the command line.
+    pub created_by: Option<i64>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
@@ -984,6 +1026,7 @@ impl From<&ScimToken> for ScimTokenDto {
         ScimTokenDto {
             id: token.id,
             name: token.name.clone(),
+            created_by: token.created_by,
             created_at: token.created_at,
             last_used_at: token.last_used_at,
             revoked_at: token.revoked_at,
@@ -1034,7 +1077,8 @@ pub async fn create_scim_token(
     ApiJson(request): ApiJson<CreateScimTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedScimTokenDto>)> {
     directory_admin(&authed)?;
-    let (token, secret) = issue_scim_token(&*state.store, &request.name).await?;
+    let (token, secret) =
+        issue_scim_token(&*state.store, &request.name, Some(authed.user.id)).await?;
     let dto = ScimTokenDto::from(&token);
     record(
         &state,
@@ -1049,10 +1093,14 @@ pub async fn create_scim_token(
 }
 
 /// Makes a SCIM token: 256 random bits, stored as a SHA-256 hash. Shared by
-/// the API and `conclave scim token create`.
+/// the API and `conclave scim token create`. `maker` is the owner or admin
+/// minting it through the API, whose rights (capped at admin) the token
+/// carries for as long as they hold them; None is the command line's
+/// operator token (see docs/permissions.md).
 pub async fn issue_scim_token(
     store: &dyn conclave_store::Store,
     name: &str,
+    maker: Option<UserId>,
 ) -> ApiResult<(ScimToken, String)> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -1062,7 +1110,12 @@ pub async fn issue_scim_token(
     }
     let secret = crate::auth::new_token();
     let token = store
-        .create_scim_token(name, &crate::auth::token_hash(&secret), crate::now_millis())
+        .create_scim_token(
+            name,
+            &crate::auth::token_hash(&secret),
+            maker,
+            crate::now_millis(),
+        )
         .await?;
     Ok((token, secret))
 }

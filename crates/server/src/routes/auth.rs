@@ -38,10 +38,41 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
+    let started = tokio::time::Instant::now();
     let email = validate::normalize_email(&request.email);
-    state
-        .limits
-        .check_login(address.as_deref().unwrap_or("unknown"), &email)?;
+    let address_key = address.as_deref().unwrap_or("unknown").to_string();
+    state.limits.check_login(&address_key, &email)?;
+    let answer = sign_in(&state, address, &headers, request, email).await;
+    match &answer {
+        // A second factor still to come is not a failed guess either.
+        Ok(_) | Err(ApiError::MfaRequired) => state.limits.login_succeeded(&address_key),
+        // The answers that could tell a real account from a made-up one
+        // leave no sooner than the slowest of them would, so their timing
+        // says nothing (see FAILED_SIGN_IN_FLOOR).
+        Err(ApiError::InvalidCredentials | ApiError::AccountLocked { .. }) => {
+            let timing = &state.limits.sign_in_failures;
+            timing.record(started.elapsed());
+            tokio::time::sleep_until(started + timing.answer_after(FAILED_SIGN_IN_FLOOR)).await;
+        }
+        Err(_) => {}
+    }
+    answer
+}
+
+/// The least time a wrong password or a lock is answered in. A failure for
+/// a real account does more work (its lock is read and written) than one
+/// for an unknown email, which a stopwatch would notice; every such answer
+/// waits until this floor, or twice the typical failure's work when that is
+/// longer (a slow machine or a busy database), has passed.
+const FAILED_SIGN_IN_FLOOR: std::time::Duration = std::time::Duration::from_millis(150);
+
+async fn sign_in(
+    state: &AppState,
+    address: Option<String>,
+    headers: &HeaderMap,
+    request: LoginRequest,
+    email: String,
+) -> ApiResult<Json<LoginResponse>> {
     if request.password.len() > validate::MAX_PASSWORD_BYTES {
         return Err(ApiError::InvalidCredentials);
     }
@@ -61,6 +92,13 @@ pub async fn login(
         .await?;
         return Err(locked_error(until, now));
     }
+    // An email of no account locks as an account would, so the lock does
+    // not reveal which emails are real.
+    if user.is_none()
+        && let Some(until) = state.limits.unknown_emails.locked_until(&email, now)
+    {
+        return Err(locked_error(until, now));
+    }
     let stored = match &user {
         Some(user) => state.store.password_hash(user.id).await?,
         None => None,
@@ -78,8 +116,9 @@ pub async fn login(
                 Change::new("auth.sign_in_failed", "email", &email),
             )
             .await?;
-            if let Some(user) = &user {
-                count_failed_sign_in(&state, user, address.clone()).await?;
+            match &user {
+                Some(user) => count_failed_sign_in(state, user, address.clone()).await?,
+                None => count_failed_unknown_email(state, &email)?,
             }
             return Err(ApiError::InvalidCredentials);
         }
@@ -107,7 +146,7 @@ pub async fn login(
         else {
             return Err(ApiError::MfaRequired);
         };
-        if !super::identity::check_second_factor(&state, &user, &enrolment, code, address.clone())
+        if !super::identity::check_second_factor(state, &user, &enrolment, code, address.clone())
             .await?
         {
             tracing::info!(user_id = user.id, "sign-in failed: wrong second factor");
@@ -118,14 +157,14 @@ pub async fn login(
                     .after(&serde_json::json!({"reason": "invalid_totp"})),
             )
             .await?;
-            count_failed_sign_in(&state, &user, address.clone()).await?;
+            count_failed_sign_in(state, &user, address.clone()).await?;
             return Err(ApiError::InvalidTotp);
         }
     }
     if throttle != Default::default() {
         state.store.clear_login_failures(user.id).await?;
     }
-    let token = open_session(&state, &user, address.clone(), &headers).await?;
+    let token = open_session(state, &user, address.clone(), headers).await?;
     audit::record(
         &*state.store,
         &Actor::user(&user, address),
@@ -133,7 +172,7 @@ pub async fn login(
     )
     .await?;
     tracing::info!(user_id = user.id, "signed in");
-    let pending = state.auth.gate.requirements(&state, user.id).await?;
+    let pending = state.auth.gate.requirements(state, user.id).await?;
     Ok(Json(LoginResponse {
         token,
         user: UserDto::from(&user),
@@ -167,6 +206,7 @@ pub(crate) async fn open_session(
             address,
         })
         .await?;
+    crate::accounts::welcome(state, user).await;
     Ok(token)
 }
 
@@ -204,6 +244,27 @@ pub(crate) async fn count_failed_sign_in(
         return Err(locked_error(lock_until, now));
     }
     Ok(())
+}
+
+/// Counts a failed sign-in for an email of no account with the accounts'
+/// policy; answers `AccountLocked` when this failure locked it, as
+/// [`count_failed_sign_in`] does for a real account.
+fn count_failed_unknown_email(state: &AppState, email: &str) -> ApiResult<()> {
+    let policy = &state.config.auth;
+    if policy.max_failed_logins <= 0 {
+        return Ok(());
+    }
+    let now = crate::now_millis();
+    let lock_until = now + policy.lockout_secs.max(1) * 1_000;
+    match state.limits.unknown_emails.record_failure(
+        email,
+        policy.max_failed_logins,
+        lock_until,
+        now,
+    ) {
+        Some(until) => Err(locked_error(until, now)),
+        None => Ok(()),
+    }
 }
 
 pub(crate) fn locked_error(until: i64, now: i64) -> ApiError {

@@ -3,14 +3,16 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use conclave_domain::{ChannelKind, Command, Role, permissions, validate};
+use conclave_domain::permissions::{AdmissionPath, AdmissionRefused, Granter};
+use conclave_domain::{Channel, ChannelId, ChannelKind, Command, Role, permissions, validate};
 
 use super::{ApiJson, ApiPath, outcome_channel, readable_channel, submit};
 use crate::api::{
     AddMemberRequest, BrowseChannelDto, ChannelDto, ChannelSummaryDto, CreateChannelRequest,
     MarkReadRequest, MessageDto, OpenConversationRequest, UpdateChannelRequest, UserDto,
 };
-use crate::auth::Authed;
+use crate::audit::{Actor, Change};
+use crate::auth::{Authed, ClientAddress};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -50,6 +52,20 @@ pub async fn browse(
             })
             .collect(),
     ))
+}
+
+/// Channel names are unique across the workspace (operators and the command
+/// line name channels), so a name held by a private channel is refused too;
+/// the refusal reads the same whatever holds the name (public, private,
+/// archived, an import), so it tells nothing beyond "taken"
+/// (docs/permissions.md).
+fn name_not_available(error: ApiError) -> ApiError {
+    match error {
+        ApiError::Conflict(_) => {
+            ApiError::Conflict("that channel name is not available; choose another".into())
+        }
+        other => other,
+    }
 }
 
 async fn summary(state: &AppState, user_id: i64, channel_id: i64) -> ApiResult<ChannelSummaryDto> {
@@ -112,7 +128,8 @@ pub async fn create(
                 at: crate::now_millis(),
             },
         )
-        .await?,
+        .await
+        .map_err(name_not_available)?,
     )?;
     Ok((
         StatusCode::CREATED,
@@ -242,7 +259,8 @@ pub async fn update(
                 at: crate::now_millis(),
             },
         )
-        .await?,
+        .await
+        .map_err(name_not_available)?,
     )?;
     Ok(Json(ChannelDto::from(&channel)))
 }
@@ -321,21 +339,51 @@ pub async fn members(
     Ok(Json(users.iter().map(UserDto::from).collect()))
 }
 
+/// Whether `channel_id` is an imported WhatsApp archive or a customer
+/// conversation: channels reached only through the compliance roles.
+pub async fn is_external_archive(state: &AppState, channel_id: ChannelId) -> ApiResult<bool> {
+    Ok(state.store.external_channel(channel_id).await?.is_some())
+}
+
+/// Asks `permissions::can_admit` whether `granter` may put someone into
+/// `channel` along `path`, answering a refusal as the API does (404 for a
+/// channel the granter may not know of). Answers whether the channel is an
+/// external archive, whose admissions the caller audits.
+pub async fn admit(
+    state: &AppState,
+    granter: Granter<'_>,
+    channel: &Channel,
+    path: AdmissionPath,
+) -> ApiResult<bool> {
+    let external_archive = is_external_archive(state, channel.id).await?;
+    match permissions::can_admit(granter, channel, external_archive, path) {
+        Ok(()) => Ok(external_archive),
+        Err(AdmissionRefused::Hidden) => Err(ApiError::NotFound("channel")),
+        Err(AdmissionRefused::Forbidden(reason)) => Err(ApiError::forbidden(reason)),
+    }
+}
+
 /// Adds someone to a channel.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/members", tag = "channels", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = AddMemberRequest, responses((status = 204)))]
 pub async fn add_member(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     authed: Authed,
     ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<AddMemberRequest>,
 ) -> ApiResult<StatusCode> {
     let (channel, membership) = readable_channel(&state, &authed.user, id).await?;
-    if !permissions::can_add_members(&authed.user, &channel, membership.as_ref()) {
-        return Err(ApiError::forbidden(
-            "you cannot add members to this channel",
-        ));
-    }
+    let external_archive = admit(
+        &state,
+        Granter::Person {
+            user: &authed.user,
+            membership: membership.as_ref(),
+        },
+        &channel,
+        AdmissionPath::DirectAdd,
+    )
+    .await?;
     let target = state
         .store
         .user_by_id(request.user_id)
@@ -345,6 +393,17 @@ pub async fn add_member(
         return Err(ApiError::NotFound("user"));
     }
     set_membership(&state, id, target.id, authed.user.id, true).await?;
+    if external_archive {
+        // Archives are reached only through the compliance roles, on the
+        // record.
+        crate::audit::record(
+            &*state.store,
+            &Actor::user(&authed.user, address),
+            Change::new("archive.member_add", "channel", id)
+                .after(&serde_json::json!({"user_id": target.id})),
+        )
+        .await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

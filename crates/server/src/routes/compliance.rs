@@ -13,11 +13,11 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use conclave_domain::User;
 use conclave_domain::compliance::{
     ErasureOutcome, ExportFilter, LegalHold, NewLegalHold, PurgeReport, RetentionPolicy,
     RetentionScope,
 };
-use conclave_domain::{Role, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -90,7 +90,7 @@ pub struct Doc;
 
 fn officer(authed: &Authed) -> ApiResult<&User> {
     let user = &authed.user;
-    if user.active && matches!(user.role, Role::Compliance | Role::Owner) {
+    if conclave_domain::permissions::can_act_for_compliance(user) {
         Ok(user)
     } else {
         Err(ApiError::forbidden(
@@ -396,6 +396,7 @@ pub async fn run_retention(
     officer(&authed)?;
     let report =
         crate::compliance::run_retention(&*state.store, &*state.blobs, crate::now_millis()).await?;
+    crate::compliance::live::announce_purge(&state.hub, &report);
     let dto = PurgeReportDto::from(&report);
     crate::audit::record(
         &*state.store,
@@ -459,6 +460,9 @@ pub async fn erase(
             )))
         }
         ErasureOutcome::Erased(report) => {
+            if let Some(erased) = state.store.user_by_id(report.user_id).await? {
+                crate::compliance::live::announce_erasure(&state.hub, &erased);
+            }
             let dto = ErasureDto {
                 user_id: report.user_id,
                 messages: report.messages,

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use conclave_domain::external::{WhatsAppConversation, WhatsAppMessageRecord};
-use conclave_domain::{Command, User};
+use conclave_domain::{Command, Page, User};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -215,6 +215,10 @@ pub struct ConversationDto {
     pub created_at: i64,
     /// The caller's view of the channel (unread counts), when a member.
     pub summary: Option<ChannelSummaryDto>,
+    /// The newest message outside threads, from the customer or a reply,
+    /// as members see it (a deleted one is a tombstone with no text): the
+    /// inbox shows it as the conversation's preview line and time.
+    pub last_message: Option<MessageDto>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -257,6 +261,10 @@ async fn conversation_dto(
         .store
         .channel_summary(user.id, conversation.channel_id)
         .await?;
+    let (latest, _, _) = state
+        .store
+        .messages(conversation.channel_id, None, Page::Latest, 1)
+        .await?;
     Ok(ConversationDto {
         channel_id: conversation.channel_id,
         phone_number_id: conversation.phone_number_id.clone(),
@@ -272,6 +280,7 @@ async fn conversation_dto(
         window_closes_at: conversation.window_closes_at(),
         created_at: conversation.created_at,
         summary: summary.as_ref().map(ChannelSummaryDto::from),
+        last_message: latest.last().map(MessageDto::for_members),
     })
 }
 

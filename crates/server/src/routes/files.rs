@@ -29,7 +29,8 @@ pub struct UploadQuery {
 /// Uploads a file (the raw bytes are the body) for a later message.
 #[utoipa::path(post, path = "/api/v1/files", tag = "files", security(("bearer" = [])), params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, body = AttachmentDto), (status = 413, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = AttachmentDto), (status = 413, body = crate::error::ErrorBody),
+              (status = 507, body = crate::error::ErrorBody)))]
 pub async fn upload(
     State(state): State<AppState>,
     authed: Authed,
@@ -60,15 +61,14 @@ pub async fn upload(
     let content_type = sniff(&head);
     let key = crate::blobs::content_key("sha256", &digest, authed.user.id);
     let (thumbnail_key, width, height) = if content_type.starts_with("image/") {
-        thumbnail(&state, &temporary, &digest, authed.user.id).await
+        thumbnail(&state, &temporary, size, &digest, authed.user.id).await
     } else {
         (None, None, None)
     };
-    state
-        .blobs
-        .put_file(&key, &temporary)
-        .await
-        .map_err(|e| ApiError::Internal(format!("storing upload: {e}")))?;
+    if let Err(error) = state.blobs.put_file(&key, &temporary).await {
+        let _ = tokio::fs::remove_file(&temporary).await;
+        return Err(ApiError::from_io("storing upload", error));
+    }
     let attachment = state
         .store
         .create_attachment(NewAttachment {
@@ -103,7 +103,7 @@ async fn receive(
 ) -> ApiResult<(u64, String, Vec<u8>)> {
     let mut file = BlobSealingWriter::create(path, state.blobs.keyring(), uploader)
         .await
-        .map_err(|e| ApiError::Internal(format!("creating upload file: {e}")))?;
+        .map_err(|e| ApiError::from_io("creating upload file", e))?;
     let mut stream = body.into_data_stream();
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
@@ -124,11 +124,11 @@ async fn receive(
         hasher.update(&chunk);
         file.write(&chunk)
             .await
-            .map_err(|e| ApiError::Internal(format!("writing upload: {e}")))?;
+            .map_err(|e| ApiError::from_io("writing upload", e))?;
     }
     file.finish()
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::from_io("finishing upload", e))?;
     Ok((size, hex::encode(hasher.finalize()), head))
 }
 
@@ -160,32 +160,87 @@ pub fn sniff(head: &[u8]) -> String {
 
 const THUMBNAIL_EDGE: u32 = 480;
 
+/// Images with more pixels than this get no thumbnail (the file itself is
+/// kept): decoding one holds every pixel in memory, four bytes each, so a
+/// small file declaring 12000×12000 pixels would take 576 MB. 40 megapixels
+/// covers camera photos at their usual resolution and 8K screenshots.
+pub const THUMBNAIL_MAX_PIXELS: u64 = 40_000_000;
+/// The most memory one decode may allocate, whatever the header says.
+const THUMBNAIL_MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+/// Larger image files get no thumbnail: the whole file is read to decode it.
+pub const THUMBNAIL_MAX_FILE_BYTES: u64 = 48 * 1024 * 1024;
+/// Thumbnails made at once by one server; the others wait their turn, so
+/// memory stays within this many decodes.
+pub const THUMBNAILS_AT_ONCE: usize = 2;
+
+/// What became of an image's thumbnail.
+#[derive(Debug)]
+pub enum Thumbnail {
+    Made {
+        jpeg: Vec<u8>,
+        width: i64,
+        height: i64,
+    },
+    /// The image is over [`THUMBNAIL_MAX_PIXELS`]: its size is known from
+    /// its header, and it was not decoded.
+    TooLarge { width: i64, height: i64 },
+}
+
 async fn thumbnail(
     state: &AppState,
     path: &std::path::Path,
+    size: u64,
     digest: &str,
     owner: conclave_domain::UserId,
 ) -> (Option<String>, Option<i64>, Option<i64>) {
-    let path = path.to_path_buf();
-    let keyring = state.blobs.keyring().clone();
-    let made = tokio::task::spawn_blocking(move || {
-        let sealed = std::fs::read(&path).map_err(image::ImageError::IoError)?;
-        let bytes = keyring.open_blob(&sealed).map_err(|error| {
-            image::ImageError::IoError(std::io::Error::new(std::io::ErrorKind::InvalidData, error))
-        })?;
-        make_thumbnail(bytes)
-    })
-    .await;
+    if size > THUMBNAIL_MAX_FILE_BYTES {
+        tracing::debug!(size, "no thumbnail for an image file this large");
+        return (None, None, None);
+    }
+    // Reading and decoding both hold the image in memory: both wait for
+    // a turn of the bounded pool.
+    let Ok(_turn) = state.thumbnails.acquire().await else {
+        return (None, None, None);
+    };
+    let bytes = match crate::blobs::BlobReader::open_file(path, state.blobs.keyring()).await {
+        Ok(mut reader) => {
+            let mut bytes = Vec::with_capacity(usize::try_from(reader.length).unwrap_or(0));
+            match tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut bytes).await {
+                Ok(_) => bytes,
+                Err(error) => {
+                    tracing::warn!(%error, "reading an upload back for its thumbnail failed");
+                    return (None, None, None);
+                }
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "opening an upload for its thumbnail failed");
+            return (None, None, None);
+        }
+    };
+    let made = tokio::task::spawn_blocking(move || make_thumbnail(bytes)).await;
     match made {
-        Ok(Ok((bytes, width, height))) => {
+        Ok(Ok(Thumbnail::Made {
+            jpeg,
+            width,
+            height,
+        })) => {
             let key = crate::blobs::content_key("thumb", digest, owner);
-            match state.blobs.put_bytes(&key, bytes, owner).await {
+            match state.blobs.put_bytes(&key, jpeg, owner).await {
                 Ok(()) => (Some(key), Some(width), Some(height)),
                 Err(error) => {
                     tracing::warn!(%error, "storing a thumbnail failed");
                     (None, Some(width), Some(height))
                 }
             }
+        }
+        Ok(Ok(Thumbnail::TooLarge { width, height })) => {
+            tracing::debug!(
+                width,
+                height,
+                "no thumbnail for an image with this many pixels"
+            );
+            (None, Some(width), Some(height))
         }
         Ok(Err(error)) => {
             tracing::debug!(%error, "no thumbnail for an image that does not decode");
@@ -198,20 +253,31 @@ async fn thumbnail(
     }
 }
 
-/// Decodes with limits (a decompression bomb is refused), scales to fit a
-/// square, and encodes JPEG.
-pub fn make_thumbnail(bytes: Vec<u8>) -> Result<(Vec<u8>, i64, i64), image::ImageError> {
+/// Reads the image's size from its header, refuses to decode one over
+/// [`THUMBNAIL_MAX_PIXELS`], decodes the rest with memory limits (a
+/// decompression bomb is refused), scales to fit a square and encodes JPEG.
+pub fn make_thumbnail(bytes: Vec<u8>) -> Result<Thumbnail, image::ImageError> {
+    let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes.as_slice()))
+        .with_guessed_format()?
+        .into_dimensions()?;
+    if u64::from(width) * u64::from(height) > THUMBNAIL_MAX_PIXELS {
+        return Ok(Thumbnail::TooLarge {
+            width: i64::from(width),
+            height: i64::from(height),
+        });
+    }
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(20_000);
-    limits.max_image_height = Some(20_000);
-    limits.max_alloc = Some(512 * 1024 * 1024);
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    limits.max_alloc = Some(THUMBNAIL_MAX_DECODE_BYTES);
     reader.limits(limits);
     let image = reader.decode()?;
     let (width, height) = (i64::from(image.width()), i64::from(image.height()));
     // JPEG has no transparency: lay transparent pixels over white, as
     // messengers do, rather than letting them turn black.
     let small = image.thumbnail(THUMBNAIL_EDGE, THUMBNAIL_EDGE).to_rgba8();
+    drop(image);
     let small = image::RgbImage::from_fn(small.width(), small.height(), |x, y| {
         let [r, g, b, a] = small.get_pixel(x, y).0;
         let over_white = |channel: u8| {
@@ -219,9 +285,13 @@ pub fn make_thumbnail(bytes: Vec<u8>) -> Result<(Vec<u8>, i64, i64), image::Imag
         };
         image::Rgb([over_white(r), over_white(g), over_white(b)])
     });
-    let mut bytes = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 80).encode_image(&small)?;
-    Ok((bytes, width, height))
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80).encode_image(&small)?;
+    Ok(Thumbnail::Made {
+        jpeg,
+        width,
+        height,
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -355,7 +425,7 @@ async fn serve(
 
 #[cfg(test)]
 mod tests {
-    use super::{make_thumbnail, sniff};
+    use super::{Thumbnail, make_thumbnail, sniff};
 
     #[test]
     fn transparent_images_get_white_thumbnails_not_black() {
@@ -363,12 +433,50 @@ mod tests {
         image::RgbaImage::from_pixel(40, 30, image::Rgba([0, 0, 0, 0]))
             .save(&path)
             .unwrap();
-        let (jpeg, width, height) = make_thumbnail(std::fs::read(&path).unwrap()).unwrap();
+        let Thumbnail::Made {
+            jpeg,
+            width,
+            height,
+        } = make_thumbnail(std::fs::read(&path).unwrap()).unwrap()
+        else {
+            panic!("a small image gets a thumbnail");
+        };
         assert_eq!((width, height), (40, 30));
         let decoded = image::load_from_memory(&jpeg).unwrap().to_rgb8();
         let pixel = decoded.get_pixel(5, 5).0;
         assert!(pixel.iter().all(|channel| *channel > 245), "{pixel:?}");
         std::fs::remove_file(path).unwrap();
+    }
+
+    /// A valid all-black greyscale PNG of `width`×`height` pixels: small
+    /// on disk, `width`×`height` bytes or more once decoded.
+    fn black_png(width: u32, height: u32) -> Vec<u8> {
+        use image::ImageEncoder;
+        let pixels = vec![0u8; width as usize * height as usize];
+        let mut png = Vec::new();
+        image::codecs::png::PngEncoder::new_with_quality(
+            &mut png,
+            image::codecs::png::CompressionType::Fast,
+            image::codecs::png::FilterType::NoFilter,
+        )
+        .write_image(&pixels, width, height, image::ExtendedColorType::L8)
+        .unwrap();
+        png
+    }
+
+    #[test]
+    fn images_over_the_pixel_budget_are_measured_not_decoded() {
+        let png = black_png(8_000, 6_000);
+        match make_thumbnail(png).unwrap() {
+            Thumbnail::TooLarge { width, height } => assert_eq!((width, height), (8_000, 6_000)),
+            Thumbnail::Made { .. } => panic!("a 48-megapixel image was decoded"),
+        }
+        // Within the budget, it is decoded.
+        let png = black_png(6_000, 6_000);
+        assert!(matches!(
+            make_thumbnail(png).unwrap(),
+            Thumbnail::Made { width: 6_000, .. }
+        ));
     }
 
     #[test]

@@ -114,6 +114,9 @@ pub struct SecurityStatusDto {
     pub policy_acceptance_required: bool,
     /// The current acceptable-use policy version, if one is published.
     pub policy_version: Option<i64>,
+    /// The largest file this server accepts (`limits.max_upload_bytes`), so
+    /// a client can refuse an oversized file before uploading it.
+    pub max_upload_bytes: u64,
 }
 
 /// A started TOTP enrolment: show `otpauth_uri` as a QR code, or `secret`
@@ -251,6 +254,7 @@ pub async fn security_status(
             .current_policy()
             .await?
             .map(|policy| policy.version),
+        max_upload_bytes: state.config.limits.max_upload_bytes,
     }))
 }
 
@@ -511,7 +515,7 @@ pub async fn revoke_own_sessions(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A user's live sessions (admins).
+/// A user's live sessions (admins; owners' sessions only for owners).
 #[utoipa::path(get, path = "/api/v1/users/{id}/sessions", tag = "identity", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = [SessionDto]), (status = 403, body = ErrorBody)))]
 pub async fn user_sessions(
@@ -520,11 +524,7 @@ pub async fn user_sessions(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<SessionDto>>> {
     require_admin(&authed.user)?;
-    let target = state
-        .store
-        .user_by_id(id)
-        .await?
-        .ok_or(ApiError::NotFound("user"))?;
+    let target = managed_user(&state, &authed.user, id).await?;
     let sessions = state
         .store
         .list_sessions(target.id, crate::now_millis())
@@ -821,7 +821,7 @@ pub async fn sso_start(State(state): State<AppState>, headers: HeaderMap) -> Api
     let max_age = oidc::ATTEMPT_LIFETIME_MS / 1_000;
     let cookie = format!(
         "{SSO_COOKIE}={browser}; Path={SSO_COOKIE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
-        secure_suffix(&state)
+        secure_suffix(&state, &headers)
     );
     Ok(redirect(&started.authorization_url, Some(cookie)))
 }
@@ -846,7 +846,7 @@ pub async fn sso_callback(
         .to_string();
     let clear_cookie = format!(
         "{SSO_COOKIE}=; Path={SSO_COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Lax{}",
-        secure_suffix(&state)
+        secure_suffix(&state, &headers)
     );
     match complete_sso(&state, &headers, address.clone(), &query).await {
         Ok(token) => redirect(&format!("{home}/#sso_token={token}"), Some(clear_cookie)),
@@ -1018,7 +1018,8 @@ async fn provision(
 /// Puts the user into the departments and teams their provider groups map
 /// to (`sso.group_departments`, `sso.group_teams`), and out of the mapped
 /// ones they no longer belong to; units nobody mapped are left alone. The
-/// units' auto-membership rules follow.
+/// units' auto-membership rules follow as the identity provider's: into a
+/// private channel only while the rule's maker is still a member of it.
 async fn apply_group_mapping(state: &AppState, user_id: i64, groups: &[String]) -> ApiResult<()> {
     use conclave_domain::directory::OrgUnitKind;
     let config = &state.config.sso;
@@ -1035,12 +1036,27 @@ async fn apply_group_mapping(state: &AppState, user_id: i64, groups: &[String]) 
             entry.2 |= groups.contains(group);
         }
     }
+    use crate::scim::directory::{self, UnitGranter};
     for (kind, name, member) in wanted.into_values() {
         if member {
-            let unit = crate::scim::directory::find_or_create_unit(state, kind, name).await?;
-            crate::scim::directory::set_unit_member(state, unit.id, user_id, true).await?;
+            let unit = directory::find_or_create_unit(state, kind, name).await?;
+            directory::set_unit_member(
+                state,
+                unit.id,
+                user_id,
+                true,
+                &UnitGranter::IdentityProvider,
+            )
+            .await?;
         } else if let Some(unit) = state.store.org_unit_by_name(kind, name).await? {
-            crate::scim::directory::set_unit_member(state, unit.id, user_id, false).await?;
+            directory::set_unit_member(
+                state,
+                unit.id,
+                user_id,
+                false,
+                &UnitGranter::IdentityProvider,
+            )
+            .await?;
         }
     }
     Ok(())
@@ -1069,13 +1085,12 @@ fn callback_url(state: &AppState, headers: &HeaderMap) -> ApiResult<String> {
     Ok(format!("http://{host}{PATH}"))
 }
 
-fn secure_suffix(state: &AppState) -> &'static str {
-    let https = state
-        .config
-        .public_url
-        .as_deref()
-        .is_some_and(|url| url.starts_with("https://"))
-        || state.config.sso.redirect_url.starts_with("https://");
+fn secure_suffix(state: &AppState, headers: &HeaderMap) -> &'static str {
+    let https = oidc::cookie_must_be_secure(
+        state.config.public_url.as_deref(),
+        &state.config.sso.redirect_url,
+        headers,
+    );
     if https { "; Secure" } else { "" }
 }
 
@@ -1209,7 +1224,7 @@ async fn managed_user(state: &AppState, actor: &User, id: i64) -> ApiResult<User
         .user_by_id(id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
-    if target.role == Role::Owner && actor.role != Role::Owner {
+    if !conclave_domain::permissions::can_manage_sessions_of(actor, &target) {
         return Err(ApiError::forbidden("only owners act on owners"));
     }
     Ok(target)

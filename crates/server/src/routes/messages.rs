@@ -3,7 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use conclave_domain::{Channel, Command, Message, Page, User, permissions, text, validate};
+use conclave_domain::permissions::HistoryAccess;
+use conclave_domain::{
+    Channel, Command, Message, Page, User, ValidationError, permissions, text, validate,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -13,7 +16,8 @@ use super::{
 use crate::api::{
     EditMessageRequest, MessageDto, MessagePage, MessageVersionDto, PostMessageRequest,
 };
-use crate::auth::Authed;
+use crate::audit::{Actor, Change};
+use crate::auth::{Authed, ClientAddress};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -231,24 +235,86 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Every version of a message, for its author and compliance officers.
+/// The longest reason a compliance read may give.
+const MAX_REASON_CHARS: usize = 500;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct VersionsQuery {
+    /// Why a compliance officer (or an owner acting as one) reads another
+    /// author's message in a conversation they are not in: required there,
+    /// and kept in the audit log (1–500 characters).
+    pub reason: Option<String>,
+}
+
+/// Every version of a message: for its author, and for the compliance
+/// roles, whose reads of other authors' messages are audited (with a
+/// required `reason` outside their own conversations).
 #[utoipa::path(get, path = "/api/v1/messages/{id}/versions", tag = "messages", security(("bearer" = [])),
-    params(("id" = i64, Path)), responses((status = 200, body = [MessageVersionDto])))]
+    params(("id" = i64, Path), VersionsQuery),
+    responses((status = 200, body = [MessageVersionDto]), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn versions(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     authed: Authed,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<VersionsQuery>,
 ) -> ApiResult<Json<Vec<MessageVersionDto>>> {
     let message = state
         .store
         .message_by_id(id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
-    if !permissions::can_see_history(&authed.user, &message) {
-        return Err(ApiError::NotFound("message"));
+    let is_member = state
+        .store
+        .membership(message.channel_id, authed.user.id)
+        .await?
+        .is_some();
+    let reason = match query.reason.as_deref().map(str::trim) {
+        Some(reason) => Some(compliance_reason(reason)?),
+        None => None,
+    };
+    match permissions::history_access(&authed.user, &message, is_member) {
+        HistoryAccess::Denied => return Err(ApiError::NotFound("message")),
+        HistoryAccess::Own => {}
+        HistoryAccess::ComplianceOutside if reason.is_none() => {
+            return Err(ApiError::Validation(ValidationError {
+                field: "reason",
+                problem: "is required to read a message outside your own conversations".into(),
+            }));
+        }
+        HistoryAccess::ComplianceInside | HistoryAccess::ComplianceOutside => {
+            crate::audit::record(
+                &*state.store,
+                &Actor::user(&authed.user, address),
+                Change::new("message.versions_read", "message", message.id).after(
+                    &serde_json::json!({
+                        "channel_id": message.channel_id,
+                        "author_id": message.author_id,
+                        "member_of_channel": is_member,
+                        "reason": reason,
+                    }),
+                ),
+            )
+            .await?;
+        }
     }
     let versions = state.store.message_versions(id).await?;
     Ok(Json(versions.iter().map(MessageVersionDto::from).collect()))
+}
+
+/// A compliance read's stated reason: 1 to [`MAX_REASON_CHARS`] characters
+/// without control characters.
+fn compliance_reason(reason: &str) -> ApiResult<String> {
+    let count = reason.chars().count();
+    if count == 0 || count > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
+        return Err(ApiError::Validation(ValidationError {
+            field: "reason",
+            problem: format!(
+                "must be 1 to {MAX_REASON_CHARS} characters without control characters"
+            ),
+        }));
+    }
+    Ok(reason.to_string())
 }
 
 async fn react(

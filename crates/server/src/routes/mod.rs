@@ -9,6 +9,8 @@ pub mod connectors;
 pub mod files;
 pub mod identity;
 pub mod messages;
+pub mod passwords;
+pub mod profiles;
 pub mod scim;
 pub mod system;
 pub mod users;

@@ -17,7 +17,8 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the database answers and the server is not shutting down.
+/// Readiness: the database answers, storage has room (after a write found
+/// it full) and the server is not shutting down.
 #[utoipa::path(get, path = "/readyz", tag = "system",
     responses((status = 200, body = Health), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
@@ -26,6 +27,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         .load(std::sync::atomic::Ordering::Acquire)
     {
         return Err(ApiError::Unavailable("shutting down".into()));
+    }
+    if state.storage.is_full(&*state.blobs).await {
+        return Err(ApiError::Unavailable("storage is full".into()));
     }
     state.store.ping().await?;
     Ok(Json(Health {

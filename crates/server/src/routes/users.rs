@@ -1,9 +1,15 @@
 //! People: search, profiles, and creation by admins.
+//!
+//! Guests see only the people they share a channel with
+//! (`permissions::can_see_whole_directory`); [`visible_people`] is that
+//! rule's one implementation, used here and for presence subscriptions.
+
+use std::collections::HashSet;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use conclave_domain::{NewUser, Role, permissions, text, validate};
+use conclave_domain::{NewUser, Role, User, UserId, permissions, text, validate};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -20,12 +26,27 @@ pub struct UserQuery {
     pub limit: Option<i64>,
 }
 
-/// Active users matching a query.
+/// The people `user` may see in the directory and hear the presence of:
+/// None means everyone; a guest gets the people who share a channel with
+/// them, and themselves.
+pub async fn visible_people(state: &AppState, user: &User) -> ApiResult<Option<HashSet<UserId>>> {
+    if permissions::can_see_whole_directory(user) {
+        return Ok(None);
+    }
+    let mut people = HashSet::from([user.id]);
+    for channel_id in state.store.user_channel_ids(user.id).await? {
+        people.extend(state.store.channel_member_ids(channel_id).await?);
+    }
+    Ok(Some(people))
+}
+
+/// Active users matching a query (for a guest, only those who share a
+/// channel with them).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), params(UserQuery),
     responses((status = 200, body = [UserDto])))]
 pub async fn list(
     State(state): State<AppState>,
-    _authed: Authed,
+    authed: Authed,
     ApiQuery(query): ApiQuery<UserQuery>,
 ) -> ApiResult<Json<Vec<UserDto>>> {
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
@@ -35,18 +56,46 @@ pub async fn list(
             "q must be at most 100 characters".into(),
         ));
     }
-    let users = state.store.search_users(text.trim(), limit).await?;
+    let text = text.trim();
+    let users = match visible_people(&state, &authed.user).await? {
+        None => state.store.search_users(text, limit).await?,
+        Some(people) => {
+            let ids: Vec<UserId> = people.into_iter().collect();
+            let needle = text.to_lowercase();
+            let mut users: Vec<User> = state
+                .store
+                .users_by_ids(&ids)
+                .await?
+                .into_iter()
+                .filter(|user| {
+                    user.active
+                        && (user.name.to_lowercase().contains(&needle)
+                            || user.handle.contains(&needle)
+                            || user.email.contains(&needle))
+                })
+                .collect();
+            users.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+            users.truncate(usize::try_from(limit).unwrap_or(50));
+            users
+        }
+    };
     Ok(Json(users.iter().map(UserDto::from).collect()))
 }
 
-/// One user's profile.
+/// One user's profile (for a guest, only someone who shares a channel with
+/// them).
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = UserDto), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    _authed: Authed,
+    authed: Authed,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<UserDto>> {
+    if let Some(people) = visible_people(&state, &authed.user).await?
+        && !people.contains(&id)
+    {
+        return Err(ApiError::NotFound("user"));
+    }
     let user = state
         .store
         .user_by_id(id)

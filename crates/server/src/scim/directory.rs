@@ -5,9 +5,17 @@
 //!
 //! Channel memberships change only through `Command::SetMembership` on the
 //! group-commit writer, so members see them live like any other join.
+//!
+//! Who changes a unit matters for its rules into private channels: a rule
+//! is carried out only as far as `permissions::can_admit` allows the
+//! [`UnitGranter`] (docs/permissions.md, "Ways into a channel"); the unit
+//! itself always changes, and the channels skipped are reported.
 
-use conclave_domain::directory::{AutoMembershipRule, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitKind};
-use conclave_domain::{Command, NewUser, Role, User, UserId, text};
+use conclave_domain::directory::{
+    AutoMembershipRule, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitKind, ScimToken,
+};
+use conclave_domain::permissions::{self, AdmissionPath, Granter};
+use conclave_domain::{ChannelId, Command, NewUser, Role, User, UserId, text};
 use futures_util::StreamExt;
 
 use crate::audit::{Actor, Change};
@@ -110,6 +118,9 @@ pub async fn deactivate(state: &AppState, user: &User, actor: &Actor) -> ApiResu
 
 /// Lets a deactivated user sign in again.
 pub async fn reactivate(state: &AppState, user: &User, actor: &Actor) -> ApiResult<User> {
+    if conclave_domain::account::is_erased(user) {
+        return Err(ApiError::AccountErased);
+    }
     let after = state.store.reactivate_user(user.id).await?;
     crate::audit::record(
         &*state.store,
@@ -122,22 +133,65 @@ pub async fn reactivate(state: &AppState, user: &User, actor: &Actor) -> ApiResu
     Ok(after)
 }
 
+/// Who changes a department's or team's members: the person acting (an
+/// admin in the console, or the maker of the SCIM token in use), or the
+/// identity provider as the operator set it up (single sign-on group
+/// mapping, SCIM tokens minted on the command line).
+#[derive(Debug, Clone)]
+pub enum UnitGranter {
+    Person(User),
+    IdentityProvider,
+}
+
+/// The granter a SCIM token acts as: its maker when an owner or admin
+/// minted it through the API (SCIM carries their rights), else the
+/// identity provider. A token whose maker's account is gone is refused
+/// (the SCIM extractor already refuses makers who lost their rights).
+pub async fn scim_granter(state: &AppState, token: &ScimToken) -> ApiResult<UnitGranter> {
+    let Some(maker_id) = token.created_by else {
+        return Ok(UnitGranter::IdentityProvider);
+    };
+    match state.store.user_by_id(maker_id).await? {
+        Some(maker) => Ok(UnitGranter::Person(maker)),
+        None => Err(ApiError::forbidden(
+            "the maker of this SCIM token no longer exists",
+        )),
+    }
+}
+
+/// What one unit membership change did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitChange {
+    /// Whether the unit's members changed.
+    pub changed: bool,
+    /// Private channels (and archives) the unit's rules name that the
+    /// person was not added to, because the granter may not admit anyone
+    /// there (`permissions::can_admit`).
+    pub channels_skipped: Vec<ChannelId>,
+}
+
 /// Puts `user_id` into or out of `unit`, then applies the unit's
-/// auto-membership rules to them. Answers whether the unit changed.
+/// auto-membership rules to them as far as `granter` may.
 pub async fn set_unit_member(
     state: &AppState,
     unit_id: OrgUnitId,
     user_id: UserId,
     member: bool,
-) -> ApiResult<bool> {
+    granter: &UnitGranter,
+) -> ApiResult<UnitChange> {
     let changed = state
         .store
         .set_org_unit_member(unit_id, user_id, member, crate::now_millis())
         .await?;
-    if changed {
-        follow_rules(state, user_id, unit_id, member).await?;
-    }
-    Ok(changed)
+    let channels_skipped = if changed {
+        follow_rules(state, user_id, unit_id, member, granter).await?
+    } else {
+        Vec::new()
+    };
+    Ok(UnitChange {
+        changed,
+        channels_skipped,
+    })
 }
 
 /// Makes `unit`'s members exactly `wanted`.
@@ -145,46 +199,109 @@ pub async fn set_unit_members(
     state: &AppState,
     unit_id: OrgUnitId,
     wanted: &[UserId],
+    granter: &UnitGranter,
 ) -> ApiResult<()> {
     let current = state.store.org_unit_member_ids(unit_id).await?;
     for user_id in current.iter().filter(|id| !wanted.contains(id)) {
-        set_unit_member(state, unit_id, *user_id, false).await?;
+        set_unit_member(state, unit_id, *user_id, false, granter).await?;
     }
     for user_id in wanted.iter().filter(|id| !current.contains(id)) {
-        set_unit_member(state, unit_id, *user_id, true).await?;
+        let change = set_unit_member(state, unit_id, *user_id, true, granter).await?;
+        if !change.channels_skipped.is_empty() {
+            tracing::info!(
+                unit_id,
+                user_id,
+                skipped = ?change.channels_skipped,
+                "unit rules not carried out into channels the granter may not admit to"
+            );
+        }
     }
     Ok(())
 }
 
+/// Whether `granter` may carry out `rule` (adding someone to its channel).
+async fn may_follow(
+    state: &AppState,
+    rule: &AutoMembershipRule,
+    granter: &UnitGranter,
+) -> ApiResult<bool> {
+    let Some(channel) = state.store.channel_by_id(rule.channel_id).await? else {
+        return Ok(false);
+    };
+    let external_archive = crate::routes::channels::is_external_archive(state, channel.id).await?;
+    let maker_still_member = match rule.created_by {
+        Some(maker_id) => {
+            state
+                .store
+                .user_by_id(maker_id)
+                .await?
+                .is_some_and(|maker| maker.active)
+                && state
+                    .store
+                    .membership(channel.id, maker_id)
+                    .await?
+                    .is_some()
+        }
+        None => false,
+    };
+    let path = AdmissionPath::FollowRule { maker_still_member };
+    let verdict = match granter {
+        UnitGranter::Person(user) => {
+            let membership = state.store.membership(channel.id, user.id).await?;
+            permissions::can_admit(
+                Granter::Person {
+                    user,
+                    membership: membership.as_ref(),
+                },
+                &channel,
+                external_archive,
+                path,
+            )
+        }
+        UnitGranter::IdentityProvider => {
+            permissions::can_admit(Granter::IdentityProvider, &channel, external_archive, path)
+        }
+    };
+    Ok(verdict.is_ok())
+}
+
 /// Applies the rules of `unit_id` to one user who just joined or left it.
-/// Leaving removes the channel only when no other unit of theirs feeds it.
+/// Joining adds the channels `granter` may admit to and answers the ones it
+/// skipped. Leaving removes the channel only when no other unit of theirs
+/// feeds it (leaving is never refused: it only narrows what one reads).
 /// Deactivated users keep their channels: they are records, not readers.
 async fn follow_rules(
     state: &AppState,
     user_id: UserId,
     unit_id: OrgUnitId,
     joined: bool,
-) -> ApiResult<()> {
+    granter: &UnitGranter,
+) -> ApiResult<Vec<ChannelId>> {
     let rules = state.store.auto_membership_rules().await?;
     let relevant: Vec<&AutoMembershipRule> = rules
         .iter()
         .filter(|rule| rule.unit_id == unit_id)
         .collect();
     if relevant.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let Some(user) = state.store.user_by_id(user_id).await? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     if !user.active {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let units = state.store.user_org_unit_ids(user_id).await?;
     let mut changes = Vec::new();
+    let mut skipped = Vec::new();
     for rule in relevant {
         let still_fed = rules
             .iter()
             .any(|other| other.channel_id == rule.channel_id && units.contains(&other.unit_id));
+        if joined && !may_follow(state, rule, granter).await? {
+            skipped.push(rule.channel_id);
+            continue;
+        }
         if joined || !still_fed {
             changes.push((
                 rule.channel_id,
@@ -195,7 +312,7 @@ async fn follow_rules(
         }
     }
     apply_memberships(state, changes).await;
-    Ok(())
+    Ok(skipped)
 }
 
 /// Adds every active member of the rule's unit to its channel (when the
@@ -259,6 +376,7 @@ pub async fn move_department(
     user_id: UserId,
     old: Option<&str>,
     new: Option<&str>,
+    granter: &UnitGranter,
 ) -> ApiResult<()> {
     let same = match (old, new) {
         (Some(old), Some(new)) => old.trim().to_lowercase() == new.trim().to_lowercase(),
@@ -274,11 +392,11 @@ pub async fn move_department(
             .org_unit_by_name(OrgUnitKind::Department, old)
             .await?
     {
-        set_unit_member(state, unit.id, user_id, false).await?;
+        set_unit_member(state, unit.id, user_id, false, granter).await?;
     }
     if let Some(new) = new.map(str::trim).filter(|name| !name.is_empty()) {
         let unit = find_or_create_unit(state, OrgUnitKind::Department, new).await?;
-        set_unit_member(state, unit.id, user_id, true).await?;
+        set_unit_member(state, unit.id, user_id, true, granter).await?;
     }
     Ok(())
 }
@@ -317,7 +435,15 @@ pub async fn find_or_create_unit(
 /// Takes a user out of every org unit (SCIM deleted them).
 pub async fn leave_all_units(state: &AppState, user_id: UserId) -> ApiResult<()> {
     for unit_id in state.store.user_org_unit_ids(user_id).await? {
-        set_unit_member(state, unit_id, user_id, false).await?;
+        // Leaving grants nothing, so who asks does not matter.
+        set_unit_member(
+            state,
+            unit_id,
+            user_id,
+            false,
+            &UnitGranter::IdentityProvider,
+        )
+        .await?;
     }
     Ok(())
 }

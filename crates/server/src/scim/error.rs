@@ -61,6 +61,12 @@ impl ScimError {
         ScimError::new(StatusCode::CONFLICT, Some("uniqueness"), detail)
     }
 
+    /// 403: the token may not do this (RFC 7644 §3.12 defines no
+    /// `scimType` for it).
+    pub fn forbidden(detail: impl Into<String>) -> ScimError {
+        ScimError::new(StatusCode::FORBIDDEN, None, detail)
+    }
+
     pub fn not_found(detail: impl Into<String>) -> ScimError {
         ScimError::new(StatusCode::NOT_FOUND, None, detail)
     }

@@ -322,7 +322,11 @@ fn split_urn(text: &str) -> Option<(&'static str, &str)> {
 pub fn parse_attr_path(text: &str) -> ScimResult<AttrPath> {
     let (urn, rest) = match split_urn(text) {
         Some((urn, rest)) => (Some(urn.to_string()), rest),
-        None if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") => {
+        None if text.len() > 4
+            && text
+                .get(..4)
+                .is_some_and(|head| head.eq_ignore_ascii_case("urn:")) =>
+        {
             let (urn, rest) = text.rsplit_once(':').unwrap_or((text, ""));
             (Some(urn.to_string()), rest)
         }

@@ -1,6 +1,7 @@
 //! The SCIM Group resource over Conclave teams. A group's members are
 //! users (no nested groups); changing them applies the team's
-//! auto-membership rules. Group ids are `team-N` so that they never equal a
+//! auto-membership rules. SCIM may not add or remove an owner or admin
+//! (403), nor delete a team that holds one; a team grants no role. Group ids are `team-N` so that they never equal a
 //! user id in a search across both resource types.
 
 use std::collections::HashMap;
@@ -160,12 +161,42 @@ fn name_taken(name: &str) -> ScimError {
     ScimError::uniqueness(format!("a Group named {name:?} exists"))
 }
 
+/// Refuses a membership change that would add or remove an owner or admin:
+/// SCIM does not change their accounts, team memberships included, since
+/// teams feed channel memberships through auto-membership rules. Owners
+/// and admins who stay in a team as they are do not stop the change.
+async fn ensure_members_manageable(
+    state: &AppState,
+    current: &[UserId],
+    wanted: &[UserId],
+) -> ScimResult<()> {
+    let changing: Vec<UserId> = current
+        .iter()
+        .filter(|id| !wanted.contains(id))
+        .chain(wanted.iter().filter(|id| !current.contains(id)))
+        .copied()
+        .collect();
+    if changing.is_empty() {
+        return Ok(());
+    }
+    for user in state.store.users_by_ids(&changing).await? {
+        users::ensure_manageable(&user)?;
+    }
+    Ok(())
+}
+
 async fn store_team(
     state: &AppState,
+    client: &ScimClient,
     existing: Option<&OrgUnit>,
     document: &Map<String, Value>,
 ) -> ScimResult<OrgUnit> {
     let (name, external_id, member_ids) = read_document(state, document).await?;
+    let current = match existing {
+        Some(team) => state.store.org_unit_member_ids(team.id).await?,
+        None => Vec::new(),
+    };
+    ensure_members_manageable(state, &current, &member_ids).await?;
     let now = crate::now_millis();
     let team = match existing {
         None => state
@@ -183,7 +214,8 @@ async fn store_team(
             })?,
         Some(team) => team.clone(),
     };
-    directory::set_unit_members(state, team.id, &member_ids).await?;
+    let granter = directory::scim_granter(state, &client.token).await?;
+    directory::set_unit_members(state, team.id, &member_ids, &granter).await?;
     if existing.is_none() {
         return Ok(team);
     }
@@ -219,7 +251,7 @@ async fn audit(
 
 pub async fn create(state: &AppState, client: &ScimClient, body: &Value) -> ScimResult<Value> {
     let document = normalize_document(ResourceKind::Group, body)?;
-    let team = store_team(state, None, &document).await?;
+    let team = store_team(state, client, None, &document).await?;
     let rendered = render_one(state, &client.base, &team).await?;
     audit(
         state,
@@ -244,7 +276,7 @@ pub async fn replace(
     let before = render_one(state, &client.base, &team).await?;
     check_if_match(headers, &before)?;
     let document = normalize_document(ResourceKind::Group, body)?;
-    let team = store_team(state, Some(&team), &document).await?;
+    let team = store_team(state, client, Some(&team), &document).await?;
     let after = render_one(state, &client.base, &team).await?;
     audit(
         state,
@@ -272,7 +304,7 @@ pub async fn modify(
     let mut document = normalize_document(ResourceKind::Group, &before)?;
     patch::apply(&mut document, ResourceKind::Group, &operations)?;
     let document = normalize_document(ResourceKind::Group, &Value::Object(document))?;
-    let team = store_team(state, Some(&team), &document).await?;
+    let team = store_team(state, client, Some(&team), &document).await?;
     let after = render_one(state, &client.base, &team).await?;
     audit(
         state,
@@ -297,7 +329,15 @@ pub async fn delete(
     let team = load(state, id).await?;
     let before = render_one(state, &client.base, &team).await?;
     check_if_match(headers, &before)?;
-    directory::set_unit_members(state, team.id, &[]).await?;
+    let current = state.store.org_unit_member_ids(team.id).await?;
+    ensure_members_manageable(state, &current, &[]).await?;
+    directory::set_unit_members(
+        state,
+        team.id,
+        &[],
+        &directory::UnitGranter::IdentityProvider,
+    )
+    .await?;
     state.store.delete_org_unit(team.id).await?;
     audit(
         state,

@@ -41,6 +41,13 @@ const TOUCH_INTERVAL_MS: i64 = 60_000;
 
 /// An authenticated SCIM client: its token, its address, and the base URL
 /// resources are located under.
+///
+/// SCIM acts with the rights of the person who minted the token, capped at
+/// admin: the extractor admits a token only while its maker is an active
+/// owner or admin (`permissions::can_use_scim_token`), checked at every
+/// request; a token minted on the command line has no maker and acts as an
+/// admin-capped operator. What an admin may not touch (owners' and admins'
+/// accounts, `permissions::can_scim_manage`) SCIM may not touch either.
 #[derive(Debug, Clone)]
 pub struct ScimClient {
     pub token: ScimToken,
@@ -50,10 +57,52 @@ pub struct ScimClient {
 }
 
 impl ScimClient {
-    /// The audit log's actor for what this client does.
+    /// The audit log's actor for what this client does: the token by id in
+    /// the label (`scim:token-3`), and its maker as the acting person when
+    /// it has one.
     pub fn actor(&self) -> Actor {
-        Actor::label("scim", self.address.clone())
+        let label = format!("scim:token-{}", self.token.id);
+        match self.token.created_by {
+            Some(maker) => Actor::Delegate {
+                id: maker,
+                label,
+                address: self.address.clone(),
+            },
+            None => Actor::label(&label, self.address.clone()),
+        }
     }
+}
+
+/// Refuses a token whose maker is no longer an active owner or admin, and
+/// revokes it then and there: a token dies with its maker's rights and
+/// does not come back if they do. (Deactivation also revokes a maker's
+/// tokens in its own transaction; this catches demotions, whatever made
+/// them.)
+async fn check_maker(state: &AppState, token: &ScimToken) -> ScimResult<()> {
+    let Some(maker_id) = token.created_by else {
+        return Ok(());
+    };
+    let maker = state.store.user_by_id(maker_id).await?;
+    if maker
+        .as_ref()
+        .is_some_and(conclave_domain::permissions::can_use_scim_token)
+    {
+        return Ok(());
+    }
+    state
+        .store
+        .revoke_scim_token(token.id, crate::now_millis())
+        .await?;
+    tracing::info!(
+        token_id = token.id,
+        maker_id,
+        "SCIM token revoked: its maker is no longer an active owner or admin"
+    );
+    Err(ScimError::new(
+        StatusCode::UNAUTHORIZED,
+        None,
+        "this SCIM token was revoked: the person who minted it is no longer an active owner or admin",
+    ))
 }
 
 /// The base URL of the SCIM service as this request reached it.
@@ -91,6 +140,7 @@ impl FromRequestParts<AppState> for ScimClient {
         else {
             return Err(ScimError::unauthorized());
         };
+        check_maker(state, &token).await?;
         let now = crate::now_millis();
         if token
             .last_used_at

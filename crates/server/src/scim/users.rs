@@ -1,8 +1,12 @@
 //! The SCIM User resource over Conclave accounts.
 //!
-//! Mapping: `userName` is the sign-in name, stored lowercased as the
+//! Mapping: `userName` is the sign-in name and must be an email address
+//! (400 `invalidValue` otherwise); it is stored lowercased as the
 //! account's email (so it is unique case-insensitively; its spelling as
-//! sent is kept for display). The account's display name comes from
+//! sent is kept for display). SCIM never assigns roles: accounts it makes
+//! are members, and `roles`, `entitlements` and other attributes outside
+//! the schema are ignored. It never changes an owner's or admin's account
+//! ([`ensure_manageable`]). The account's display name comes from
 //! `displayName`, else `name.formatted`, else given and family names.
 //! `active: false` deactivates through the writer (sessions and sockets
 //! cut off); an absent `active` means active. The enterprise `department`
@@ -296,23 +300,36 @@ fn display_name(document: &Map<String, Value>, fallback: &str) -> String {
     }
 }
 
-/// The account email a userName maps to.
+/// The account email a userName maps to. Conclave's accounts are keyed by
+/// email (sign-in, single sign-on), so a userName that is not an email
+/// address is refused rather than stored as one.
 fn account_email(document: &Map<String, Value>) -> ScimResult<String> {
     let user_name = document
         .get("userName")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let email = user_name.trim().to_lowercase();
-    if email.is_empty()
-        || email.chars().count() > validate::MAX_EMAIL_CHARS
-        || email.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    let email = validate::normalize_email(user_name);
+    if email.chars().count() > validate::MAX_EMAIL_CHARS || validate::email(&email).is_err() {
         return Err(ScimError::invalid_value(format!(
-            "userName must be 1 to {} characters without spaces",
+            "userName must be an email address of at most {} characters: Conclave accounts are keyed by email",
             validate::MAX_EMAIL_CHARS
         )));
     }
     Ok(email)
+}
+
+/// Refuses any change SCIM would make to an owner's or admin's account:
+/// SCIM acts as an admin at most, and admins do not manage those accounts
+/// (`permissions::can_scim_manage`). Owners manage them in Conclave.
+pub fn ensure_manageable(user: &User) -> ScimResult<()> {
+    if conclave_domain::permissions::can_scim_manage(user) {
+        return Ok(());
+    }
+    Err(ScimError::forbidden(format!(
+        "User {} is an {}: SCIM does not change owners' or admins' accounts; an owner manages them in Conclave",
+        user.id,
+        user.role.as_str()
+    )))
 }
 
 /// Creates (`existing` = None) or replaces an account from a canonical
@@ -323,6 +340,9 @@ async fn store_account(
     existing: Option<ScimUser>,
     document: Map<String, Value>,
 ) -> ScimResult<ScimUser> {
+    if let Some(account) = &existing {
+        ensure_manageable(&account.user)?;
+    }
     let email = account_email(&document)?;
     let name = display_name(&document, &email);
     let mut existing = existing;
@@ -354,6 +374,7 @@ async fn store_account(
         if existing.is_none() && other.deleted() {
             // Provisioning someone SCIM deleted before (a returning
             // employee) brings back their account and history.
+            ensure_manageable(&other.user)?;
             existing = Some(other);
         } else {
             return Err(ScimError::uniqueness(format!(
@@ -401,6 +422,7 @@ async fn store_account(
         user.id,
         enterprise_text(&previous, "department").as_deref(),
         enterprise_text(&document, "department").as_deref(),
+        &directory::scim_granter(state, &client.token).await?,
     )
     .await?;
     Ok(ScimUser {
@@ -450,6 +472,7 @@ pub async fn replace(
     body: &Value,
 ) -> ScimResult<Value> {
     let account = load(state, id).await?;
+    ensure_manageable(&account.user)?;
     let before = render_one(state, &client.base, &account).await?;
     check_if_match(headers, &before)?;
     let document = normalize_document(ResourceKind::User, body)?;
@@ -477,6 +500,7 @@ pub async fn modify(
 ) -> ScimResult<Value> {
     let operations = patch::parse_request(body)?;
     let account = load(state, id).await?;
+    ensure_manageable(&account.user)?;
     let before = render_one(state, &client.base, &account).await?;
     check_if_match(headers, &before)?;
     let mut document = normalize_document(ResourceKind::User, &before)?;
@@ -504,6 +528,7 @@ pub async fn delete(
     headers: &HeaderMap,
 ) -> ScimResult<()> {
     let account = load(state, id).await?;
+    ensure_manageable(&account.user)?;
     let before = render_one(state, &client.base, &account).await?;
     check_if_match(headers, &before)?;
     let user = &account.user;
@@ -589,11 +614,16 @@ mod tests {
             account_email(&doc(json!({"userName": " BJensen@Example.COM "}))).unwrap(),
             "bjensen@example.com"
         );
-        assert_eq!(
-            account_email(&doc(json!({"userName": "bjensen"}))).unwrap(),
-            "bjensen"
-        );
-        assert!(account_email(&doc(json!({"userName": "b jensen"}))).is_err());
-        assert!(account_email(&doc(json!({"userName": "x".repeat(300)}))).is_err());
+        for refused in [
+            json!({"userName": "bjensen"}),
+            json!({"userName": "b jensen@example.com"}),
+            json!({"userName": "bjensen@localhost"}),
+            json!({"userName": "@example.com"}),
+            json!({"userName": "a@b@example.com"}),
+            json!({"userName": format!("{}@example.com", "x".repeat(300))}),
+            json!({"userName": ""}),
+        ] {
+            assert!(account_email(&doc(refused.clone())).is_err(), "{refused}");
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! the Graph API (`graph`), nothing else.
 
 pub mod config;
+pub mod format;
 pub mod graph;
 pub mod signature;
 pub mod webhook;
@@ -668,7 +669,9 @@ impl Outgoing {
                 "recipient_type": "individual",
                 "to": to,
                 "type": "text",
-                "text": {"preview_url": false, "body": text},
+                // The customer sees WhatsApp's formatting; the archive keeps
+                // the agent's Markdown.
+                "text": {"preview_url": false, "body": format::to_whatsapp(text)},
             }),
             Outgoing::Template {
                 name,

@@ -1099,7 +1099,10 @@ async fn erasure_is_refused_under_a_hold_and_then_removes_the_person() {
         let versions = server
             .ok(
                 "GET",
-                &format!("/api/v1/messages/{}/versions", sent["id"]),
+                &format!(
+                    "/api/v1/messages/{}/versions?reason=erasure%20check",
+                    sent["id"]
+                ),
                 &officer,
                 None,
             )

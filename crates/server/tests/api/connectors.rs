@@ -36,8 +36,8 @@ struct Recorded {
     failures_left: usize,
 }
 
-struct GraphStandIn {
-    base: String,
+pub(super) struct GraphStandIn {
+    pub(super) base: String,
     recorded: Arc<Mutex<Recorded>>,
 }
 
@@ -49,7 +49,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Meta's Graph API as far as the connector uses it, on 127.0.0.1:0.
-async fn graph_stand_in(failures: usize) -> GraphStandIn {
+pub(super) async fn graph_stand_in(failures: usize) -> GraphStandIn {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     graph_stand_in_on(listener, failures)
 }
@@ -123,7 +123,7 @@ fn graph_stand_in_on(listener: tokio::net::TcpListener, failures: usize) -> Grap
     }
 }
 
-fn configure(config: &mut ServerConfig, graph_base: &str) {
+pub(super) fn configure(config: &mut ServerConfig, graph_base: &str) {
     config.whatsapp.verify_token = VERIFY.into();
     config.whatsapp.app_secret = SECRET.into();
     config.whatsapp.access_token = ACCESS_TOKEN.into();
@@ -135,7 +135,7 @@ fn configure(config: &mut ServerConfig, graph_base: &str) {
     }];
 }
 
-fn now_seconds() -> i64 {
+pub(super) fn now_seconds() -> i64 {
     conclave_server::now_millis() / 1000
 }
 
@@ -208,7 +208,12 @@ async fn deliver_signed(server: &Server, body: &Value) -> Value {
 }
 
 /// Delivers, signed, one text message from the customer.
-async fn deliver_text(server: &Server, wamid: &str, text: &str, timestamp: i64) -> Value {
+pub(super) async fn deliver_text(
+    server: &Server,
+    wamid: &str,
+    text: &str,
+    timestamp: i64,
+) -> Value {
     let message = inbound(wamid, "text", json!({"body": text}), timestamp);
     deliver_signed(server, &notification(vec![message], vec![])).await
 }
@@ -249,7 +254,7 @@ async fn delivery_of(
 
 /// Sends `body` (a text or a template) to the customer of the conversation
 /// as `who`; answers the status and the body of the answer.
-async fn reply_in(
+pub(super) async fn reply_in(
     server: &Server,
     who: &super::Person,
     channel_id: i64,
@@ -931,7 +936,7 @@ async fn wait_for_delivery(server: &Server, message_id: i64, status: &str) {
 }
 
 /// The conversation's channel, after the customer's first message.
-async fn first_conversation(server: &Server, who: &super::Person) -> i64 {
+pub(super) async fn first_conversation(server: &Server, who: &super::Person) -> i64 {
     let conversations = server
         .ok("GET", "/api/v1/whatsapp/conversations", who, None)
         .await;

@@ -13,7 +13,7 @@ const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 async fn scim_token(server: &Server) -> String {
     let (_, secret) =
-        conclave_server::routes::admin::issue_scim_token(&*server.state.store, "test idp")
+        conclave_server::routes::admin::issue_scim_token(&*server.state.store, "test idp", None)
             .await
             .unwrap();
     secret
@@ -522,7 +522,7 @@ async fn scim_provisions_finds_changes_and_deprovisions_users() {
                 .active
         );
 
-        // Every change is audited as "scim".
+        // Every change is audited as the SCIM token ("scim:token-N").
         let entries = server
             .state
             .store
@@ -534,7 +534,7 @@ async fn scim_provisions_finds_changes_and_deprovisions_users() {
             .unwrap();
         let scim_actions: Vec<&str> = entries
             .iter()
-            .filter(|e| e.actor_label == "scim")
+            .filter(|e| e.actor_label.starts_with("scim:token-"))
             .map(|e| e.action.as_str())
             .collect();
         for action in [
