@@ -123,7 +123,14 @@ async fn sign_in(
             return Err(ApiError::InvalidCredentials);
         }
     };
-    if !user.active {
+    // An account past its expiry date is refused from that moment, even
+    // before the sweep has deactivated it (as at every token check).
+    let expired = state
+        .store
+        .account_expiry(user.id)
+        .await?
+        .is_some_and(|expires_at| expires_at <= crate::now_millis());
+    if !user.active || expired {
         audit::record(
             &*state.store,
             &Actor::user(&user, address.clone()),

@@ -1,6 +1,7 @@
 //! Profiles: each person edits their own display name, status text and
-//! photo; everyone signed in sees them (`GET /profiles`, the photo at
-//! `GET /users/{id}/avatar`), as they see names.
+//! photo; everyone who may see the person in the directory sees them
+//! (`GET /profiles`, the photo at `GET /users/{id}/avatar`), as they see
+//! names: guests only people who share a channel with them.
 //!
 //! A photo is normalised here whatever the browser sent: decoded with
 //! limits, cropped to the centre square, scaled to 256 px and re-encoded as
@@ -16,7 +17,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use conclave_domain::account::{self, UserProfile};
-use conclave_domain::{User, validate};
+use std::collections::HashSet;
+
+use conclave_domain::directory::UserListFilter;
+use conclave_domain::{Role, User, UserId, validate};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{OpenApi, ToSchema};
@@ -106,30 +110,84 @@ fn empty_profile(user: &User) -> UserProfile {
     }
 }
 
-/// Tells everyone online about a changed profile, so names and photos in
-/// open lists follow.
-fn announce(state: &AppState, user: &User, profile: &UserProfile) {
+/// Tells everyone online who may see `user` about a changed profile, so
+/// names and photos in open lists follow. Guests hear only of people who
+/// share a channel with them, as the directory shows them.
+async fn announce(state: &AppState, user: &User, profile: &UserProfile) {
+    // The change is stored already: failing to tell open screens must not
+    // turn it into an error for the person who made it.
+    let recipients = match profile_audience(state, user).await {
+        Ok(recipients) => recipients,
+        Err(error) => {
+            tracing::warn!(user_id = user.id, %error, "profile change not announced");
+            return;
+        }
+    };
     let text = serde_json::json!({
         "type": "profile_updated",
         "user": UserDto::from(user),
         "profile": ProfileDto::from(profile),
     })
     .to_string();
-    state.hub.broadcast(&Frame {
-        position: 0,
-        text: text.into(),
-    });
+    state.hub.deliver(
+        recipients.iter(),
+        None,
+        &Frame {
+            position: 0,
+            text: text.into(),
+        },
+    );
 }
 
-/// Every profile with a status or photo.
+/// The people online who may see `user`.
+async fn profile_audience(state: &AppState, user: &User) -> ApiResult<Vec<UserId>> {
+    let guests: HashSet<UserId> = state
+        .store
+        .list_users(UserListFilter {
+            role: Some(Role::Guest),
+            active: Some(true),
+            limit: i64::MAX,
+            ..UserListFilter::default()
+        })
+        .await?
+        .into_iter()
+        .map(|guest| guest.id)
+        .collect();
+    let mut channel_mates = HashSet::from([user.id]);
+    if !guests.is_empty() {
+        for channel_id in state.store.user_channel_ids(user.id).await? {
+            channel_mates.extend(state.store.channel_member_ids(channel_id).await?);
+        }
+    }
+    Ok(state
+        .hub
+        .online_users()
+        .into_iter()
+        .filter(|id| !guests.contains(id) || channel_mates.contains(id))
+        .collect())
+}
+
+/// Every profile with a status or photo that the caller may see: a guest
+/// sees only the people who share a channel with them, as in the directory.
 #[utoipa::path(get, path = "/api/v1/profiles", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = [ProfileDto])))]
 pub async fn list_profiles(
     State(state): State<AppState>,
-    _authed: Authed,
+    authed: Authed,
 ) -> ApiResult<Json<Vec<ProfileDto>>> {
+    let visible = crate::routes::users::visible_people(&state, &authed.user).await?;
     let profiles = state.store.user_profiles().await?;
-    Ok(Json(profiles.iter().map(ProfileDto::from).collect()))
+    Ok(Json(
+        profiles
+            .iter()
+            .filter(|profile| {
+                visible
+                    .as_ref()
+                    .is_none_or(|people| people.contains(&profile.user_id))
+            })
+            .map(ProfileDto::from)
+            .collect(),
+    ))
 }
 
 /// The caller's account and profile.
@@ -207,7 +265,7 @@ pub async fn update_my_profile(
             .after(&serde_json::json!({"name": user.name, "status": profile.status_text})),
     )
     .await?;
-    announce(&state, &user, &profile);
+    announce(&state, &user, &profile).await;
     Ok(Json(MyProfileDto {
         user: UserDto::from(&user),
         profile: ProfileDto::from(&profile),
@@ -274,7 +332,7 @@ pub async fn upload_avatar(
             .after(&serde_json::json!({"avatar": true})),
     )
     .await?;
-    announce(&state, &authed.user, &profile);
+    announce(&state, &authed.user, &profile).await;
     Ok(Json(ProfileDto::from(&profile)))
 }
 
@@ -308,20 +366,26 @@ pub async fn remove_avatar(
             .after(&serde_json::json!({"avatar": false})),
     )
     .await?;
-    announce(&state, &authed.user, &profile);
+    announce(&state, &authed.user, &profile).await;
     Ok(Json(ProfileDto::from(&profile)))
 }
 
-/// A person's photo, for anyone signed in (who may see the person's name
-/// all the same). 404 when they have none.
+/// A person's photo, for anyone signed in who may see the person in the
+/// directory (a guest: people who share a channel with them). 404 when they
+/// have none or the caller may not see them.
 #[utoipa::path(get, path = "/api/v1/users/{id}/avatar", tag = "users", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn avatar(
     State(state): State<AppState>,
-    _authed: Authed,
+    authed: Authed,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Response> {
+    if let Some(people) = crate::routes::users::visible_people(&state, &authed.user).await?
+        && !people.contains(&id)
+    {
+        return Err(ApiError::NotFound("avatar"));
+    }
     let key = state
         .store
         .user_profile(id)

@@ -666,6 +666,50 @@ async fn guests_see_and_hear_only_people_they_share_a_channel_with() {
             }
         };
         assert_eq!(snapshot["online_user_ids"], json!([host.id]), "{backend:?}");
+
+        // Profiles follow the directory: a stranger's status reaches
+        // neither the guest's list nor the guest's socket; the host's does.
+        for person in [&stranger, &host] {
+            server
+                .ok(
+                    "PATCH",
+                    "/api/v1/users/me",
+                    person,
+                    Some(json!({"status": format!("status of {}", person.id)})),
+                )
+                .await;
+        }
+        let updated = loop {
+            let frame = next_frame(&mut guest_socket)
+                .await
+                .expect("a profile update");
+            if frame["type"] == "profile_updated" {
+                break frame;
+            }
+        };
+        assert_eq!(
+            updated["user"]["id"], host.id,
+            "{backend:?}: the stranger's change was not announced to the guest"
+        );
+        let profiles = server.ok("GET", "/api/v1/profiles", &guest, None).await;
+        let listed: Vec<i64> = profiles
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|profile| profile["user_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(listed, vec![host.id], "{backend:?}: {profiles}");
+        let everyone = server.ok("GET", "/api/v1/profiles", &host, None).await;
+        assert_eq!(everyone.as_array().unwrap().len(), 2, "{everyone}");
+        let (status, _) = server
+            .call(
+                "GET",
+                &format!("/api/v1/users/{}/avatar", stranger.id),
+                Some(&guest.token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }
 
@@ -703,6 +747,20 @@ async fn an_expired_guest_is_refused_at_once_and_owners_sessions_are_for_owners(
             (status, body["code"].as_str()),
             (StatusCode::FORBIDDEN, Some("account_deactivated")),
             "{backend:?}: {body}"
+        );
+        // Nor does the right password open a new session.
+        let (status, body) = server
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": "temp@partner.example", "password": "long enough password"})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("account_deactivated")),
+            "{backend:?}: an expired account signs in no more: {body}"
         );
 
         // Admins do not see owners' sessions; owners do.
