@@ -181,14 +181,14 @@ fn cipher(bytes: &[u8]) -> Result<Arc<LessSafeKey>, KeyError> {
     Ok(Arc::new(LessSafeKey::new(unbound)))
 }
 
-/// The file a rotation writes the next master key to before committing.
-/// Makes the database file at `path` readable by its owner only, as the
-/// master key is: created empty with mode 0600 when missing, and with group
+/// Makes the SQLite database file at `path` (the keystore here, and the
+/// content database in `conclave-store-sqlite`) readable by its owner only,
+/// as the master key is: created empty with mode 0600 when missing, and with group
 /// and other permissions taken off when present. SQLite creates its
 /// companion files (`-wal`, `-shm`, `-journal`) with the database file's
 /// mode, so they follow; those left by an earlier run are tightened too.
 #[cfg(unix)]
-fn keep_private(path: &Path) -> std::io::Result<()> {
+pub fn keep_private(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     match std::fs::OpenOptions::new()
         .write(true)
@@ -216,10 +216,11 @@ fn keep_private(path: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn keep_private(_path: &Path) -> std::io::Result<()> {
+pub fn keep_private(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The file a rotation writes the next master key to before committing.
 fn next_key_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".next");

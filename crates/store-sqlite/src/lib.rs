@@ -162,7 +162,7 @@ impl SqliteStore {
 }
 
 fn open_connection(path: &Path) -> StoreResult<Connection> {
-    keep_private(path).map_err(|error| {
+    conclave_store::keys::keep_private(path).map_err(|error| {
         StoreError::Unavailable(format!("cannot create {}: {error}", path.display()))
     })?;
     let conn = Connection::open_with_flags(
@@ -185,44 +185,6 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     )
     .map_err(backend)?;
     Ok(conn)
-}
-
-/// Makes the database file at `path` readable by its owner only, as the
-/// master key is: created empty with mode 0600 when missing, and with group
-/// and other permissions taken off when present. SQLite creates its
-/// companion files (`-wal`, `-shm`, `-journal`) with the database file's
-/// mode, so they follow; those left by an earlier run are tightened too.
-#[cfg(unix)]
-fn keep_private(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(_) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(error) => return Err(error),
-    }
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        let companion = std::path::PathBuf::from(name);
-        let Ok(metadata) = std::fs::metadata(&companion) else {
-            continue;
-        };
-        let mode = metadata.permissions().mode();
-        if mode & 0o077 != 0 {
-            std::fs::set_permissions(&companion, std::fs::Permissions::from_mode(mode & 0o700))?;
-        }
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn keep_private(_path: &Path) -> std::io::Result<()> {
-    Ok(())
 }
 
 fn migrate(conn: &Connection) -> StoreResult<()> {
