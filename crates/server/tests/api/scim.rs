@@ -21,7 +21,7 @@ async fn scim_token(server: &Server) -> String {
 
 /// A SCIM request with the SCIM media type; answers status, body and
 /// content type.
-async fn scim(
+pub(super) async fn scim(
     server: &Server,
     token: &str,
     method: &str,
