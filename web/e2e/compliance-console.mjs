@@ -167,6 +167,12 @@ export function registerComplianceConsole(ctx) {
     await eraseButton.click();
     const refusal = dialog.getByRole('alert').filter({ hasText: 'Erasure refused' });
     await refusal.filter({ hasText: `The legal hold “${HOLD}” covers ${ERIN.name}` }).waitFor();
+    // Said once, in plain words: one notice, no raw error code beside it, no toast repeating it.
+    await officer.waitForTimeout(300);
+    const notices = await dialog.getByRole('alert').allTextContents();
+    assert(notices.length === 1, `exactly one refusal is shown: ${JSON.stringify(notices)}`);
+    assert(!/\bconflict\b|error code|[a-z]+_[a-z]+/.test(notices[0]), `the refusal has no raw code: ${notices[0]}`);
+    assert((await officer.locator('.toast', { hasText: /refused|erase/i }).count()) === 0, 'no toast repeats the refusal');
     await screenshot(officer, 'desktop-compliance-erasure-refused');
     await axe(officer, 'compliance-erasure-refused');
     let [erin] = await api(DANA, 'GET', `/admin/users?q=${encodeURIComponent(ERIN.email)}`);

@@ -8,7 +8,9 @@
 // 24-hour window is closed) unassigned. Last, Kerry answers her own first
 // message by quoting it: the reply lands in that message's thread and must
 // still raise the inbox's unread badge, live and after a reload, until alice
-// opens the conversation.
+// opens the conversation. And alice attaches a small PNG in the reply box: it
+// shows in the conversation and reaches the stand-in as Meta's multipart
+// media upload followed by an image message with that media id.
 
 import { isDeepStrictEqual } from 'node:util';
 
@@ -166,5 +168,42 @@ export function registerInboxExtras(ctx) {
     await openInbox(alice);
     await row.waitFor();
     assert((await badgeCount()) === 0, 'no badge once read');
+  });
+
+  test('a file attached in the inbox reply box reaches the customer as a WhatsApp image', async () => {
+    const { alice } = pages;
+    // A 1×1 PNG.
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+    await openInbox(alice);
+    await alice.locator('.inbox-row', { hasText: 'Kerry Fisher' }).locator('.inbox-open').click();
+    const box = alice.getByRole('region', { name: 'Reply on WhatsApp' });
+    await box.getByRole('button', { name: 'Attach files' }).waitFor();
+    await box.locator('input[type="file"]').setInputFiles({ name: 'label.png', mimeType: 'image/png', buffer: png });
+    await box.locator('.upload-tray .upload', { hasText: 'label.png' }).waitFor();
+    await until('the upload to finish', async () => (await box.locator('.upload-tray progress').count()) === 0);
+    await box.getByRole('textbox').fill('Your **shipping** label');
+    await axe(alice, 'whatsapp-reply-attachment');
+    await screenshot(alice, 'desktop-whatsapp-reply-attachment');
+    const before = state.graphSends.length;
+    await box.getByRole('button', { name: 'Send reply' }).click();
+    const message = alice.locator('main.conversation article.message', { hasText: 'shipping' });
+    await message.locator('img[alt="label.png"]').waitFor();
+    await until('the tray to be cleared', async () => (await box.locator('.upload-tray').count()) === 0);
+
+    const upload = await until('the media upload to reach the Graph API', async () => state.graphSends.slice(before).find((send) => send.url.endsWith('/media')));
+    assert(/^\/v21\.0\/\d+\/media$/.test(upload.url), `an upload for the business number, got ${upload.url}`);
+    for (const field of ['name="messaging_product"\r\n\r\nwhatsapp', 'name="type"\r\n\r\nimage/png', 'filename="label.png"']) {
+      assert(upload.body.includes(field), `the multipart upload carries ${JSON.stringify(field)}`);
+    }
+    const mediaId = `media-${state.graphSends.indexOf(upload) + 1}`;
+    const sent = await until('the image message to reach the Graph API', async () =>
+      state.graphSends.slice(before).find((send) => send.url.endsWith('/messages') && JSON.parse(send.body).type === 'image'),
+    );
+    const body = JSON.parse(sent.body);
+    assert(
+      isDeepStrictEqual(body.image, { id: mediaId, caption: 'Your *shipping* label' }),
+      `an image with the uploaded media id and the text as its caption, got ${sent.body}`,
+    );
+    assert(body.to === WA_CUSTOMER, `to the customer, got ${sent.body}`);
   });
 }

@@ -23,6 +23,7 @@ import { conversationExtras } from './conversation-extras.mjs';
 import { registerInboxExtras } from './inbox-extras.mjs';
 import { registerComplianceConsole } from './compliance-console.mjs';
 import { registerPhoneAndAdmin } from './phone-and-admin.mjs';
+import { registerIssue12Gaps } from './issue12-gaps.mjs';
 
 const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SCREENSHOTS = resolve(WEB_DIR, '../artifacts/screenshots');
@@ -40,6 +41,8 @@ const CAROL = { email: 'carol@example.com', name: 'Carol Clark' };
 const DANA = { email: 'dana@example.com', name: 'Dana Admin', role: 'admin' };
 // Answers WhatsApp customers with alice; only the inbox steps use her.
 const ERIN = { email: 'erin@example.com', name: 'Erin Ellis' };
+// The server's upload limit, small enough for a step to pick a file over it.
+const UPLOAD_LIMIT_BYTES = 5 * 1024 * 1024;
 
 const tests = [];
 function test(name, fn) {
@@ -174,7 +177,9 @@ async function newPage(label, viewport) {
     // A refused hold name or erasure answers 409, which the console shows.
     if (state.expectConflict && /status of 409/.test(text)) return;
     if (state.expectNetworkErrors && /Failed to load resource|WebSocket connection|ERR_CONNECTION_REFUSED|net::/.test(text)) return;
-    state.consoleProblems.push(`[${label}] console: ${text}`);
+    // A failed load names its URL, so the culprit can be found.
+    const where = message.location()?.url;
+    state.consoleProblems.push(`[${label}] console: ${text}${where ? ` (${where})` : ''}`);
   });
   return page;
 }
@@ -270,6 +275,8 @@ function startGraphStandIn() {
     request.on('end', () => {
       state.graphSends.push({ url: request.url, body });
       response.writeHead(200, { 'Content-Type': 'application/json' });
+      // Meta's media upload (multipart) answers the media id for the message that follows.
+      if (request.method === 'POST' && request.url.endsWith('/media')) return response.end(JSON.stringify({ id: `media-${state.graphSends.length}` }));
       response.end(JSON.stringify({ messaging_product: 'whatsapp', contacts: [{ wa_id: WA_CUSTOMER }], messages: [{ id: `wamid.OUT${state.graphSends.length}` }] }));
     });
   });
@@ -832,6 +839,7 @@ test('staff answer WhatsApp customers from the inbox with delivery ticks', async
 
 registerInboxExtras({ test, pages, api, webhook, axe, screenshot, until, assert, state, ALICE, DANA, ERIN, WA_CUSTOMER });
 registerPhoneAndAdmin({ test, pages, api, newPage, signIn, baseUrl, axe, screenshot, until, assert, sleep, openChannel, messageWith, composer, ALICE, BOB, DANA });
+registerIssue12Gaps({ test, pages, api, newPage, signIn, baseUrl, screenshot, axe, until, assert, sleep, state, openChannel, messageWith, composer, ALICE, BOB, CAROL, DANA, UPLOAD_LIMIT_BYTES });
 
 test('too many failed sign-ins lock the account, and the screen says for how long', async () => {
   const page = await newPage('locked', { width: 1280, height: 800 });
@@ -907,7 +915,7 @@ async function main() {
     // and erin answering one business number.
     writeFileSync(
       join(state.dataDir, 'conclave.toml'),
-      `[whatsapp]\nverify_token = "verify"\napp_secret = "${WA_SECRET}"\naccess_token = "graph-token"\ngraph_api_base = "${state.graphBase}"\nretry_base_ms = 10\n\n[[whatsapp.numbers]]\nphone_number_id = "${WA_NUMBER}"\nstaff = ["${ALICE.email}", "${ERIN.email}"]\n\n[onboarding]\n# The suite creates its own #general; the default channel gets its own name.\ndefault_channel = "town-square"\n`,
+      `[whatsapp]\nverify_token = "verify"\napp_secret = "${WA_SECRET}"\naccess_token = "graph-token"\ngraph_api_base = "${state.graphBase}"\nretry_base_ms = 10\n\n[[whatsapp.numbers]]\nphone_number_id = "${WA_NUMBER}"\nstaff = ["${ALICE.email}", "${ERIN.email}"]\n\n[onboarding]\n# The suite creates its own #general; the default channel gets its own name.\ndefault_channel = "town-square"\n\n[limits]\nmax_upload_bytes = ${UPLOAD_LIMIT_BYTES}\n`,
     );
     await startServer();
     for (const user of [ALICE, BOB, CAROL, DANA, ERIN]) {

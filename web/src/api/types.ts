@@ -239,8 +239,12 @@ export interface WaTemplateComponent {
   parameters: { type: 'text'; text: string }[];
 }
 
-/** A reply: free text inside the 24-hour window, otherwise a template. */
-export type WaReply = { text: string } | { template: { name: string; language: string; components?: WaTemplateComponent[] } };
+/**
+ * A reply: free text inside the 24-hour window, with files uploaded for the
+ * conversation's channel (sent in this order, the text as the first one's
+ * caption), otherwise a template.
+ */
+export type WaReply = { text: string; attachment_ids?: Attachment['id'][] } | { template: { name: string; language: string; components?: WaTemplateComponent[] } };
 
 export type DeliveryStatus = 'received' | 'queued' | 'sent' | 'delivered' | 'read' | 'failed';
 

@@ -96,6 +96,11 @@ export class App {
   readonly loadingOlder = new Set<ChannelId>();
   /** Channels whose history failed to load, with the reason. */
   readonly loadErrors = new Map<ChannelId, string>();
+  /**
+   * Channels open without being a member (a public channel reached by its
+   * link, or a compliance officer reading one), for their name and topic.
+   */
+  readonly previews = new Map<ChannelId, ChannelSummary>();
   pins: { channelId: ChannelId; messages: Message[] } | null = null;
   members: { channelId: ChannelId; users: User[] } | null = null;
   version = 0;
@@ -307,6 +312,8 @@ export class App {
       if (active !== null) {
         const summary = this.channels.summaries.get(active);
         if (summary && !this.readMarkerAtOpen.get(active)) this.readMarkerAtOpen.set(active, summary.last_read_message_id);
+        // Opened by its link before the sidebar loaded, a channel the user is not in still needs its name.
+        if (!summary) await this.fetchChannel(active).catch(() => undefined);
         await this.loadLatest(active);
         await this.loadBackToFirstUnread(active);
         this.placeNewMessagesLine(active);
@@ -389,8 +396,7 @@ export class App {
     let summary = this.channels.summaries.get(channelId);
     if (!summary && this.ready) {
       try {
-        summary = await this.api.channel(channelId);
-        if (summary.member_ids?.includes(this.me?.id ?? -1)) this.channels.upsert(summary);
+        summary = await this.fetchChannel(channelId);
       } catch (error) {
         this.loadErrors.set(channelId, errorText(error));
         this.changed();
@@ -404,6 +410,17 @@ export class App {
     if (this.activeChannelId !== channelId) return;
     this.placeNewMessagesLine(channelId);
     this.markReadIfViewing();
+  }
+
+  /** Fetches a channel missing from the sidebar: kept as a member's, or as a preview of one the user is not in. */
+  private async fetchChannel(channelId: ChannelId): Promise<ChannelSummary> {
+    const summary = await this.api.channel(channelId);
+    if (summary.member_ids?.includes(this.me?.id ?? -1)) this.channels.upsert(summary);
+    else {
+      this.previews.set(channelId, summary);
+      this.changed();
+    }
+    return summary;
   }
 
   private async loadLatest(channelId: ChannelId): Promise<void> {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Message, WaConversation } from '../api/types';
-import { deliveryTicks, inboxActivity, inboxPreview, mergeDelivery, templateReply, windowOpen } from './whatsapp';
+import { ApiClient } from '../api/client';
+import { composedReply, deliveryTicks, inboxActivity, inboxPreview, mergeDelivery, templateReply, whatsAppSizeLimit, windowOpen } from './whatsapp';
 
 describe('WhatsApp delivery status', () => {
   it('only moves forward, and failure always wins', () => {
@@ -65,5 +66,39 @@ describe('inbox rows', () => {
     expect(inboxActivity(conversation)).toBe(2);
     expect(inboxActivity({ ...conversation, last_message: message({ created_at: 3 }) })).toBe(3);
     expect(inboxActivity({ ...conversation, last_inbound_at: null })).toBe(1);
+  });
+});
+
+describe('composed replies', () => {
+  it('carry the uploaded files by id in the order attached, and stay plain text without any', () => {
+    expect(composedReply('Hello')).toEqual({ text: 'Hello' });
+    expect(composedReply('Here you go', [{ id: 7 }, { id: 3 }])).toEqual({ text: 'Here you go', attachment_ids: [7, 3] });
+    expect(composedReply('', [{ id: 9 }])).toEqual({ text: '', attachment_ids: [9] });
+  });
+  it('are posted to the conversation with the files and an idempotency key', async () => {
+    const calls: { url: string; init: RequestInit }[] = [];
+    const fetchStub = async (url: string, init: RequestInit) => {
+      calls.push({ url, init });
+      return new Response(JSON.stringify({ message: {}, delivery: {} }), { status: 201, headers: { 'Content-Type': 'application/json' } });
+    };
+    const original = globalThis.fetch;
+    globalThis.fetch = fetchStub as unknown as typeof fetch;
+    try {
+      await new ApiClient('token-1').waSend(42, composedReply('See attached', [{ id: 5 }, { id: 6 }]), 'client-1');
+    } finally {
+      globalThis.fetch = original;
+    }
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.url).toBe('/api/v1/whatsapp/conversations/42/messages');
+    expect(calls[0]!.init.method).toBe('POST');
+    expect(JSON.parse(calls[0]!.init.body as string)).toEqual({ text: 'See attached', attachment_ids: [5, 6], client_id: 'client-1' });
+  });
+  it('know WhatsApp size limits by the type a file goes as', () => {
+    const megabyte = 1024 * 1024;
+    expect(whatsAppSizeLimit('image/png')).toBe(5 * megabyte);
+    expect(whatsAppSizeLimit('video/mp4')).toBe(16 * megabyte);
+    expect(whatsAppSizeLimit('audio/ogg; codecs=opus')).toBe(16 * megabyte);
+    expect(whatsAppSizeLimit('application/pdf')).toBe(100 * megabyte);
+    expect(whatsAppSizeLimit('image/gif')).toBe(100 * megabyte);
   });
 });

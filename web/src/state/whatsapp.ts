@@ -1,6 +1,6 @@
 //! WhatsApp customer inbox rules: the reply window and delivery ticks.
 
-import type { DeliveryStatus, Message, Millis, UserId, WaConversation, WaReply } from '../api/types';
+import type { Attachment, DeliveryStatus, Message, Millis, UserId, WaConversation, WaReply } from '../api/types';
 
 const ORDER: DeliveryStatus[] = ['queued', 'sent', 'delivered', 'read'];
 
@@ -47,6 +47,25 @@ export function templateReply(name: string, language: string, parameters: string
   const template = { name: name.trim(), language: language.trim() };
   if (parameters.length === 0) return template;
   return { ...template, components: [{ type: 'body', parameters: parameters.map((text) => ({ type: 'text', text: text.trim() })) }] };
+}
+
+/**
+ * A free-text reply from the composer: the text, and the ids of the files
+ * uploaded for it in the order they were attached (left out when there are
+ * none, so a plain reply stays `{text}`).
+ */
+export function composedReply(text: string, attachments: Pick<Attachment, 'id'>[] = []): Extract<WaReply, { text: string }> {
+  if (attachments.length === 0) return { text };
+  return { text, attachment_ids: attachments.map((attachment) => attachment.id) };
+}
+
+/** WhatsApp's size limits in bytes by the type a file goes as (images 5 MB, video and audio 16 MB, documents 100 MB), as the server checks them. */
+export function whatsAppSizeLimit(contentType: string): number {
+  const mime = contentType.split(';')[0]!.trim().toLowerCase();
+  const megabyte = 1024 * 1024;
+  if (mime === 'image/jpeg' || mime === 'image/png') return 5 * megabyte;
+  if (['video/mp4', 'video/3gpp', 'audio/aac', 'audio/amr', 'audio/mpeg', 'audio/mp4', 'audio/ogg'].includes(mime)) return 16 * megabyte;
+  return 100 * megabyte;
 }
 
 /** The inbox row's preview of a conversation's newest message: who wrote it and a line of it. */

@@ -51,10 +51,11 @@ export function Composer({
   filesSink?: { current: ((files: File[]) => void) | null };
   disabled?: string | null;
   /**
-   * Sends the text some other way than a chat message (a WhatsApp reply);
-   * answers an error text, or null once it was accepted.
+   * Sends the text and the uploaded files some other way than a chat
+   * message (a WhatsApp reply); answers an error text, or null once it was
+   * accepted.
    */
-  send?: (text: string) => Promise<string | null>;
+  send?: (text: string, attachments: Attachment[]) => Promise<string | null>;
   sendLabel?: string;
   /** Whether files and voice notes can be attached. */
   files?: boolean;
@@ -175,13 +176,15 @@ export function Composer({
     if (!canSend) return;
     if (send) {
       const body = replaceShortcodes(text.trim());
-      if (!body) return;
+      if (!body && ready.length === 0) return;
       setSending(true);
       setSendError(null);
-      void send(body).then((failure) => {
+      void send(body, ready).then((failure) => {
         setSending(false);
         if (failure) return setSendError(failure);
+        for (const upload of uploads) if (upload.previewUrl) URL.revokeObjectURL(upload.previewUrl);
         setText('');
+        setUploads([]);
         setShortcode(null);
         drafts.delete(draftKey);
       });
@@ -319,7 +322,11 @@ export function Composer({
     const name = voiceNoteName(new Date().toISOString().replace(/[:.]/g, '-'), durationMs, extension);
     const handle = uploadFile(app.token, channelId, blob, name, () => undefined);
     handle.promise.then(
-      (attachment) => app.send(channelId, '', { threadId, attachments: [attachment] }),
+      (attachment) => {
+        // A WhatsApp reply sends the note to the customer, not as a chat message.
+        if (!send) return app.send(channelId, '', { threadId, attachments: [attachment] });
+        void send('', [attachment]).then((failure) => failure && app.toast(`Voice note not sent: ${failure}`));
+      },
       (error: unknown) => {
         app.learnUploadLimit(error);
         app.toast(`Voice note not sent: ${uploadErrorText(error)}`);

@@ -24,8 +24,10 @@ export function Conversation() {
   const whatsapp = app.waConversations.has(channelId);
 
   const summary = app.channels.summaries.get(channelId);
-  const channel = summary?.channel;
-  const title = summary ? app.title(summary) : app.loadErrors.has(channelId) ? 'Not found' : '…';
+  // A channel looked at without joining still shows its name and topic.
+  const shown = summary ?? app.previews.get(channelId);
+  const channel = shown?.channel;
+  const title = shown ? app.title(shown) : app.loadErrors.has(channelId) ? 'Not found' : '…';
   const isConversation = channel?.kind === 'direct' || channel?.kind === 'group';
   const others = summary?.member_ids.filter((id) => id !== app.me?.id) ?? [];
   const directUser = channel?.kind === 'direct' ? app.user(others[0] ?? app.me?.id ?? 0) : undefined;

@@ -1,12 +1,12 @@
 //! The WhatsApp customer inbox for staff of business numbers: the list of
 //! customer conversations per number, and inside a conversation the bar
 //! (customer, assignee, reply window, claim) and the reply box (free text
-//! while the window is open, otherwise a template).
+//! and files while the window is open, otherwise a template).
 
 import { useState } from 'preact/hooks';
-import type { ChannelId, WaConversation } from '../api/types';
-import { inboxActivity, inboxPreview, templateReply, windowOpen } from '../state/whatsapp';
-import { formatDateTime, formatDay, formatTime, sameDay } from '../util/format';
+import type { Attachment, ChannelId, WaConversation } from '../api/types';
+import { composedReply, inboxActivity, inboxPreview, templateReply, whatsAppSizeLimit, windowOpen } from '../state/whatsapp';
+import { formatDateTime, formatDay, formatMegabytes, formatTime, sameDay } from '../util/format';
 import { useApp } from './context';
 import { Icon } from './icons';
 import { Composer } from './Composer';
@@ -226,11 +226,17 @@ export function WhatsAppComposer({ channelId }: { channelId: ChannelId }) {
   const [busy, setBusy] = useState(false);
   if (!conversation) return null;
   const customer = conversation.customer.name || conversation.customer.phone;
+  // WhatsApp's own size limits are tighter than the upload limit for images, video and audio: say so before sending.
+  const sendReply = async (text: string, attachments: Attachment[]): Promise<string | null> => {
+    const tooLarge = attachments.find((attachment) => attachment.size > whatsAppSizeLimit(attachment.content_type));
+    if (tooLarge) return `${tooLarge.name} is too large for WhatsApp: at most ${formatMegabytes(whatsAppSizeLimit(tooLarge.content_type))} for this kind of file.`;
+    return app.sendWhatsApp(channelId, composedReply(text, attachments));
+  };
   if (windowOpen(conversation)) {
     return (
       <div class="wa-composer" role="region" aria-label="Reply on WhatsApp">
-        {/* WhatsApp replies carry text only (no files through the connector yet); emoji and :shortcodes: work as in chat. */}
-        <Composer channelId={channelId} placeholder={`Reply to ${customer} on WhatsApp`} sendLabel="Send reply" files={false} send={(text) => app.sendWhatsApp(channelId, { text })} />
+        {/* The chat composer: emoji, :shortcodes:, files and voice notes; files go to the customer as WhatsApp media. */}
+        <Composer channelId={channelId} placeholder={`Reply to ${customer} on WhatsApp`} sendLabel="Send reply" send={(text, attachments) => sendReply(text, attachments)} />
       </div>
     );
   }

@@ -296,3 +296,121 @@ fn scim2_tester_reports_every_check_successful() {
     drop(server);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+// `user create --password-stdin` at a terminal: the password is asked for
+// twice without echo.
+
+/// Collects what a child writes, chunk by chunk, so a test can wait for a
+/// prompt with a deadline instead of blocking on a read.
+struct Transcript {
+    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+    text: String,
+}
+
+impl Transcript {
+    fn follow(mut source: impl std::io::Read + Send + 'static) -> Self {
+        let (sender, chunks) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 1024];
+            while let Ok(read) = source.read(&mut buffer) {
+                if read == 0 || sender.send(buffer[..read].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Transcript {
+            chunks,
+            text: String::new(),
+        }
+    }
+
+    /// Waits until the text so far contains `needle`; false after `within`.
+    fn wait_for(&mut self, needle: &str, within: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        while !self.text.contains(needle) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.chunks.recv_timeout(left) {
+                Ok(chunk) => self.text.push_str(&String::from_utf8_lossy(&chunk)),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_typed_at_a_terminal_is_not_echoed_and_signs_in() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    // script(1) runs the command on a pseudo-terminal, as a person at a shell would.
+    let has_script = Command::new("script")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !has_script {
+        eprintln!("SKIPPED: no script(1) to give the command a terminal");
+        return;
+    }
+    const TYPED: &str = "typed at a terminal 7391";
+    let dir = super::temp_dir("password-tty");
+    let command = format!(
+        "{} --data-dir {} user create --email tty@example.com --name Tty --password-stdin",
+        super::BINARY,
+        dir.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("CONCLAVE_DATABASE_URL")
+        .env("CONCLAVE_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut keyboard = child.stdin.take().unwrap();
+    let mut screen = Transcript::follow(child.stdout.take().unwrap());
+    let within = Duration::from_secs(30);
+    // Type only once the prompt is up: the echo is off by then.
+    let typed = (|| {
+        if !screen.wait_for("Password: ", within) {
+            return false;
+        }
+        keyboard.write_all(format!("{TYPED}\n").as_bytes()).unwrap();
+        if !screen.wait_for("Repeat the password: ", within) {
+            return false;
+        }
+        keyboard.write_all(format!("{TYPED}\n").as_bytes()).unwrap();
+        screen.wait_for("\"email\":\"tty@example.com\"", within)
+    })();
+    if !typed {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "the prompts or the summary did not appear: {:?}",
+            screen.text
+        );
+    }
+    drop(keyboard);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{:?}", screen.text);
+    assert!(
+        !screen.text.contains(TYPED),
+        "the password was echoed to the terminal: {:?}",
+        screen.text
+    );
+
+    let server = super::serve(&dir, super::free_port());
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&serde_json::json!({"email": "tty@example.com", "password": TYPED}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "the typed password signs in");
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -570,6 +570,12 @@ pub struct ReplyRequest {
     pub text: Option<String>,
     /// A template message (allowed at any time).
     pub template: Option<TemplateRequest>,
+    /// Files uploaded for this conversation's channel (`POST /api/v1/files`),
+    /// sent in this order, with `text` (optional then) as the first file's
+    /// caption where it takes one. Only within the service window; not with
+    /// a template.
+    #[serde(default)]
+    pub attachment_ids: Vec<i64>,
     /// An idempotency key (at most 64 characters): a repeated request
     /// answers the first reply and sends nothing twice.
     pub client_id: Option<String>,
@@ -693,11 +699,12 @@ const MAX_BODY_PARAMETERS: usize = 100;
 const MAX_PARAMETER_CHARS: usize = 1024;
 
 /// Replies to the customer: archived at once, then sent through the Graph
-/// API with retries. Free text only inside the service window
-/// (`whatsapp_window_closed` otherwise); templates at any time.
+/// API with retries. Free text and files only inside the service window
+/// (`whatsapp_window_closed` otherwise); templates at any time. Files are
+/// uploaded to Meta and sent as image, video, audio or document messages.
 #[utoipa::path(post, path = "/api/v1/whatsapp/conversations/{id}/messages", tag = "whatsapp", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = ReplyRequest,
-    responses((status = 201, body = ReplyResponse), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = ReplyResponse), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody)))]
 pub async fn reply(
     State(state): State<AppState>,
     authed: Authed,
@@ -706,7 +713,21 @@ pub async fn reply(
 ) -> ApiResult<(StatusCode, Json<ReplyResponse>)> {
     let conversation = visible_conversation(&state, &authed.user, id).await?;
     readable_channel(&state, &authed.user, conversation.channel_id).await?;
+    let attachment_ids = request.attachment_ids;
     let (outgoing, text) = match (request.text, request.template) {
+        (text, None) if !attachment_ids.is_empty() => {
+            if !conversation.window_open(crate::now_millis()) {
+                return Err(ApiError::WhatsAppWindowClosed(
+                    "more than 24 hours have passed since the customer's last message; send an approved template instead".into(),
+                ));
+            }
+            let text = text.unwrap_or_default();
+            let attachments =
+                reply_attachments(&state, &authed.user, &conversation, &attachment_ids).await?;
+            let plan =
+                whatsapp::media::MediaPlan::new(&conversation.customer_wa_id, &text, &attachments);
+            (Outgoing::Media(plan), text)
+        }
         (Some(text), None) => {
             if !conversation.window_open(crate::now_millis()) {
                 return Err(ApiError::WhatsAppWindowClosed(
@@ -714,6 +735,11 @@ pub async fn reply(
                 ));
             }
             (Outgoing::Text(text.clone()), text)
+        }
+        (None, Some(_)) if !attachment_ids.is_empty() => {
+            return Err(ApiError::InvalidRequest(
+                "a template reply cannot carry attachments".into(),
+            ));
         }
         (None, Some(template)) => {
             validate_template(&template)?;
@@ -729,13 +755,11 @@ pub async fn reply(
         }
         _ => {
             return Err(ApiError::InvalidRequest(
-                "give either text or template".into(),
+                "give either text (with or without attachment_ids) or template".into(),
             ));
         }
     };
-    if let Outgoing::Text(text) = &outgoing
-        && text.chars().count() > 4096
-    {
+    if matches!(outgoing, Outgoing::Text(_) | Outgoing::Media(_)) && text.chars().count() > 4096 {
         return Err(ApiError::InvalidRequest(
             "WhatsApp text messages may be at most 4096 characters".into(),
         ));
@@ -747,7 +771,7 @@ pub async fn reply(
         PostMessageRequest {
             text,
             thread_id: None,
-            attachment_ids: Vec::new(),
+            attachment_ids,
             client_id: request.client_id,
         },
     )
@@ -760,6 +784,57 @@ pub async fn reply(
             delivery: DeliveryDto::from(&delivery),
         }),
     ))
+}
+
+/// Most files one reply carries, as for a chat message.
+const MAX_REPLY_ATTACHMENTS: usize = 10;
+
+/// The files a reply carries, in the order given: uploaded by the caller
+/// for this conversation's channel, not sent yet, and within Meta's size
+/// limit for the type they go as (refused with 413 before anything is
+/// archived or queued).
+async fn reply_attachments(
+    state: &AppState,
+    user: &User,
+    conversation: &WhatsAppConversation,
+    ids: &[i64],
+) -> ApiResult<Vec<conclave_domain::Attachment>> {
+    if ids.len() > MAX_REPLY_ATTACHMENTS {
+        return Err(ApiError::InvalidRequest(format!(
+            "attach at most {MAX_REPLY_ATTACHMENTS} files to one reply"
+        )));
+    }
+    let mut attachments = Vec::with_capacity(ids.len());
+    for (index, id) in ids.iter().enumerate() {
+        if ids[..index].contains(id) {
+            return Err(ApiError::InvalidRequest(format!(
+                "file {id} is attached twice"
+            )));
+        }
+        let attachment = state
+            .store
+            .attachment_by_id(*id)
+            .await?
+            .filter(|attachment| attachment.uploader_id == user.id)
+            .ok_or(ApiError::NotFound("file"))?;
+        if attachment.channel_id != conversation.channel_id || attachment.message_id.is_some() {
+            return Err(ApiError::InvalidRequest(format!(
+                "file {id} was not uploaded for this conversation or is already sent"
+            )));
+        }
+        let kind = whatsapp::media::media_kind(&attachment.content_type);
+        let limit = whatsapp::media::size_limit(kind);
+        if u64::try_from(attachment.size).unwrap_or(u64::MAX) > limit {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "WhatsApp takes a file sent as {kind} of at most {} MB; {} is {:.1} MB",
+                limit / (1024 * 1024),
+                attachment.name,
+                attachment.size as f64 / (1024.0 * 1024.0)
+            )));
+        }
+        attachments.push(attachment);
+    }
+    Ok(attachments)
 }
 
 /// The WhatsApp side of the conversation's messages: direction, Meta's ids

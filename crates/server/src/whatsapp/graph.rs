@@ -1,5 +1,6 @@
 //! The Graph API, as the connector uses it: sending messages
-//! (`POST {base}/{phone-number-id}/messages`) and downloading media
+//! (`POST {base}/{phone-number-id}/messages`), uploading media for them
+//! (`POST {base}/{phone-number-id}/media`, multipart) and downloading media
 //! (`GET {base}/{media-id}` answers a short-lived URL, fetched with the same
 //! bearer token). Failures say whether trying again could help.
 
@@ -123,6 +124,93 @@ pub async fn send_message(
         .next()
         .map(|message| message.id)
         .ok_or_else(|| GraphError::permanent("the send response names no message id"))
+}
+
+#[derive(Deserialize)]
+struct UploadResponse {
+    id: String,
+}
+
+/// Uploads one file for a later media message, as Meta's Cloud API takes
+/// it: `multipart/form-data` with the fields `messaging_product`
+/// (`whatsapp`), `type` (the MIME type) and `file`. Answers Meta's media id.
+pub async fn upload_media(
+    http: &reqwest::Client,
+    config: &WhatsAppConfig,
+    phone_number_id: &str,
+    mime_type: &str,
+    filename: &str,
+    bytes: Vec<u8>,
+) -> Result<String, GraphError> {
+    if !safe_segment(phone_number_id) {
+        return Err(GraphError::permanent("the phone number id is not valid"));
+    }
+    let (content_type, body) = multipart_upload(mime_type, filename, bytes);
+    let url = format!("{}/{phone_number_id}/media", base(config));
+    let response = http
+        .post(url)
+        .bearer_auth(&config.access_token)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await
+        .map_err(network)?;
+    let status = response.status();
+    let text = response.text().await.map_err(network)?;
+    if !status.is_success() {
+        return Err(classify(status, &text));
+    }
+    let parsed: UploadResponse = serde_json::from_str(&text)
+        .map_err(|error| GraphError::permanent(format!("unreadable upload response: {error}")))?;
+    if parsed.id.is_empty() {
+        return Err(GraphError::permanent(
+            "the upload response names no media id",
+        ));
+    }
+    Ok(parsed.id)
+}
+
+/// The `multipart/form-data` body of a media upload and its content type.
+/// The boundary is derived from the file's digest, so it cannot occur in
+/// the file (short of a SHA-256 collision) and a retry sends the same bytes.
+fn multipart_upload(mime_type: &str, filename: &str, bytes: Vec<u8>) -> (String, Vec<u8>) {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(&bytes));
+    let boundary = format!("conclave-{}", &digest[..40]);
+    // Header values must stay on one line and inside their quotes.
+    let clean = |value: &str| -> String {
+        value
+            .chars()
+            .map(|c| {
+                if c.is_control() || c == '"' || c == '\\' {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect()
+    };
+    let (mime_type, filename) = (clean(mime_type), clean(filename));
+    let mut body = Vec::with_capacity(bytes.len() + 512);
+    let mut field = |name: &str, value: &str| {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    };
+    field("messaging_product", "whatsapp");
+    field("type", &mime_type);
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: {mime_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 #[derive(Deserialize)]
@@ -261,6 +349,23 @@ mod tests {
         );
         assert!(classify(reqwest::StatusCode::BAD_GATEWAY, "").transient);
         assert!(classify(reqwest::StatusCode::TOO_MANY_REQUESTS, "").transient);
+    }
+
+    #[test]
+    fn uploads_are_multipart_form_data_with_metas_fields() {
+        let (content_type, body) =
+            multipart_upload("image/png", "a \"b\".png", b"\x89PNG bytes".to_vec());
+        let boundary = content_type
+            .strip_prefix("multipart/form-data; boundary=")
+            .unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.starts_with(&format!("--{boundary}\r\n")), "{text}");
+        assert!(text.contains("name=\"messaging_product\"\r\n\r\nwhatsapp\r\n"));
+        assert!(text.contains("name=\"type\"\r\n\r\nimage/png\r\n"));
+        assert!(text.contains(
+            "name=\"file\"; filename=\"a _b_.png\"\r\nContent-Type: image/png\r\n\r\n\u{fffd}PNG bytes\r\n"
+        ));
+        assert!(text.ends_with(&format!("--{boundary}--\r\n")));
     }
 
     #[tokio::test]

@@ -14,6 +14,7 @@
 pub mod config;
 pub mod format;
 pub mod graph;
+pub mod media;
 pub mod signature;
 pub mod webhook;
 
@@ -651,19 +652,24 @@ pub enum Outgoing {
         language: String,
         components: Vec<Value>,
     },
+    /// Files, with the text as a caption or a message of its own.
+    Media(media::MediaPlan),
 }
 
 impl Outgoing {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &str {
         match self {
             Outgoing::Text(_) => "text",
             Outgoing::Template { .. } => "template",
+            Outgoing::Media(plan) => plan.kind(),
         }
     }
 
-    /// Meta's send-message JSON.
+    /// Meta's send-message JSON; for files, the plan the sender follows
+    /// ([`media::MediaPlan::to_request`]).
     pub fn body(&self, to: &str) -> Value {
         match self {
+            Outgoing::Media(plan) => plan.to_request(),
             Outgoing::Text(text) => json!({
                 "messaging_product": "whatsapp",
                 "recipient_type": "individual",
@@ -848,6 +854,16 @@ async fn send(
 ) {
     let config = &state.config.whatsapp;
     let stopping = &state.connector.stopping;
+    let plan = match media::MediaPlan::from_request(&body) {
+        None => None,
+        Some(Ok(plan)) => Some(plan),
+        Some(Err(error)) => {
+            tracing::warn!(%error, message_id, "a queued WhatsApp media reply cannot be read");
+            fail_unreadable(&state, message_id).await;
+            return;
+        }
+    };
+    let progress = media::Progress::default();
     // The claim's time, moved forward before each try. A claim that cannot
     // be renewed was lost (this process stalled past the lease and another
     // took the reply over): this one stops and records nothing.
@@ -857,6 +873,7 @@ async fn send(
         graph::with_retries(config.send_attempts, config.retry_base_ms, stopping, || {
             let (held, lost) = (&held, &lost);
             let (state, phone_number_id, body) = (&state, &phone_number_id, &body);
+            let (plan, progress) = (&plan, &progress);
             async move {
                 let now = crate::now_millis();
                 match state
@@ -871,13 +888,18 @@ async fn send(
                     }
                     Err(error) => return Err(graph::GraphError::transient(error.to_string())),
                 }
-                graph::send_message(
-                    &state.connector.http,
-                    &state.config.whatsapp,
-                    phone_number_id,
-                    body,
-                )
-                .await
+                match plan {
+                    Some(plan) => media::send_plan(state, phone_number_id, plan, progress).await,
+                    None => {
+                        graph::send_message(
+                            &state.connector.http,
+                            &state.config.whatsapp,
+                            phone_number_id,
+                            body,
+                        )
+                        .await
+                    }
+                }
             }
         })
         .await;

@@ -3,7 +3,8 @@
 //! The WhatsApp Cloud API connector over real HTTP: Meta's webhook handshake,
 //! signed and unsigned deliveries of every message type, idempotent
 //! redelivery, and a stand-in for Meta's Graph API (an axum server speaking
-//! its JSON for media download and send-message, recording what it got) for
+//! its JSON for media download, multipart media upload and send-message,
+//! recording what it got) for
 //! the end-to-end story: a customer writes, an agent answers, the reply
 //! reaches "Meta", and delivery statuses come back.
 
@@ -32,6 +33,8 @@ const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n";
 struct Recorded {
     sends: Vec<(String, Option<String>, Value)>,
     media_requests: Vec<(String, Option<String>)>,
+    /// Media uploads (`POST /{phone-number-id}/media`), as parsed.
+    uploads: Vec<MediaUpload>,
     /// Send requests to answer with a 500 before succeeding.
     failures_left: usize,
 }
@@ -39,6 +42,85 @@ struct Recorded {
 pub(super) struct GraphStandIn {
     pub(super) base: String,
     recorded: Arc<Mutex<Recorded>>,
+}
+
+/// One media upload as the stand-in parsed its `multipart/form-data`.
+#[derive(Debug, Clone)]
+pub(super) struct MediaUpload {
+    pub(super) phone_number_id: String,
+    pub(super) authorization: Option<String>,
+    /// The `messaging_product` field.
+    pub(super) messaging_product: Option<String>,
+    /// The `type` field (the MIME type).
+    pub(super) mime_type: Option<String>,
+    /// The `file` part's filename and Content-Type.
+    pub(super) filename: Option<String>,
+    pub(super) file_content_type: Option<String>,
+    pub(super) bytes: Vec<u8>,
+    /// The media id the stand-in answered.
+    pub(super) media_id: String,
+}
+
+impl GraphStandIn {
+    /// The send-message bodies received so far, in order.
+    pub(super) fn sent_bodies(&self) -> Vec<Value> {
+        let recorded = self.recorded.lock().unwrap();
+        recorded
+            .sends
+            .iter()
+            .map(|(_, _, body)| body.clone())
+            .collect()
+    }
+
+    /// The media uploads received so far, in order.
+    pub(super) fn uploads(&self) -> Vec<MediaUpload> {
+        self.recorded.lock().unwrap().uploads.clone()
+    }
+}
+
+/// The parts of a `multipart/form-data` body (RFC 7578): name, filename,
+/// Content-Type and bytes of each.
+type FormPart = (String, Option<String>, Option<String>, Vec<u8>);
+
+fn parse_form_data(content_type: &str, body: &[u8]) -> Option<Vec<FormPart>> {
+    let boundary = content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|parameter| parameter.strip_prefix("boundary="))?
+        .trim_matches('"');
+    let delimiter = format!("--{boundary}").into_bytes();
+    let find = |haystack: &[u8], needle: &[u8]| {
+        haystack
+            .windows(needle.len())
+            .position(|window| window == needle)
+    };
+    let mut rest = &body[find(body, &delimiter)? + delimiter.len()..];
+    let mut parts = Vec::new();
+    while !rest.starts_with(b"--") {
+        rest = rest.strip_prefix(b"\r\n")?;
+        let header_end = find(rest, b"\r\n\r\n")?;
+        let headers = std::str::from_utf8(&rest[..header_end]).ok()?;
+        let content = &rest[header_end + 4..];
+        let end = find(content, &[b"\r\n".as_slice(), &delimiter].concat())?;
+        let (mut name, mut filename, mut part_type) = (None, None, None);
+        for line in headers.split("\r\n") {
+            let (header, value) = line.split_once(':')?;
+            if header.eq_ignore_ascii_case("content-disposition") {
+                for parameter in value.split(';').map(str::trim) {
+                    if let Some(value) = parameter.strip_prefix("name=") {
+                        name = Some(value.trim_matches('"').to_string());
+                    } else if let Some(value) = parameter.strip_prefix("filename=") {
+                        filename = Some(value.trim_matches('"').to_string());
+                    }
+                }
+            } else if header.eq_ignore_ascii_case("content-type") {
+                part_type = Some(value.trim().to_string());
+            }
+        }
+        parts.push((name?, filename, part_type, content[..end].to_vec()));
+        rest = &content[end + 2 + delimiter.len()..];
+    }
+    Some(parts)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -55,7 +137,10 @@ pub(super) async fn graph_stand_in(failures: usize) -> GraphStandIn {
 }
 
 /// The stand-in, on a listener of the caller's.
-fn graph_stand_in_on(listener: tokio::net::TcpListener, failures: usize) -> GraphStandIn {
+pub(super) fn graph_stand_in_on(
+    listener: tokio::net::TcpListener,
+    failures: usize,
+) -> GraphStandIn {
     let recorded = Arc::new(Mutex::new(Recorded {
         failures_left: failures,
         ..Recorded::default()
@@ -94,6 +179,34 @@ fn graph_stand_in_on(listener: tokio::net::TcpListener, failures: usize) -> Grap
                 }
                 (StatusCode::OK, if id.starts_with("doc") { PDF.to_vec() } else { PNG.to_vec() })
             }),
+        )
+        .route(
+            "/v21.0/{phone_number_id}/media",
+            post(|State(recorded): State<Arc<Mutex<Recorded>>>, Path(phone_number_id): Path<String>, headers: HeaderMap, body: axum::body::Bytes| async move {
+                let content_type = headers.get("content-type").and_then(|value| value.to_str().ok()).unwrap_or_default().to_string();
+                let Some(parts) = parse_form_data(&content_type, &body).filter(|_| content_type.starts_with("multipart/form-data")) else {
+                    return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": {"message": "(#100) Invalid parameter", "code": 100}})));
+                };
+                let field = |name: &str| parts.iter().find(|part| part.0 == name);
+                let text = |name: &str| field(name).map(|part| String::from_utf8_lossy(&part.3).into_owned());
+                let Some(file) = field("file") else {
+                    return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": {"message": "(#100) The parameter file is required", "code": 100}})));
+                };
+                let mut recorded = recorded.lock().unwrap();
+                let media_id = format!("{}", 900_000 + recorded.uploads.len());
+                recorded.uploads.push(MediaUpload {
+                    phone_number_id,
+                    authorization: bearer(&headers),
+                    messaging_product: text("messaging_product"),
+                    mime_type: text("type"),
+                    filename: file.1.clone(),
+                    file_content_type: file.2.clone(),
+                    bytes: file.3.clone(),
+                    media_id: media_id.clone(),
+                });
+                (StatusCode::OK, axum::Json(json!({"id": media_id})))
+            })
+            .layer(axum::extract::DefaultBodyLimit::max(128 * 1024 * 1024)),
         )
         .route(
             "/v21.0/{phone_number_id}/messages",
@@ -919,7 +1032,7 @@ async fn record_of(
         .unwrap()
 }
 
-async fn wait_for_delivery(server: &Server, message_id: i64, status: &str) {
+pub(super) async fn wait_for_delivery(server: &Server, message_id: i64, status: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let record = record_of(server, message_id).await;

@@ -25,6 +25,7 @@ mod compliance;
 mod connectors;
 mod fuzz_corpus;
 mod identity;
+mod inbox_attachments;
 mod inbox_preview;
 mod scim;
 mod security_privilege;
