@@ -574,8 +574,15 @@ pub fn slack_payload(data: &[u8]) {
             let text = payload.message_text();
             if let Some(text) = &text {
                 assert!(!text.trim().is_empty(), "blank message text {text:?}");
-                if let Some(given) = payload.text.as_deref().filter(|t| !t.trim().is_empty()) {
-                    assert_eq!(text, given, "a non-blank `text` is not the message");
+                // Without blocks, a non-blank `text` leads the message as
+                // written; attachments only follow it.
+                if let Some(given) = payload.text.as_deref().filter(|t| !t.trim().is_empty())
+                    && payload.blocks.is_empty()
+                {
+                    assert!(text.starts_with(given), "`text` does not lead the message");
+                    if payload.attachments.is_empty() {
+                        assert_eq!(text, given, "a lone `text` is not the message");
+                    }
                 }
                 let _ = conclave_domain::validate::message_text(text, false);
             }

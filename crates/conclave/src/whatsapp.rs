@@ -80,6 +80,9 @@ pub async fn run(
     let ImportCommand::Whatsapp(arguments) = command;
     let summary = import(store, settings, &arguments).await?;
     println!("{summary}");
+    if summary["unreadable"] == true {
+        return Ok(std::process::ExitCode::FAILURE);
+    }
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -284,6 +287,11 @@ async fn import(
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if parsed.unreadable() {
+        // Nothing is stored: a channel of zero messages would pass for a
+        // successful import of an empty chat.
+        return Ok(unreadable_summary(&source_name, &parsed, lines));
+    }
 
     // Everybody who must be a member: the custodian and mapped participants.
     let mut mapped: HashMap<String, UserId> = HashMap::new();
@@ -406,7 +414,10 @@ async fn import(
         "custodian": custodian.as_ref().map(|user| user.email.clone()),
         "source": source_name,
         "platform": parsed.platform.map(|platform| format!("{platform:?}").to_lowercase()),
+        "unreadable": false,
         "date_order": format!("{:?}", parsed.date_order.order),
+        "date_order_reason": format!("{:?}", parsed.date_order.reason),
+        "date_order_confidence": format!("{:?}", parsed.date_order.confidence).to_lowercase(),
         "utc_offset_seconds": offset,
         "lines": lines,
         "messages": messages,
@@ -437,6 +448,30 @@ async fn import(
     )
     .await?;
     Ok(summary)
+}
+
+/// The summary of an export in which no line could be read as a message.
+fn unreadable_summary(source_name: &str, parsed: &ParsedChat, lines: usize) -> Value {
+    let problems: Vec<Value> = parsed
+        .problems
+        .iter()
+        .take(20)
+        .map(|problem| {
+            json!({"line": problem.line, "kind": problem_kind(problem.kind), "text": problem.text})
+        })
+        .collect();
+    json!({
+        "source": source_name,
+        "unreadable": true,
+        "error": {
+            "code": "unreadable_export",
+            "message": "no line of the file was read as a WhatsApp message header; nothing was imported (see docs/whatsapp-formats.md for the header forms read)",
+        },
+        "lines": lines,
+        "messages": 0,
+        "problems": problems,
+        "problems_total": parsed.problems.len(),
+    })
 }
 
 /// What every batch of one import shares.

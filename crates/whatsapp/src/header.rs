@@ -6,6 +6,11 @@
 //! caller, which decides over the whole file. It never allocates: it runs on
 //! every line of the file, and most lines of a long chat are headers.
 //!
+//! Locales add words around these: a connector between date and time
+//! (`à`, `klo`, `kl.`, `u`), a day-half word before the clock (`오후`, `下午`)
+//! or after it (`p. m.`, `μ.μ.`, `PTG`, `م`), a year suffix (`г.`), an Arabic
+//! comma, Arabic-Indic digits. docs/whatsapp-formats.md lists every form.
+//!
 //! Bidirectional-text controls (U+200E and friends) and a byte-order mark may
 //! appear anywhere inside a header; the cursor skips them as if absent.
 
@@ -42,6 +47,8 @@ pub(crate) struct HeaderShape {
     pub(crate) platform: Platform,
     pub(crate) date_separator: u8,
     pub(crate) year_first: bool,
+    /// The year stood between day and month (`13/2018/06`).
+    pub(crate) year_middle: bool,
     pub(crate) twelve_hour: bool,
     /// The clock used exactly `AM`/`PM`, as en-US phones do.
     pub(crate) uppercase_am_pm: bool,
@@ -66,7 +73,7 @@ pub(crate) fn parse_header(line: &str) -> Option<Header> {
     cursor.skip_spaces();
     // Cheap rejection for the common continuation line.
     let first = cursor.peek()?;
-    if first != b'[' && !first.is_ascii_digit() {
+    if first != b'[' && !first.is_ascii_digit() && !matches!(first, 0xD9 | 0xDB) {
         return None;
     }
     let platform = if cursor.eat(b'[') {
@@ -75,9 +82,19 @@ pub(crate) fn parse_header(line: &str) -> Option<Header> {
     } else {
         Platform::Android
     };
-    let (date, date_separator) = parse_date(&mut cursor)?;
-    let had_comma = cursor.eat(b',');
+    let (date, date_separator, year_middle) = parse_date(&mut cursor)?;
+    // Bulgarian closes the date with `г.` (year).
+    let before_suffix = cursor.position;
+    cursor.skip_spaces();
+    if !cursor.eat_ascii_case_insensitive("\u{433}.") {
+        cursor.position = before_suffix;
+    }
+    // Arabic writes its own comma.
+    let had_comma = cursor.eat(b',') || cursor.eat_ascii_case_insensitive("\u{60c}");
     if cursor.skip_spaces() == 0 && !had_comma {
+        return None;
+    }
+    if eat_connector(&mut cursor) && cursor.skip_spaces() == 0 {
         return None;
     }
     let (time, meridiem) = parse_time(&mut cursor)?;
@@ -104,6 +121,7 @@ pub(crate) fn parse_header(line: &str) -> Option<Header> {
             platform,
             date_separator,
             year_first: date.year_first,
+            year_middle,
             twelve_hour: meridiem.is_some(),
             uppercase_am_pm: meridiem == Some(MeridiemStyle::UppercaseLatin),
         },
@@ -121,7 +139,10 @@ enum MeridiemStyle {
     Other,
 }
 
-fn parse_date(cursor: &mut Cursor<'_>) -> Option<(RawDate, u8)> {
+/// Reads a date, returning it, its separator and whether the year stood in
+/// the middle. A middle year is moved last so that the rest of the parser
+/// sees day and month in the order they were written, then the year.
+fn parse_date(cursor: &mut Cursor<'_>) -> Option<(RawDate, u8, bool)> {
     let (first, first_digits) = cursor.number(4)?;
     let separator = cursor.peek()?;
     if !matches!(separator, b'/' | b'.' | b'-') {
@@ -129,7 +150,7 @@ fn parse_date(cursor: &mut Cursor<'_>) -> Option<(RawDate, u8)> {
     }
     cursor.advance();
     cursor.skip_spaces();
-    let (second, second_digits) = cursor.number(2)?;
+    let (second, second_digits) = cursor.number(4)?;
     if !cursor.eat(separator) {
         return None;
     }
@@ -140,24 +161,55 @@ fn parse_date(cursor: &mut Cursor<'_>) -> Option<(RawDate, u8)> {
         cursor.eat(b'.');
     }
     let year_first = first_digits == 4;
+    let year_middle = second_digits == 4;
     let plausible = if year_first {
-        third_digits <= 2
+        second_digits <= 2 && third_digits <= 2
+    } else if year_middle {
+        first_digits <= 2 && third_digits <= 2
     } else {
-        first_digits <= 2 && (third_digits == 2 || third_digits == 4)
+        first_digits <= 2 && second_digits <= 2 && (third_digits == 2 || third_digits == 4)
     };
-    if !plausible || second_digits == 0 {
+    if !plausible {
         return None;
     }
-    Some((
-        RawDate {
-            fields: [first, second, third],
-            year_first,
-        },
-        separator,
-    ))
+    let fields = if year_middle {
+        [first, third, second]
+    } else {
+        [first, second, third]
+    };
+    Some((RawDate { fields, year_first }, separator, year_middle))
 }
 
+/// Words some locales put between the date and the time: French `à`,
+/// Finnish `klo`, Danish and Norwegian `kl.`, Croatian `u`. Returns whether
+/// one was eaten.
+fn eat_connector(cursor: &mut Cursor<'_>) -> bool {
+    CONNECTORS
+        .iter()
+        .any(|word| cursor.eat_ascii_case_insensitive(word))
+}
+
+const CONNECTORS: [&str; 4] = ["\u{e0}", "klo", "kl.", "u"];
+
+/// Day-half words written before the clock (Korean, Chinese, Japanese), with
+/// whether each is afternoon.
+const LEADING_MERIDIEMS: [(&str, bool); 6] = [
+    ("\u{c624}\u{c804}", false),
+    ("\u{c624}\u{d6c4}", true),
+    ("\u{4e0a}\u{5348}", false),
+    ("\u{4e0b}\u{5348}", true),
+    ("\u{5348}\u{524d}", false),
+    ("\u{5348}\u{5f8c}", true),
+];
+
 fn parse_time(cursor: &mut Cursor<'_>) -> Option<(RawTime, Option<MeridiemStyle>)> {
+    let leading_meridiem = LEADING_MERIDIEMS
+        .iter()
+        .find(|(word, _)| cursor.eat_ascii_case_insensitive(word))
+        .map(|&(_, is_pm)| (MeridiemStyle::Other, is_pm));
+    if leading_meridiem.is_some() {
+        cursor.skip_spaces();
+    }
     let (hour, hour_digits) = cursor.number(2)?;
     let separator = cursor.peek()?;
     if !matches!(separator, b':' | b'.') {
@@ -176,12 +228,18 @@ fn parse_time(cursor: &mut Cursor<'_>) -> Option<(RawTime, Option<MeridiemStyle>
             _ => cursor.position = before_seconds,
         }
     }
-    let before_meridiem = cursor.position;
-    cursor.skip_spaces();
-    let meridiem = parse_meridiem(cursor);
-    if meridiem.is_none() {
-        cursor.position = before_meridiem;
-    }
+    let meridiem = match leading_meridiem {
+        Some(meridiem) => Some(meridiem),
+        None => {
+            let before_meridiem = cursor.position;
+            cursor.skip_spaces();
+            let meridiem = parse_meridiem(cursor);
+            if meridiem.is_none() {
+                cursor.position = before_meridiem;
+            }
+            meridiem
+        }
+    };
     let hour = match meridiem {
         Some((_, is_pm)) => {
             if hour > 12 {
@@ -207,12 +265,33 @@ fn parse_time(cursor: &mut Cursor<'_>) -> Option<(RawTime, Option<MeridiemStyle>
     Some((time, meridiem.map(|(style, _)| style)))
 }
 
+/// Day-half words written after the clock other than the `a.m.` family:
+/// German, Greek, Malay, Arabic. Longer words come before their prefixes.
+const TRAILING_MERIDIEMS: [(&str, bool); 8] = [
+    ("vorm.", false),
+    ("nachm.", true),
+    ("\u{3c0}.\u{3bc}.", false),
+    ("\u{3bc}.\u{3bc}.", true),
+    ("ptg", true),
+    ("pg", false),
+    ("\u{635}", false),
+    ("\u{645}", true),
+];
+
 /// Reads `AM`, `pm`, `a.m.`, `p. m.` (Spanish), `vorm.` or `nachm.` (German),
 /// returning the style and whether it is afternoon.
 fn parse_meridiem(cursor: &mut Cursor<'_>) -> Option<(MeridiemStyle, bool)> {
     let start = cursor.position;
-    for (word, is_pm) in [("vorm.", false), ("nachm.", true)] {
+    for (word, is_pm) in TRAILING_MERIDIEMS {
         if cursor.eat_ascii_case_insensitive(word) {
+            // The word must end here, as for `am` below.
+            if cursor
+                .peek()
+                .is_some_and(|byte| byte.is_ascii_alphanumeric())
+            {
+                cursor.position = start;
+                continue;
+            }
             return Some((MeridiemStyle::Other, is_pm));
         }
     }
@@ -315,18 +394,26 @@ impl Cursor<'_> {
         self.skip_invisible();
         let mut value: u16 = 0;
         let mut digits = 0;
-        while let Some(byte) = self.bytes.get(self.position).copied() {
-            if !byte.is_ascii_digit() {
-                break;
-            }
+        while let Some((digit, width)) = digit_at(self.bytes.get(self.position..).unwrap_or(&[])) {
             if digits == max_digits {
                 return None;
             }
-            value = value * 10 + u16::from(byte - b'0');
+            value = value * 10 + u16::from(digit);
             digits += 1;
-            self.position += 1;
+            self.position += width;
         }
         (digits > 0).then_some((value, digits))
+    }
+}
+
+/// The digit at the start of `bytes` and its UTF-8 width: ASCII, Arabic-Indic
+/// (U+0660..U+0669) or Eastern Arabic-Indic (U+06F0..U+06F9).
+fn digit_at(bytes: &[u8]) -> Option<(u8, usize)> {
+    match bytes {
+        [byte @ b'0'..=b'9', ..] => Some((byte - b'0', 1)),
+        [0xD9, byte @ 0xA0..=0xA9, ..] => Some((byte - 0xA0, 2)),
+        [0xDB, byte @ 0xB0..=0xB9, ..] => Some((byte - 0xB0, 2)),
+        _ => None,
     }
 }
 
@@ -455,6 +542,11 @@ mod tests {
             "1/1/123, 9:41 - A: x",
             "12/31/23, 9:41 amazing - A: x",
             "2023-12-31",
+            "13/06/2018 \u{e0}21:25 - A: x",
+            "13/06/2018 klo - A: x",
+            "13/06/18, 9:25 pgx - A: x",
+            "13/2018/2018, 21:25 - A: x",
+            "2018/2018/13, 21:25 - A: x",
         ];
         for line in lines {
             assert_eq!(header(line), None, "{line:?}");

@@ -29,8 +29,9 @@ pub use archive::{
 pub use content::{MediaKind, SystemEvent, media_kind_from_file_name};
 pub use header::Platform;
 pub use parser::{
-    ChatCounts, ChatParser, DateOrder, DateOrderDecision, DateOrderReason, Message, MessageKind,
-    ParseOptions, ParsedChat, Problem, ProblemKind, parse_chat, parse_chat_with,
+    ChatCounts, ChatParser, DateOrder, DateOrderConfidence, DateOrderDecision, DateOrderReason,
+    Message, MessageKind, ParseOptions, ParsedChat, Problem, ProblemKind, parse_chat,
+    parse_chat_with,
 };
 pub use participant::{Participant, phone_digits};
 pub use timestamp::LocalTimestamp;

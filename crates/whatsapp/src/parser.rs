@@ -59,6 +59,13 @@ pub struct ParsedChat {
 }
 
 impl ParsedChat {
+    /// The file had text but no line of it was read as a message: its header
+    /// form is not one the parser knows. An import must fail loudly rather
+    /// than report zero messages.
+    pub fn unreadable(&self) -> bool {
+        self.messages.is_empty() && !self.problems.is_empty()
+    }
+
     /// Totals for an import summary.
     pub fn counts(&self) -> ChatCounts {
         let mut counts = ChatCounts {
@@ -203,6 +210,21 @@ pub enum DateOrder {
 pub struct DateOrderDecision {
     pub order: DateOrder,
     pub reason: DateOrderReason,
+    pub confidence: DateOrderConfidence,
+}
+
+/// How sure the parser is of its date order, for the import summary. An
+/// operator who sees anything but `Certain` should check a few messages and
+/// re-run with an explicit order if they are wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateOrderConfidence {
+    /// The caller said so, or a date only fits this order.
+    Certain,
+    /// Inferred from strong signs: time runs forward only in this order, or
+    /// the date style is used one way by every locale that writes it.
+    High,
+    /// A guess from weak or conflicting signs.
+    Low,
 }
 
 /// Why the parser settled on a date order, for the import summary.
@@ -223,6 +245,13 @@ pub enum DateOrderReason {
     Conflicting {
         day_first_lines: usize,
         month_first_lines: usize,
+    },
+    /// Every date was ambiguous, but time runs backwards less often between
+    /// consecutive messages when read in the chosen order (exports are in
+    /// time order). The counts are the backward steps in each reading.
+    Chronology {
+        day_first_backward_steps: usize,
+        month_first_backward_steps: usize,
     },
     /// Every date was ambiguous; dotted dates (`05.06.23`) are day-first in
     /// every locale that uses them.
@@ -380,7 +409,11 @@ impl ChatParser {
     }
 
     fn decide_date_order(&self) -> DateOrderDecision {
-        let decision = |order, reason| DateOrderDecision { order, reason };
+        let decision = |order, reason| DateOrderDecision {
+            order,
+            reason,
+            confidence: confidence_of(reason),
+        };
         if let Some(order) = self.options.date_order {
             return decision(order, DateOrderReason::Forced);
         }
@@ -419,14 +452,105 @@ impl ChatParser {
                     },
                 )
             }
-            (None, None) if shape.date_separator == b'.' => {
-                decision(DateOrder::DayFirst, DateOrderReason::DottedDates)
-            }
-            (None, None) if shape.uppercase_am_pm && shape.date_separator == b'/' => {
-                decision(DateOrder::MonthFirst, DateOrderReason::UsClock)
-            }
-            (None, None) => decision(DateOrder::DayFirst, DateOrderReason::DefaultDayFirst),
+            (None, None) => self.decide_ambiguous(shape),
         }
+    }
+
+    /// The order for a file in which every date fits both day-first and
+    /// month-first: by chronology, else by the locale's hints.
+    fn decide_ambiguous(&self, shape: HeaderShape) -> DateOrderDecision {
+        let decision = |order, reason| DateOrderDecision {
+            order,
+            reason,
+            confidence: confidence_of(reason),
+        };
+        if let Some(reason) = self.chronology() {
+            let order = match reason {
+                DateOrderReason::Chronology {
+                    day_first_backward_steps,
+                    month_first_backward_steps,
+                } if month_first_backward_steps < day_first_backward_steps => DateOrder::MonthFirst,
+                _ => DateOrder::DayFirst,
+            };
+            return decision(order, reason);
+        }
+        if shape.date_separator == b'.' {
+            decision(DateOrder::DayFirst, DateOrderReason::DottedDates)
+        } else if shape.uppercase_am_pm && shape.date_separator == b'/' {
+            decision(DateOrder::MonthFirst, DateOrderReason::UsClock)
+        } else {
+            decision(DateOrder::DayFirst, DateOrderReason::DefaultDayFirst)
+        }
+    }
+}
+
+impl ChatParser {
+    /// Counts how often time runs backwards between consecutive messages in
+    /// each of the two readings of ambiguous dates; `None` when they agree,
+    /// so the evidence says nothing.
+    fn chronology(&self) -> Option<DateOrderReason> {
+        let backward_steps = |order| {
+            let mut steps = 0;
+            let mut previous = None;
+            for pending in &self.pending {
+                let reading = sortable_reading(pending, order);
+                if previous.is_some_and(|previous| reading < previous) {
+                    steps += 1;
+                }
+                previous = Some(reading);
+            }
+            steps
+        };
+        let day_first_backward_steps = backward_steps(DateOrder::DayFirst);
+        let month_first_backward_steps = backward_steps(DateOrder::MonthFirst);
+        (day_first_backward_steps != month_first_backward_steps).then_some(
+            DateOrderReason::Chronology {
+                day_first_backward_steps,
+                month_first_backward_steps,
+            },
+        )
+    }
+}
+
+/// A header's date and time as one comparable number in the given order,
+/// without checking that the date exists.
+fn sortable_reading(pending: &PendingMessage, order: DateOrder) -> u64 {
+    let [first, second, third] = pending.date.fields;
+    let (year, month, day) = match order {
+        DateOrder::MonthFirst => (third, first, second),
+        DateOrder::DayFirst | DateOrder::YearFirst => (third, second, first),
+    };
+    let time = pending.time;
+    [
+        u64::from(year),
+        u64::from(month),
+        u64::from(day),
+        u64::from(time.hour),
+        u64::from(time.minute),
+        u64::from(time.second),
+    ]
+    .into_iter()
+    .fold(0, |reading, field| reading * 100 + field)
+}
+
+fn confidence_of(reason: DateOrderReason) -> DateOrderConfidence {
+    match reason {
+        DateOrderReason::Forced
+        | DateOrderReason::YearFirstDates
+        | DateOrderReason::Evidence { .. } => DateOrderConfidence::Certain,
+        DateOrderReason::TwoDigitYearFirst { .. } | DateOrderReason::DottedDates => {
+            DateOrderConfidence::High
+        }
+        DateOrderReason::Chronology {
+            day_first_backward_steps,
+            month_first_backward_steps,
+        } if day_first_backward_steps.min(month_first_backward_steps) == 0 => {
+            DateOrderConfidence::High
+        }
+        DateOrderReason::Chronology { .. }
+        | DateOrderReason::Conflicting { .. }
+        | DateOrderReason::UsClock
+        | DateOrderReason::DefaultDayFirst => DateOrderConfidence::Low,
     }
 }
 
@@ -498,8 +622,13 @@ fn resolve_timestamp(pending: &PendingMessage, order: DateOrder) -> Option<Local
         // Two-digit year first: `23-12-31`.
         (DateOrder::YearFirst, false) => (first, second, third),
     };
-    // Two-digit years are this century's: WhatsApp began in 2009.
-    let year = if year < 100 { year + 2000 } else { year };
+    // Two-digit years are this century's: WhatsApp began in 2009. Thai
+    // phones count years in the Buddhist era, 543 ahead of the Gregorian.
+    let year = match year {
+        0..100 => year + 2000,
+        2400.. => year - 543,
+        _ => year,
+    };
     let time = pending.time;
     LocalTimestamp::new(
         year,

@@ -9,9 +9,9 @@ use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
 use conclave_whatsapp::{
-    ArchiveError, ArchiveLimits, ChatParser, DateOrder, DateOrderReason, ExportZip, MediaKind,
-    MessageKind, ParseOptions, ParsedChat, ProblemKind, SystemEvent, parse_chat, parse_chat_with,
-    read_export_zip, read_lines,
+    ArchiveError, ArchiveLimits, ChatParser, DateOrder, DateOrderConfidence, DateOrderReason,
+    ExportZip, MediaKind, MessageKind, ParseOptions, ParsedChat, ProblemKind, SystemEvent,
+    parse_chat, parse_chat_with, read_export_zip, read_lines,
 };
 use zip::write::SimpleFileOptions;
 
@@ -71,6 +71,19 @@ const FIXTURES: &[(&str, &str)] = &[
         "junk_and_problems",
         "junk before the first header, foreign and impossible headers",
     ),
+    (
+        "ko_kr_ios_meridiem_first",
+        "iOS ko-KR, `2024. 3. 2.` dates, `오전`/`오후` before the clock",
+    ),
+    (
+        "fr_fr_android_a",
+        "Android fr-FR, `à` between date and time",
+    ),
+    ("fi_fi_ios_klo", "iOS fi-FI, `klo` and dotted times"),
+    (
+        "month_first_by_chronology",
+        "ambiguous dates only in time order when read month-first",
+    ),
 ];
 
 fn fixture_dir() -> PathBuf {
@@ -93,6 +106,10 @@ fn render(chat: &ParsedChat) -> String {
     out.push_str(&format!(
         "date order: {:?} because {:?}\n",
         chat.date_order.order, chat.date_order.reason
+    ));
+    out.push_str(&format!(
+        "date order confidence: {:?}\n",
+        chat.date_order.confidence
     ));
     out.push_str(&format!("ios chat name: {:?}\n", chat.ios_chat_name));
     out.push_str("participants:\n");
@@ -656,4 +673,231 @@ fn streamed_text_that_is_not_utf8_names_the_offset() {
         error,
         ArchiveError::ChatTextNotUtf8 { offset: 12, .. }
     ));
+}
+
+/// One row per header form listed in docs/whatsapp-formats.md: a one-line
+/// export, the local time it must be read as, and the author and text after
+/// the header. The sample lines are written for these tests.
+const HEADER_FORMS: &[(&str, &str, &str, &str)] = &[
+    (
+        "13/06/2018 \u{e0} 21:25 - Am\u{e9}lie: Bonsoir",
+        "2018-06-13T21:25:00",
+        "Am\u{e9}lie",
+        "Bonsoir",
+    ),
+    (
+        "[13/06/2018 \u{e0} 21:25:15] Am\u{e9}lie: Bonsoir",
+        "2018-06-13T21:25:15",
+        "Am\u{e9}lie",
+        "Bonsoir",
+    ),
+    (
+        "[2018. 6. 13. \u{c624}\u{d6c4} 9:25:15] \u{bbfc}\u{c900}: \u{c548}\u{b155}",
+        "2018-06-13T21:25:15",
+        "\u{bbfc}\u{c900}",
+        "\u{c548}\u{b155}",
+    ),
+    (
+        "2018. 6. 13. \u{c624}\u{c804} 12:05 - \u{bbfc}\u{c900}: \u{c548}\u{b155}",
+        "2018-06-13T00:05:00",
+        "\u{bbfc}\u{c900}",
+        "\u{c548}\u{b155}",
+    ),
+    (
+        "[2018/6/13 \u{4e0b}\u{5348}9:25:15] \u{738b}\u{4f1f}: \u{4f60}\u{597d}",
+        "2018-06-13T21:25:15",
+        "\u{738b}\u{4f1f}",
+        "\u{4f60}\u{597d}",
+    ),
+    (
+        "2018/6/13 \u{4e0a}\u{5348}11:25 - \u{738b}\u{4f1f}: \u{4f60}\u{597d}",
+        "2018-06-13T11:25:00",
+        "\u{738b}\u{4f1f}",
+        "\u{4f60}\u{597d}",
+    ),
+    (
+        "[2018/06/13 \u{5348}\u{5f8c}9:25:15] \u{592a}\u{90ce}: \u{3084}\u{3042}",
+        "2018-06-13T21:25:15",
+        "\u{592a}\u{90ce}",
+        "\u{3084}\u{3042}",
+    ),
+    (
+        "13.6.2018 klo 21.25 - Aino: Moi",
+        "2018-06-13T21:25:00",
+        "Aino",
+        "Moi",
+    ),
+    (
+        "[13.6.2018 klo 21.25.15] Aino: Moi",
+        "2018-06-13T21:25:15",
+        "Aino",
+        "Moi",
+    ),
+    (
+        "13.06.2018 kl. 21.25 - Freja: Hej",
+        "2018-06-13T21:25:00",
+        "Freja",
+        "Hej",
+    ),
+    (
+        "[13.06.18, 21.25.15] Lukas: Hallo",
+        "2018-06-13T21:25:15",
+        "Lukas",
+        "Hallo",
+    ),
+    (
+        "13. 6. 2018. 21:25:15 - Jana: Ahoj",
+        "2018-06-13T21:25:15",
+        "Jana",
+        "Ahoj",
+    ),
+    (
+        "[13. 6. 2018 21:25:15] Jana: Ahoj",
+        "2018-06-13T21:25:15",
+        "Jana",
+        "Ahoj",
+    ),
+    (
+        "13. 6. 2018. 21:25 - Jana: Ahoj",
+        "2018-06-13T21:25:00",
+        "Jana",
+        "Ahoj",
+    ),
+    (
+        "13. 06. 2018. u 21:25 - Ivan: Bok",
+        "2018-06-13T21:25:00",
+        "Ivan",
+        "Bok",
+    ),
+    (
+        "13.06.18 \u{433}., 21:25 - \u{418}\u{432}\u{430}\u{43d}: \u{417}\u{434}\u{440}\u{430}\u{432}\u{435}\u{439}",
+        "2018-06-13T21:25:00",
+        "\u{418}\u{432}\u{430}\u{43d}",
+        "\u{417}\u{434}\u{440}\u{430}\u{432}\u{435}\u{439}",
+    ),
+    (
+        "13/6/2018\u{60c} 9:25 \u{645} - Sami: Salam",
+        "2018-06-13T21:25:00",
+        "Sami",
+        "Salam",
+    ),
+    (
+        "\u{661}\u{663}/\u{666}/\u{662}\u{660}\u{661}\u{668}\u{60c} \u{669}:\u{662}\u{665} \u{635} - Sami: Salam",
+        "2018-06-13T09:25:00",
+        "Sami",
+        "Salam",
+    ),
+    (
+        "13/6/18, 9:25 \u{3bc}.\u{3bc}. - Nikos: Geia",
+        "2018-06-13T21:25:00",
+        "Nikos",
+        "Geia",
+    ),
+    (
+        "13/06/2018, 9:25 PTG - Aisyah: Hai",
+        "2018-06-13T21:25:00",
+        "Aisyah",
+        "Hai",
+    ),
+    (
+        "13/06/2561 21:25 - Somchai: Sawasdee",
+        "2018-06-13T21:25:00",
+        "Somchai",
+        "Sawasdee",
+    ),
+    (
+        "13/2018/06, 21:25 - Ana: Hola",
+        "2018-06-13T21:25:00",
+        "Ana",
+        "Hola",
+    ),
+];
+
+#[test]
+fn each_header_form_reads_as_its_local_time() {
+    for (line, timestamp, author, body) in HEADER_FORMS {
+        let chat = parse_chat(line);
+        assert!(chat.problems.is_empty(), "{line:?}: {:?}", chat.problems);
+        let [message] = chat.messages.as_slice() else {
+            panic!("{line:?}: {:?}", chat.messages);
+        };
+        assert_eq!(message.timestamp.to_string(), *timestamp, "{line:?}");
+        assert_eq!(message.author.as_deref(), Some(*author), "{line:?}");
+        assert_eq!(message.body, *body, "{line:?}");
+    }
+}
+
+#[test]
+fn ambiguous_dates_follow_the_order_in_which_time_runs_forward() {
+    // Read day-first this runs 1 May, 1 June, 2 January: backwards.
+    let month_first = "01/05/23, 10:00 - Ana: one\n\
+                       01/06/23, 10:00 - Ben: two\n\
+                       02/01/23, 10:00 - Ana: three\n";
+    let chat = parse_chat(month_first);
+    assert_eq!(chat.date_order.order, DateOrder::MonthFirst);
+    assert_eq!(
+        chat.date_order.reason,
+        DateOrderReason::Chronology {
+            day_first_backward_steps: 1,
+            month_first_backward_steps: 0,
+        }
+    );
+    assert_eq!(chat.date_order.confidence, DateOrderConfidence::High);
+    let times: Vec<String> = chat
+        .messages
+        .iter()
+        .map(|message| message.timestamp.to_string())
+        .collect();
+    assert_eq!(
+        times,
+        [
+            "2023-01-05T10:00:00",
+            "2023-01-06T10:00:00",
+            "2023-02-01T10:00:00"
+        ]
+    );
+
+    // An en-US style clock would suggest month-first, but only day-first
+    // keeps time running forward.
+    let day_first = "05/01/23, 9:00 AM - Ana: one\n\
+                     06/01/23, 9:00 AM - Ben: two\n\
+                     01/02/23, 9:00 AM - Ana: three\n";
+    let chat = parse_chat(day_first);
+    assert_eq!(chat.date_order.order, DateOrder::DayFirst);
+    assert_eq!(
+        chat.date_order.reason,
+        DateOrderReason::Chronology {
+            day_first_backward_steps: 0,
+            month_first_backward_steps: 1,
+        }
+    );
+    assert_eq!(
+        chat.messages[2].timestamp.to_string(),
+        "2023-02-01T09:00:00"
+    );
+}
+
+#[test]
+fn the_date_order_decision_says_how_sure_it_is() {
+    let cases = [
+        ("13/06/18, 21:25 - A: x\n", DateOrderConfidence::Certain),
+        ("2018-06-13 21:25 - A: x\n", DateOrderConfidence::Certain),
+        ("05.06.18, 21:25 - A: x\n", DateOrderConfidence::High),
+        ("05/06/18, 9:25 PM - A: x\n", DateOrderConfidence::Low),
+        ("05/06/18, 21:25 - A: x\n", DateOrderConfidence::Low),
+    ];
+    for (text, confidence) in cases {
+        assert_eq!(
+            parse_chat(text).date_order.confidence,
+            confidence,
+            "{text:?}"
+        );
+    }
+    let forced = parse_chat_with(
+        "05/06/18, 21:25 - A: x\n",
+        ParseOptions {
+            date_order: Some(DateOrder::MonthFirst),
+        },
+    );
+    assert_eq!(forced.date_order.confidence, DateOrderConfidence::Certain);
 }

@@ -497,3 +497,50 @@ fn a_zip_import_unpacks_media_as_a_stream_not_into_memory() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn an_export_with_no_readable_header_fails_loudly_and_stores_nothing() {
+    let dir = temp_dir("wa-unreadable");
+    create_user(&dir, "alice@example.com", "member");
+    // Month names are not a header form the parser reads.
+    let unreadable = dir.join("unreadable.txt");
+    std::fs::write(
+        &unreadable,
+        "13 juin 2018 21:25 - Am\u{e9}lie: Bonsoir\n13 juin 2018 21:26 - Luc: Salut\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = run(
+        &dir,
+        &[
+            "import",
+            "whatsapp",
+            unreadable.to_str().unwrap(),
+            "--channel",
+            "soiree",
+        ],
+    );
+    assert!(!ok, "an unreadable export must fail: {stdout}");
+    let summary: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout} {stderr}"));
+    assert_eq!(summary["unreadable"], true);
+    assert_eq!(summary["error"]["code"], "unreadable_export");
+    assert_eq!(summary["messages"], 0);
+    assert_eq!(summary["problems_total"], 2);
+    assert_eq!(summary["problems"][0]["kind"], "text_before_first_message");
+
+    // The same chat in the header form French phones write is read, and the
+    // channel is new: the failed run created nothing.
+    let readable = dir.join("readable.txt");
+    std::fs::write(
+        &readable,
+        "13/06/2018 \u{e0} 21:25 - Am\u{e9}lie: Bonsoir\n13/06/2018 \u{e0} 21:26 - Luc: Salut\n",
+    )
+    .unwrap();
+    let summary = import(&dir, &[readable.to_str().unwrap(), "--channel", "soiree"]);
+    assert_eq!(summary["unreadable"], false);
+    assert_eq!(summary["created"], true);
+    assert_eq!(summary["messages"], 2);
+    assert_eq!(summary["date_order"], "DayFirst");
+    assert_eq!(summary["date_order_reason"], "Evidence { line: 1 }");
+    assert_eq!(summary["date_order_confidence"], "certain");
+}

@@ -21,6 +21,7 @@ use axum::routing::{delete, get, post};
 use conclave_domain::webhook::{IncomingWebhook, NewIncomingWebhook};
 use conclave_domain::{Channel, Command, permissions, validate};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 
 use super::{ApiJson, ApiPath, readable_channel, submit};
@@ -98,79 +99,377 @@ pub struct CreatedWebhookDto {
 
 /// What Slack's incoming webhooks accept, as far as Conclave uses it.
 /// Unknown fields (`username`, `icon_emoji`, `channel`…) are ignored.
+///
+/// Blocks and attachments are read loosely (as JSON values): a field of
+/// an unexpected shape is skipped rather than refusing the whole message.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct SlackPayload {
-    /// The message, in Slack mrkdwn, stored as written.
+    /// In Slack mrkdwn, kept as written. The message itself when there
+    /// are no blocks; only the notification fallback when blocks show
+    /// anything.
     #[serde(default)]
     pub text: Option<String>,
-    /// Used when `text` is absent: each one's `pretext`, `title` and
-    /// `text`, or else its `fallback`.
-    #[serde(default)]
-    pub attachments: Vec<SlackAttachment>,
-    /// Used when `text` is absent: the text of `section` and `header`
-    /// blocks (and a section's fields).
+    /// Shown after the text or blocks: each one's pretext, author, title
+    /// (with its link), text, fields as `Title: value` lines, images, its
+    /// own blocks and footer; its `fallback` when none of those is there.
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
-    pub blocks: Vec<SlackBlock>,
+    pub attachments: Vec<Value>,
+    /// Block Kit: `section` (text, fields, accessory), `header`,
+    /// `context`, `rich_text`, `image`, `actions`, `video` and `divider`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub blocks: Vec<Value>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct SlackAttachment {
-    #[serde(default)]
-    pub pretext: Option<String>,
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub text: Option<String>,
-    #[serde(default)]
-    pub fallback: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct SlackBlock {
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    #[serde(default)]
-    pub text: Option<SlackText>,
-    #[serde(default)]
-    pub fields: Vec<SlackText>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct SlackText {
-    #[serde(default)]
-    pub text: String,
+/// One piece of the readable text: a line (or lines), or a divider that
+/// shows only between two pieces of text.
+enum Piece {
+    Text(String),
+    Divider,
 }
 
 impl SlackPayload {
-    /// The message text: `text` when it has any, else what the blocks and
-    /// attachments say, one part a line; `None` when nothing is usable.
+    /// The message text, everything a Slack client would show, as the
+    /// chat dialect the web client renders (`**bold**`, `[label](url)`,
+    /// `> quotes`, `- lists`, fenced code): the blocks (or `text` when
+    /// there are none, or they show nothing), then each attachment, one
+    /// piece a line. `None` when nothing is shown at all.
     pub fn message_text(&self) -> Option<String> {
-        if let Some(text) = self.text.as_deref().filter(|text| !text.trim().is_empty()) {
-            return Some(text.to_string());
-        }
-        let mut parts: Vec<&str> = Vec::new();
+        let mut pieces = Vec::new();
         for block in &self.blocks {
-            if block.kind != "section" && block.kind != "header" {
-                continue;
+            render_block(block, &mut pieces);
+        }
+        if !shows_text(&pieces) {
+            pieces.clear();
+            if let Some(text) = self.text.as_deref().filter(|text| !text.trim().is_empty()) {
+                pieces.push(Piece::Text(text.to_string()));
             }
-            parts.extend(block.text.iter().map(|text| text.text.as_str()));
-            parts.extend(block.fields.iter().map(|field| field.text.as_str()));
         }
         for attachment in &self.attachments {
-            let shown: Vec<&str> = [&attachment.pretext, &attachment.title, &attachment.text]
-                .into_iter()
-                .filter_map(|part| part.as_deref())
-                .filter(|part| !part.trim().is_empty())
-                .collect();
-            if shown.is_empty() {
-                parts.extend(attachment.fallback.as_deref());
-            } else {
-                parts.extend(shown);
+            render_attachment(attachment, &mut pieces);
+        }
+        join_pieces(pieces)
+    }
+}
+
+fn shows_text(pieces: &[Piece]) -> bool {
+    pieces.iter().any(|piece| matches!(piece, Piece::Text(_)))
+}
+
+/// Joins the pieces a line apart; a divider becomes `---`, but only
+/// between two pieces of text, and never two in a row.
+fn join_pieces(pieces: Vec<Piece>) -> Option<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut divider_pending = false;
+    for piece in pieces {
+        match piece {
+            Piece::Divider => divider_pending = !lines.is_empty(),
+            Piece::Text(text) => {
+                if divider_pending {
+                    lines.push("---".to_string());
+                    divider_pending = false;
+                }
+                lines.push(text);
             }
         }
-        parts.retain(|part| !part.trim().is_empty());
-        (!parts.is_empty()).then(|| parts.join("\n"))
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// Adds `text` as a piece, without trailing blank lines; blank text adds
+/// nothing.
+fn push(pieces: &mut Vec<Piece>, text: Option<String>) {
+    if let Some(text) = text {
+        let text = text.trim_end();
+        if !text.trim().is_empty() {
+            pieces.push(Piece::Text(text.to_string()));
+        }
+    }
+}
+
+/// A string, number or boolean as text; `None` when absent, blank or of
+/// another shape.
+fn scalar(value: Option<&Value>) -> Option<String> {
+    let text = match value? {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        Value::Bool(flag) => flag.to_string(),
+        _ => return None,
+    };
+    (!text.trim().is_empty()).then_some(text)
+}
+
+/// A composition text object (`{"type": "mrkdwn", "text": …}`) or a bare
+/// string, as text.
+fn text_object(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::Object(object) => scalar(object.get("text")),
+        other => scalar(Some(other)),
+    }
+}
+
+fn field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value.get(key)
+}
+
+fn kind(value: &Value) -> &str {
+    value.get("type").and_then(Value::as_str).unwrap_or("")
+}
+
+fn elements(value: &Value) -> &[Value] {
+    value
+        .get("elements")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// `[label](url)` with the label's brackets escaped; the bare URL without
+/// a label, the bare label without a URL.
+fn link(label: Option<String>, url: Option<String>) -> Option<String> {
+    match (label, url) {
+        (Some(label), Some(url)) => Some(format!(
+            "[{}]({url})",
+            label.trim().replace('[', "\\[").replace(']', "\\]")
+        )),
+        (label, url) => label.or(url),
+    }
+}
+
+/// An image as a link to it labelled by its alt text.
+fn image(value: &Value) -> Option<String> {
+    link(
+        scalar(field(value, "alt_text")),
+        scalar(field(value, "image_url")).or_else(|| scalar(field(value, "url"))),
+    )
+}
+
+/// An element of a context or actions block, or a section's accessory.
+fn element_text(element: &Value) -> Option<String> {
+    match kind(element) {
+        "image" => scalar(field(element, "alt_text")),
+        "button" => link(
+            text_object(field(element, "text")),
+            scalar(field(element, "url")),
+        ),
+        _ => text_object(field(element, "text")),
+    }
+}
+
+fn render_block(block: &Value, pieces: &mut Vec<Piece>) {
+    match kind(block) {
+        "divider" => pieces.push(Piece::Divider),
+        "header" => push(
+            pieces,
+            text_object(field(block, "text")).map(|text| format!("**{}**", text.trim())),
+        ),
+        "section" => {
+            push(pieces, text_object(field(block, "text")));
+            let fields = block.get("fields").and_then(Value::as_array);
+            for each in fields.into_iter().flatten() {
+                push(pieces, text_object(Some(each)));
+            }
+            if let Some(accessory) = block.get("accessory") {
+                let shown = if kind(accessory) == "image" {
+                    image(accessory)
+                } else {
+                    element_text(accessory)
+                };
+                push(pieces, shown);
+            }
+        }
+        "context" => push(pieces, joined(elements(block), " · ")),
+        "actions" => push(pieces, joined(elements(block), " | ")),
+        "image" => {
+            push(pieces, text_object(field(block, "title")));
+            push(pieces, image(block));
+        }
+        "video" => push(
+            pieces,
+            link(
+                text_object(field(block, "title")),
+                scalar(field(block, "title_url")).or_else(|| scalar(field(block, "video_url"))),
+            ),
+        ),
+        "rich_text" => {
+            for element in elements(block) {
+                render_rich_text(element, pieces);
+            }
+        }
+        // A future block: its text, if it has one.
+        _ => push(pieces, text_object(field(block, "text"))),
+    }
+}
+
+fn joined(elements: &[Value], separator: &str) -> Option<String> {
+    let parts: Vec<String> = elements.iter().filter_map(element_text).collect();
+    (!parts.is_empty()).then(|| parts.join(separator))
+}
+
+/// One element of a `rich_text` block: a section, list, quote or
+/// preformatted text.
+fn render_rich_text(element: &Value, pieces: &mut Vec<Piece>) {
+    match kind(element) {
+        "rich_text_list" => {
+            let ordered = element.get("style").and_then(Value::as_str) == Some("ordered");
+            let indent = element
+                .get("indent")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                .min(8) as usize;
+            let items = elements(element)
+                .iter()
+                .map(|item| inline(elements(item), true))
+                .filter(|item| !item.trim().is_empty());
+            for (index, item) in items.enumerate() {
+                let marker = if ordered {
+                    format!("{}.", index + 1)
+                } else {
+                    "-".to_string()
+                };
+                let item = item.trim().replace('\n', " ");
+                push(
+                    pieces,
+                    Some(format!("{}{marker} {item}", "  ".repeat(indent))),
+                );
+            }
+        }
+        "rich_text_quote" => {
+            let text = inline(elements(element), true);
+            let quoted: Vec<String> = text
+                .trim_end()
+                .lines()
+                .map(|line| format!("> {line}"))
+                .collect();
+            push(pieces, Some(quoted.join("\n")));
+        }
+        "rich_text_preformatted" => {
+            let text = inline(elements(element), false);
+            if !text.trim().is_empty() {
+                pieces.push(Piece::Text(format!("```\n{}\n```", text.trim_end())));
+            }
+        }
+        // `rich_text_section`, and anything newer with inline elements.
+        _ => push(pieces, Some(inline(elements(element), true))),
+    }
+}
+
+/// The inline elements of a rich text section as one string; styles
+/// (bold, italic, strike, code) only when `styled`.
+fn inline(elements: &[Value], styled: bool) -> String {
+    let mut out = String::new();
+    for element in elements {
+        let id = |key: &str| element.get(key).and_then(Value::as_str).unwrap_or("");
+        match kind(element) {
+            "text" => {
+                let text = element.get("text").and_then(Value::as_str).unwrap_or("");
+                let style = element.get("style").filter(|_| styled);
+                let on = |name: &str| {
+                    style
+                        .and_then(|style| style.get(name))
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                };
+                let mut text = text.to_string();
+                for (name, marker) in [
+                    ("code", "`"),
+                    ("strike", "~~"),
+                    ("italic", "_"),
+                    ("bold", "**"),
+                ] {
+                    if on(name) {
+                        text = wrap(&text, marker);
+                    }
+                }
+                out.push_str(&text);
+            }
+            "link" => {
+                let shown = link(
+                    scalar(field(element, "text")),
+                    scalar(field(element, "url")),
+                );
+                out.push_str(&shown.unwrap_or_default());
+            }
+            "emoji" => out.push_str(&around(":", id("name"), ":")),
+            "user" => out.push_str(&around("<@", id("user_id"), ">")),
+            "usergroup" => out.push_str(&around("<!subteam^", id("usergroup_id"), ">")),
+            "channel" => out.push_str(&around("<#", id("channel_id"), ">")),
+            "broadcast" => out.push_str(&around("@", id("range"), "")),
+            "date" => out.push_str(
+                &scalar(field(element, "fallback"))
+                    .or_else(|| scalar(field(element, "timestamp")))
+                    .unwrap_or_default(),
+            ),
+            "color" => out.push_str(id("value")),
+            _ => out.push_str(&text_object(field(element, "text")).unwrap_or_default()),
+        }
+    }
+    out
+}
+
+/// `id` between `before` and `after`; nothing when `id` is blank.
+fn around(before: &str, id: &str, after: &str) -> String {
+    if id.trim().is_empty() {
+        String::new()
+    } else {
+        format!("{before}{id}{after}")
+    }
+}
+
+/// `marker` around the text, outside its leading and trailing spaces (so
+/// `"bold "` reads `**bold** `); blank text is left as it is.
+fn wrap(text: &str, marker: &str) -> String {
+    let core = text.trim();
+    if core.is_empty() {
+        return text.to_string();
+    }
+    let start = text.len() - text.trim_start().len();
+    let end = start + core.len();
+    format!("{}{marker}{core}{marker}{}", &text[..start], &text[end..])
+}
+
+/// One legacy attachment: pretext, author, title, text, fields, images,
+/// its blocks and footer; its `fallback` when it shows none of them.
+fn render_attachment(attachment: &Value, pieces: &mut Vec<Piece>) {
+    let mut own = Vec::new();
+    push(&mut own, scalar(field(attachment, "pretext")));
+    push(
+        &mut own,
+        link(
+            scalar(field(attachment, "author_name")),
+            scalar(field(attachment, "author_link")),
+        ),
+    );
+    let title = scalar(field(attachment, "title"));
+    let title_link = scalar(field(attachment, "title_link"));
+    push(
+        &mut own,
+        match (title, title_link) {
+            (Some(title), None) => Some(format!("**{}**", title.trim())),
+            (title, title_link) => link(title, title_link),
+        },
+    );
+    push(&mut own, scalar(field(attachment, "text")));
+    let fields = attachment.get("fields").and_then(Value::as_array);
+    for each in fields.into_iter().flatten() {
+        let line = match (scalar(field(each, "title")), scalar(field(each, "value"))) {
+            (Some(title), Some(value)) => Some(format!("{}: {value}", title.trim())),
+            (title, value) => title.or(value),
+        };
+        push(&mut own, line);
+    }
+    push(&mut own, scalar(field(attachment, "image_url")));
+    push(&mut own, scalar(field(attachment, "thumb_url")));
+    let blocks = attachment.get("blocks").and_then(Value::as_array);
+    for block in blocks.into_iter().flatten() {
+        render_block(block, &mut own);
+    }
+    push(&mut own, scalar(field(attachment, "footer")));
+    if shows_text(&own) {
+        pieces.extend(own);
+    } else {
+        push(pieces, scalar(field(attachment, "fallback")));
     }
 }
 
@@ -416,14 +715,14 @@ mod tests {
             ),
             (
                 r#"{"attachments": [{"pretext": "p", "title": "t", "text": "x", "fallback": "fb"}]}"#,
-                Some("p\nt\nx"),
+                Some("p\n**t**\nx"),
             ),
             (
                 r#"{"blocks": [{"type": "header", "text": {"type": "plain_text", "text": "H"}},
                     {"type": "divider"},
                     {"type": "section", "text": {"type": "mrkdwn", "text": "S"}, "fields": [{"type": "mrkdwn", "text": "F"}]},
                     {"type": "image", "image_url": "https://x"}]}"#,
-                Some("H\nS\nF"),
+                Some("**H**\n---\nS\nF\nhttps://x"),
             ),
             (
                 r#"{"blocks": [{"type": "section", "text": {"text": "B"}}], "attachments": [{"fallback": "A"}]}"#,
@@ -438,6 +737,122 @@ mod tests {
         ];
         for (json, expected) in cases {
             assert_eq!(text_of(json).as_deref(), *expected, "{json}");
+        }
+    }
+
+    /// Each shape Slack documents, as the senders that use it send it.
+    #[test]
+    fn every_shown_block_and_attachment_part_is_kept() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "alertmanager: text beside attachments with fields",
+                r#"{"text": "1 alert firing", "attachments": [{
+                    "color": "danger", "fallback": "[FIRING:1] HighCPU",
+                    "title": "[FIRING:1] HighCPU", "title_link": "https://am.example/#/alerts",
+                    "text": "*Summary:* CPU over 90%",
+                    "fields": [{"title": "severity", "value": "critical", "short": true},
+                               {"title": "instance", "value": "db-1:9100", "short": true}],
+                    "footer": "alertmanager"}]}"#,
+                "1 alert firing\n[\\[FIRING:1\\] HighCPU](https://am.example/#/alerts)\n\
+                 *Summary:* CPU over 90%\nseverity: critical\ninstance: db-1:9100\nalertmanager",
+            ),
+            (
+                "grafana: author, image, numeric field, footer",
+                r#"{"text": "[Alerting] Disk", "attachments": [{
+                    "author_name": "Grafana", "author_link": "https://grafana.example",
+                    "title": "Disk full", "text": "/var at 97%",
+                    "fields": [{"title": "used", "value": 97}, {"title": "", "value": "no title"}],
+                    "image_url": "https://grafana.example/render/1.png",
+                    "footer": "Grafana v11", "ts": 1700000000}]}"#,
+                "[Alerting] Disk\n[Grafana](https://grafana.example)\n**Disk full**\n/var at 97%\n\
+                 used: 97\nno title\nhttps://grafana.example/render/1.png\nGrafana v11",
+            ),
+            (
+                "blocks make text only the notification fallback",
+                r#"{"text": "fallback only", "blocks": [
+                    {"type": "section", "text": {"type": "mrkdwn", "text": "*Deploy* done"},
+                     "accessory": {"type": "image", "image_url": "https://x/i.png", "alt_text": "logo"}}]}"#,
+                "*Deploy* done\n[logo](https://x/i.png)",
+            ),
+            (
+                "blocks that show nothing fall back to text",
+                r#"{"text": "the fallback", "blocks": [{"type": "divider"}], "attachments": [{"text": "att"}]}"#,
+                "the fallback\natt",
+            ),
+            (
+                "rich_text alone: sections, styles, lists, quotes, code",
+                r#"{"blocks": [{"type": "rich_text", "elements": [
+                    {"type": "rich_text_section", "elements": [
+                        {"type": "text", "text": "Hello "},
+                        {"type": "text", "text": "bold ", "style": {"bold": true}},
+                        {"type": "text", "text": "it", "style": {"italic": true}},
+                        {"type": "text", "text": " "},
+                        {"type": "link", "url": "https://a.example", "text": "a"},
+                        {"type": "emoji", "name": "tada"},
+                        {"type": "user", "user_id": "U1"},
+                        {"type": "broadcast", "range": "here"},
+                        {"type": "user"}, {"type": "emoji", "name": ""},
+                        {"type": "text", "text": "\n"}]},
+                    {"type": "rich_text_list", "style": "bullet", "elements": [
+                        {"type": "rich_text_section", "elements": [{"type": "text", "text": "one"}]},
+                        {"type": "rich_text_section", "elements": [{"type": "text", "text": "two", "style": {"code": true}}]}]},
+                    {"type": "rich_text_list", "style": "ordered", "indent": 1, "elements": [
+                        {"type": "rich_text_section", "elements": [{"type": "text", "text": "first"}]}]},
+                    {"type": "rich_text_quote", "elements": [{"type": "text", "text": "said\nthis"}]},
+                    {"type": "rich_text_preformatted", "elements": [{"type": "text", "text": "let x = 1;", "style": {"bold": true}}]}]}]}"#,
+                "Hello **bold** _it_ [a](https://a.example):tada:<@U1>@here\n- one\n- `two`\n  1. first\n\
+                 > said\n> this\n```\nlet x = 1;\n```",
+            ),
+            (
+                "context alone: text and image elements",
+                r#"{"blocks": [{"type": "context", "elements": [
+                    {"type": "image", "image_url": "https://x/a.png", "alt_text": "avatar"},
+                    {"type": "mrkdwn", "text": "*Ann* approved"},
+                    {"type": "plain_text", "text": "2 min ago"}]}]}"#,
+                "avatar · *Ann* approved · 2 min ago",
+            ),
+            (
+                "image alone: title, alt text and URL",
+                r#"{"blocks": [{"type": "image", "title": {"type": "plain_text", "text": "Latency"},
+                    "image_url": "https://x/p99.png", "alt_text": "p99 [ms]"}]}"#,
+                "Latency\n[p99 \\[ms\\]](https://x/p99.png)",
+            ),
+            (
+                "attachments[].blocks alone",
+                r#"{"attachments": [{"color": "good", "blocks": [
+                    {"type": "header", "text": {"type": "plain_text", "text": "Build passed"}},
+                    {"type": "actions", "elements": [
+                        {"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": "https://ci/1"},
+                        {"type": "button", "text": {"type": "plain_text", "text": "Retry"}}]}]}]}"#,
+                "**Build passed**\n[Open](https://ci/1) | Retry",
+            ),
+            (
+                "a future block's text and a video",
+                r#"{"blocks": [{"type": "markdown", "text": "**new** kind"},
+                    {"type": "video", "title": {"type": "plain_text", "text": "Demo"}, "title_url": "https://v/1"}]}"#,
+                "**new** kind\n[Demo](https://v/1)",
+            ),
+            (
+                "fields of odd shapes are skipped, not refused",
+                r#"{"blocks": [{"type": "section", "text": [5], "fields": "x"}, {"type": "header"}, 7],
+                    "attachments": [{"fields": [{"title": {"x": 1}}], "fallback": "fb"}, "loose"]}"#,
+                "fb",
+            ),
+        ];
+        for (name, json, expected) in cases {
+            assert_eq!(text_of(json).as_deref(), Some(*expected), "{name}");
+        }
+    }
+
+    #[test]
+    fn shown_nothing_is_no_text() {
+        for json in [
+            r#"{"blocks": [{"type": "divider"}, {"type": "rich_text", "elements": []}]}"#,
+            r#"{"blocks": [{"type": "context", "elements": [{"type": "image", "image_url": "https://x"}]}]}"#,
+            r#"{"attachments": [{"color": "danger", "fields": []}]}"#,
+            r#"{"text": " ", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": " "}}]}"#,
+        ] {
+            assert_eq!(text_of(json), None, "{json}");
         }
     }
 

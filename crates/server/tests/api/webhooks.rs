@@ -320,7 +320,7 @@ async fn hooks_post_slack_payloads_as_their_bot_user() {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
             latest_text(&server, channel_id, &bob).await["text"],
-            "Deploy\n*v1.2* is live"
+            "**Deploy**\n*v1.2* is live"
         );
 
         // Refusals, each with its code.
@@ -397,6 +397,96 @@ async fn hooks_post_slack_payloads_as_their_bot_user() {
         let (status, revoked) = hook_json(&server, &url, json!({"text": "x"})).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(revoked, text, "no hint whether the token was revoked");
+    }
+}
+
+/// What Slack's own clients show of a payload is what is archived: text
+/// beside attachments (Alertmanager, Grafana), fields, and blocks that
+/// have no `text` at all; `text` is only the fallback once blocks show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_keep_everything_slack_shows() {
+    for backend in backends() {
+        let server = start(backend, |config| config.limits.webhook_burst = 1000.0).await;
+        let alice = server.person("fidelity_alice", Role::Member).await;
+        let channel_id = channel_with(&server, &alice, "alerts", &[]).await;
+        let created = server
+            .ok(
+                "POST",
+                &format!("/api/v1/channels/{channel_id}/webhooks"),
+                &alice,
+                Some(json!({"name": "Alertmanager"})),
+            )
+            .await;
+        let url = created["url"].as_str().unwrap().to_string();
+
+        let cases = [
+            (
+                json!({"text": "1 alert firing", "attachments": [{
+                    "color": "danger", "fallback": "[FIRING:1] HighCPU",
+                    "title": "HighCPU", "title_link": "https://am.example/#/alerts",
+                    "text": "CPU over 90%",
+                    "fields": [{"title": "severity", "value": "critical", "short": true}],
+                    "footer": "alertmanager"}]}),
+                "1 alert firing\n[HighCPU](https://am.example/#/alerts)\nCPU over 90%\n\
+                 severity: critical\nalertmanager",
+            ),
+            (
+                json!({"text": "notification only", "blocks": [
+                    {"type": "header", "text": {"type": "plain_text", "text": "Deploy"}},
+                    {"type": "context", "elements": [{"type": "mrkdwn", "text": "by ci"}]}]}),
+                "**Deploy**\nby ci",
+            ),
+            (
+                json!({"blocks": [{"type": "rich_text", "elements": [
+                    {"type": "rich_text_section", "elements": [
+                        {"type": "text", "text": "Steps:"}]},
+                    {"type": "rich_text_list", "style": "bullet", "elements": [
+                        {"type": "rich_text_section", "elements": [{"type": "text", "text": "drain"}]}]}]}]}),
+                "Steps:\n- drain",
+            ),
+            (
+                json!({"blocks": [{"type": "image", "image_url": "https://x/p99.png", "alt_text": "p99"}]}),
+                "[p99](https://x/p99.png)",
+            ),
+            (
+                json!({"attachments": [{"blocks": [
+                    {"type": "section", "text": {"type": "mrkdwn", "text": "in an attachment"}}]}]}),
+                "in an attachment",
+            ),
+        ];
+        for (payload, expected) in cases {
+            let (status, text) = hook_json(&server, &url, payload.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{backend:?} {payload}: {text}");
+            assert_eq!(
+                latest_text(&server, channel_id, &alice).await["text"],
+                expected,
+                "{backend:?} {payload}"
+            );
+        }
+
+        // Blocks that show nothing, with no text, are still refused; and a
+        // rendering over the message limit is refused, never cut.
+        let (status, text) = hook_json(
+            &server,
+            &url,
+            json!({"blocks": [{"type": "divider"}], "attachments": [{"color": "good"}]}),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&text)),
+            (StatusCode::BAD_REQUEST, json!("no_text"))
+        );
+        let half = "z".repeat(conclave_domain::validate::MAX_MESSAGE_BYTES / 2);
+        let (status, text) = hook_json(
+            &server,
+            &url,
+            json!({"text": half, "attachments": [{"text": half}]}),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&text)),
+            (StatusCode::BAD_REQUEST, json!("validation_failed"))
+        );
     }
 }
 
