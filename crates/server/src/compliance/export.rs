@@ -8,7 +8,11 @@
 //!   `attachments/`.
 //! - `eml`: one RFC 5322 message per file, with From, To, Date, Message-ID
 //!   and In-Reply-To/References for threads; the body carries the edit
-//!   history and deletion; attachments are base64 MIME parts. The files are
+//!   history, the deletion and the reactions (also in
+//!   `X-Conclave-Reactions`); attachments are base64 MIME parts.
+//!   Message-IDs are `<message-ID.INSTALLATION@DOMAIN>`: the installation id
+//!   (see [`super::installation`]) keeps two installations' apart, and the
+//!   same message exported twice keeps its id. The files are
 //!   packed, uncompressed, into `messages-0001.zip`, `messages-0002.zip`, …
 //!   (at most [`EML_MESSAGES_PER_ARCHIVE`] messages and about
 //!   [`EML_ARCHIVE_BYTES`] each) as `<channel id>-<channel>/<message id>.eml`,
@@ -16,8 +20,11 @@
 //!   filesystem's file-creation rate. The manifest gives each archive's
 //!   SHA-256 and message count.
 //! - `actiance`: `actiance.xml`, one `Conversation` per channel with joins,
-//!   leaves, messages, edits, deletions and file transfers.
-//! - `csv`: `messages.csv`, one row per posting, edit and deletion.
+//!   leaves, messages, edits, deletions, file transfers and reactions.
+//!   Everyone not on staff (guests and outside people such as WhatsApp
+//!   customers) is `External`, and every author enters as a participant.
+//! - `csv`: `messages.csv`, one row per posting, edit and deletion; the
+//!   posting's row carries the reactions.
 //!
 //! Memory stays bounded: messages are read a page at a time, channel by
 //! channel (the next page is read while the current one is written), and
@@ -35,7 +42,7 @@ use base64::Engine as _;
 use conclave_domain::compliance::{
     ArchivedChannel, ArchivedMessage, ExportFilter, MembershipChange,
 };
-use conclave_domain::{Attachment, ChannelKind, Millis, User, UserId};
+use conclave_domain::{Attachment, ChannelKind, Millis, ReactionSummary, Role, User, UserId};
 use conclave_store::{Keyring, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -177,8 +184,11 @@ pub async fn write_export(
             out.display()
         )));
     }
+    let installation = super::installation::installation_id(store).await?;
     let mut exporter = Exporter {
         store,
+        installation,
+        external: std::collections::HashSet::new(),
         blobs,
         out: out.to_path_buf(),
         seal,
@@ -343,6 +353,9 @@ struct ChannelHeaders {
 /// Where the writing of one channel has got to, across pages.
 struct ChannelProgress {
     pending_changes: std::iter::Peekable<std::vec::IntoIter<MembershipChange>>,
+    /// Who has entered the conversation (Actiance): by a join, or before
+    /// their first message.
+    present: std::collections::HashSet<UserId>,
     started: bool,
     last_time: Millis,
 }
@@ -355,6 +368,11 @@ struct Exporter<'a> {
     seal: Option<Arc<Keyring>>,
     format: ExportFormat,
     mail_domain: String,
+    /// This installation's id, in every Message-ID.
+    installation: String,
+    /// The people of `people` who are not on staff: guests and outside
+    /// people (WhatsApp customers, imported authors).
+    external: std::collections::HashSet<UserId>,
     people: HashMap<UserId, User>,
     /// `"Name" <address>` per person, as EML headers write them.
     mailboxes: HashMap<UserId, String>,
@@ -383,7 +401,7 @@ impl Exporter<'_> {
             ExportFormat::Csv => {
                 let mut file = HashedFile::create(&self.out, "messages.csv", self.seal.as_deref())?;
                 file.write_all(
-                    b"event,message_id,version,channel_id,channel_name,channel_kind,thread_id,user_email,user_name,at,text,attachments\r\n",
+                    b"event,message_id,version,channel_id,channel_name,channel_kind,thread_id,user_email,user_name,at,text,attachments,reactions\r\n",
                 )?;
                 Sink::Csv(file)
             }
@@ -431,6 +449,7 @@ impl Exporter<'_> {
         let headers = self.channel_headers(archived);
         let mut progress = ChannelProgress {
             pending_changes: changes.into_iter().peekable(),
+            present: std::collections::HashSet::new(),
             started: false,
             last_time: 0,
         };
@@ -453,8 +472,8 @@ impl Exporter<'_> {
             written?;
             page = next?;
         }
-        for change in progress.pending_changes {
-            self.membership(sink, archived, &change)?;
+        for change in progress.pending_changes.by_ref() {
+            self.membership(sink, archived, &change, &mut progress.present)?;
             progress.last_time = progress.last_time.max(change.at);
         }
         if progress.started
@@ -512,8 +531,20 @@ impl Exporter<'_> {
                 .pending_changes
                 .next_if(|change| change.at <= message.message.created_at)
             {
-                self.membership(sink, archived, &change)?;
+                self.membership(sink, archived, &change, &mut progress.present)?;
                 progress.last_time = progress.last_time.max(change.at);
+            }
+            if let Sink::Actiance(file) = sink
+                && progress.present.insert(message.message.author_id)
+            {
+                // An author who never joined (an imported outside person, a
+                // member since before the window) is still a participant.
+                self.participant(
+                    file,
+                    "ParticipantEntered",
+                    message.message.author_id,
+                    message.message.created_at,
+                )?;
             }
             self.message(sink, archived, headers, message).await?;
             progress.last_time = progress.last_time.max(
@@ -541,6 +572,18 @@ impl Exporter<'_> {
             return Ok(());
         }
         for user in self.store.users_by_ids(&missing).await? {
+            // Only Actiance labels people; outside people are guests, but
+            // their row says so whatever their role.
+            if self.format == ExportFormat::Actiance
+                && (user.role == Role::Guest
+                    || self
+                        .store
+                        .external_participant_by_user(user.id)
+                        .await?
+                        .is_some())
+            {
+                self.external.insert(user.id);
+            }
             self.people.insert(user.id, user);
         }
         Ok(())
@@ -606,6 +649,7 @@ impl Exporter<'_> {
         sink: &mut Sink,
         archived: &ArchivedChannel,
         change: &MembershipChange,
+        present: &mut std::collections::HashSet<UserId>,
     ) -> Result<(), ExportError> {
         match sink {
             Sink::Jsonl(file) => {
@@ -621,17 +665,13 @@ impl Exporter<'_> {
             }
             Sink::Actiance(file) => {
                 let element = if change.joined {
+                    present.insert(change.user_id);
                     "ParticipantEntered"
                 } else {
+                    present.remove(&change.user_id);
                     "ParticipantLeft"
                 };
-                writeln!(
-                    file,
-                    "<{element}><LoginName>{}</LoginName><UserName>{}</UserName><DateTimeUTC>{}</DateTimeUTC><InternalFlag>TRUE</InternalFlag></{element}>",
-                    xml(&self.email(change.user_id)),
-                    xml(&self.name(change.user_id)),
-                    change.at.div_euclid(1000)
-                )?;
+                self.participant(file, element, change.user_id, change.at)?;
             }
             Sink::Csv(file) => {
                 let row = [
@@ -647,6 +687,7 @@ impl Exporter<'_> {
                     rfc3339(change.at),
                     String::new(),
                     String::new(),
+                    String::new(),
                 ];
                 write_csv_row(file, &row)?;
             }
@@ -655,6 +696,56 @@ impl Exporter<'_> {
             Sink::Eml(_) => {}
         }
         Ok(())
+    }
+
+    /// `External` for guests and outside people, else `Internal`.
+    fn user_type(&self, id: UserId) -> &'static str {
+        if self.external.contains(&id) {
+            "External"
+        } else {
+            "Internal"
+        }
+    }
+
+    /// `ParticipantEntered` or `ParticipantLeft` for one person.
+    fn participant(
+        &self,
+        file: &mut HashedFile,
+        element: &str,
+        id: UserId,
+        at: Millis,
+    ) -> Result<(), ExportError> {
+        let internal = if self.external.contains(&id) {
+            "FALSE"
+        } else {
+            "TRUE"
+        };
+        writeln!(
+            file,
+            "<{element}><LoginName>{}</LoginName><UserName>{}</UserName><UserType>{}</UserType><DateTimeUTC>{}</DateTimeUTC><InternalFlag>{internal}</InternalFlag></{element}>",
+            xml(&self.email(id)),
+            xml(&self.name(id)),
+            self.user_type(id),
+            at.div_euclid(1000)
+        )?;
+        Ok(())
+    }
+
+    /// The reactions as one line of text: `👍 a@x, b@y; 🎉 c@z`.
+    fn reactions_text(&self, reactions: &[ReactionSummary]) -> String {
+        reactions
+            .iter()
+            .map(|reaction| {
+                let people = reaction
+                    .user_ids
+                    .iter()
+                    .map(|id| self.email(*id))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("{} {people}", reaction.emoji)
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     async fn message(
@@ -823,12 +914,20 @@ impl Exporter<'_> {
             })
             .collect::<Vec<_>>()
             .join("; ");
+        let reactions = self.reactions_text(&message.reactions);
         let row = |event: &str,
                    version: String,
                    user: UserId,
                    at: Millis,
                    text: &str,
                    attachments: &str| {
+            // The reactions are on the message as it stands: on the
+            // posting's row.
+            let reactions = if event == "posted" {
+                reactions.clone()
+            } else {
+                String::new()
+            };
             [
                 event.to_string(),
                 message.id.to_string(),
@@ -845,6 +944,7 @@ impl Exporter<'_> {
                 rfc3339(at),
                 text.to_string(),
                 attachments.to_string(),
+                reactions,
             ]
         };
         if archived_message.versions.is_empty() {
@@ -909,8 +1009,9 @@ impl Exporter<'_> {
             .map_or(message.text.as_str(), |version| version.text.as_str());
         writeln!(
             file,
-            "<Message><MessageID>{}</MessageID>{thread}<LoginName>{author_email}</LoginName><UserName>{author_name}</UserName><UserType>Internal</UserType><DateTimeUTC>{}</DateTimeUTC><Content>{}</Content></Message>",
+            "<Message><MessageID>{}</MessageID>{thread}<LoginName>{author_email}</LoginName><UserName>{author_name}</UserName><UserType>{}</UserType><DateTimeUTC>{}</DateTimeUTC><Content>{}</Content></Message>",
             message.id,
+            self.user_type(message.author_id),
             message.created_at.div_euclid(1000),
             xml(first_text)
         )?;
@@ -937,6 +1038,22 @@ impl Exporter<'_> {
                     attachment.size,
                     xml(&attachment.sha256),
                     xml(name)
+                )?;
+            }
+        }
+        // Reactions carry no time of their own: they are given at the
+        // message's.
+        for reaction in &message.reactions {
+            for id in &reaction.user_ids {
+                writeln!(
+                    file,
+                    "<Reaction><MessageID>{}</MessageID><LoginName>{}</LoginName><UserName>{}</UserName><UserType>{}</UserType><DateTimeUTC>{}</DateTimeUTC><Content>{}</Content></Reaction>",
+                    message.id,
+                    xml(&self.email(*id)),
+                    xml(&self.name(*id)),
+                    self.user_type(*id),
+                    message.created_at.div_euclid(1000),
+                    xml(&reaction.emoji)
                 )?;
             }
         }
@@ -970,10 +1087,11 @@ impl Exporter<'_> {
         head.extend_from_slice(b"Date: ");
         push_rfc2822(head, message.created_at);
         head.extend_from_slice(b"\r\n");
-        push_message_id(head, b"Message-ID: ", message.id, &self.mail_domain);
+        let (installation, domain) = (&self.installation, &self.mail_domain);
+        push_message_id(head, b"Message-ID: ", message.id, installation, domain);
         if let Some(root) = message.thread_id {
-            push_message_id(head, b"In-Reply-To: ", root, &self.mail_domain);
-            push_message_id(head, b"References: ", root, &self.mail_domain);
+            push_message_id(head, b"In-Reply-To: ", root, installation, domain);
+            push_message_id(head, b"References: ", root, installation, domain);
         }
         push_subject(head, headers, &message.text);
         head.extend_from_slice(headers.channel_line.as_bytes());
@@ -990,6 +1108,12 @@ impl Exporter<'_> {
             head.extend_from_slice(self.email(by).as_bytes());
             head.extend_from_slice(b"\r\n");
         }
+        if !message.reactions.is_empty() {
+            let reactions = self.reactions_text(&message.reactions);
+            head.extend_from_slice(b"X-Conclave-Reactions: ");
+            head.extend_from_slice(encode_header_text(&reactions).as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
         // Every part is base64, whose alphabet has no `-`, so a boundary
         // with dashes can never occur inside a part.
         let mut boundary = *b"conclave-part-00000000000000000000";
@@ -1002,7 +1126,10 @@ impl Exporter<'_> {
         head.extend_from_slice(
             b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
         );
-        if archived_message.versions.len() > 1 || message.deleted_at.is_some() {
+        if archived_message.versions.len() > 1
+            || message.deleted_at.is_some()
+            || !message.reactions.is_empty()
+        {
             let body = self.body_with_history(archived_message);
             push_base64_lines(head, &mut archives.base64, body.as_bytes());
         } else {
@@ -1046,7 +1173,8 @@ impl Exporter<'_> {
     }
 
     /// The text, then every version with its time and author, then the
-    /// deletion: what an edited or deleted message's body says.
+    /// deletion, then the reactions: what an edited, deleted or reacted-to
+    /// message's body says.
     fn body_with_history(&self, archived_message: &ArchivedMessage) -> String {
         let message = &archived_message.message;
         let mut body = message.text.clone();
@@ -1065,6 +1193,18 @@ impl Exporter<'_> {
         }
         if let Some(deleted_at) = message.deleted_at {
             let _ = write!(body, "\n--- Deleted at {} ---\n", rfc3339(deleted_at));
+        }
+        if !message.reactions.is_empty() {
+            body.push_str("\n\n--- Reactions ---\n");
+            for reaction in &message.reactions {
+                let people = reaction
+                    .user_ids
+                    .iter()
+                    .map(|id| format!("{} <{}>", self.name(*id), self.email(*id)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let _ = writeln!(body, "{} by {people}", reaction.emoji);
+            }
         }
         body
     }
@@ -1377,8 +1517,8 @@ fn decimal(mut value: u64, out: &mut [u8]) -> usize {
     count
 }
 
-/// `Name: <message-ID@domain>\r\n`.
-fn push_message_id(out: &mut Vec<u8>, name: &[u8], id: i64, domain: &str) {
+/// `Name: <message-ID.INSTALLATION@domain>\r\n`.
+fn push_message_id(out: &mut Vec<u8>, name: &[u8], id: i64, installation: &str, domain: &str) {
     let mut digits = [0u8; 20];
     let used = decimal(id.unsigned_abs(), &mut digits);
     out.extend_from_slice(name);
@@ -1387,6 +1527,8 @@ fn push_message_id(out: &mut Vec<u8>, name: &[u8], id: i64, domain: &str) {
         out.push(b'-');
     }
     out.extend_from_slice(&digits[..used]);
+    out.push(b'.');
+    out.extend_from_slice(installation.as_bytes());
     out.push(b'@');
     out.extend_from_slice(domain.as_bytes());
     out.extend_from_slice(b">\r\n");
@@ -1668,8 +1810,8 @@ mod tests {
         assert_eq!(subject("tab\there"), "Subject: [#deal] tab here\r\n");
         assert!(subject("Grüße").starts_with("Subject: =?UTF-8?B?"));
         let mut id = Vec::new();
-        push_message_id(&mut id, b"Message-ID: ", 1234, "x.invalid");
-        assert_eq!(id, b"Message-ID: <message-1234@x.invalid>\r\n");
+        push_message_id(&mut id, b"Message-ID: ", 1234, "0a1b", "x.invalid");
+        assert_eq!(id, b"Message-ID: <message-1234.0a1b@x.invalid>\r\n");
     }
 
     /// Every entry of every archive in `files`, read with the `zip` crate

@@ -9,6 +9,7 @@
 
 mod archive;
 pub mod export;
+pub mod installation;
 pub mod live;
 
 use std::path::{Path, PathBuf};
@@ -159,10 +160,14 @@ pub async fn checkpoint(store: &dyn Store) -> StoreResult<Checkpoint> {
     })
 }
 
-/// Applies retention every `retention_interval_minutes` and appends a
-/// journal checkpoint to `DATA_DIR/journal-checkpoints.jsonl` each time.
+/// Makes the installation id if there is none yet, then applies retention
+/// every `retention_interval_minutes` and appends a journal checkpoint to `DATA_DIR/journal-checkpoints.jsonl` each time.
 /// Runs until aborted.
 pub async fn schedule(state: AppState) {
+    // Made at first start, so that every later export agrees on it.
+    if let Err(error) = installation::installation_id(&*state.store).await {
+        tracing::error!(%error, "making the installation id failed");
+    }
     let minutes = state.config.compliance.retention_interval_minutes;
     if minutes == 0 {
         return;

@@ -823,11 +823,23 @@ fn check_eml(
     let emls = eml_entries(files, manifest);
     assert_eq!(emls.len(), 3, "one .eml per message");
     let parser = mail_parser::MessageParser::default();
+    // `<message-ID.INSTALLATION@conclave.invalid>`; the installation id is
+    // the same in every message (tests/api/export_fidelity.rs checks it).
+    let installation = parser
+        .parse(&emls[&root_id])
+        .and_then(|root| {
+            let id = root.message_id()?;
+            let rest = id.strip_prefix(&format!("message-{root_id}."))?;
+            Some(rest.strip_suffix("@conclave.invalid")?.to_string())
+        })
+        .unwrap();
+    let message_id =
+        |id: i64, installation: &str| format!("message-{id}.{installation}@conclave.invalid");
     for (id, eml) in &emls {
         let parsed = parser.parse(eml).unwrap();
         assert_eq!(
             parsed.message_id(),
-            Some(format!("message-{id}@conclave.invalid").as_str())
+            Some(message_id(*id, &installation).as_str())
         );
         assert!(parsed.from().is_some() && parsed.to().is_some() && parsed.date().is_some());
     }
@@ -846,7 +858,7 @@ fn check_eml(
     assert!(root.date().is_some(), "a parseable RFC 2822 date");
     assert_eq!(
         root.message_id().unwrap(),
-        format!("message-{root_id}@conclave.invalid")
+        message_id(root_id, &installation)
     );
     assert!(
         root.subject().unwrap().contains("Offer v2, Grüße"),
@@ -868,11 +880,11 @@ fn check_eml(
     let reply = parser.parse(&emls[&reply_id]).unwrap();
     assert_eq!(
         reply.in_reply_to().as_text(),
-        Some(format!("message-{root_id}@conclave.invalid").as_str())
+        Some(message_id(root_id, &installation).as_str())
     );
     assert!(reply.references().as_text_list().is_some_and(|list| {
         list.iter()
-            .any(|id| id == &format!("message-{root_id}@conclave.invalid"))
+            .any(|id| id == &message_id(root_id, &installation))
     }));
 }
 

@@ -23,6 +23,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 mod accounts;
 mod compliance;
 mod connectors;
+mod export_fidelity;
 mod fuzz_corpus;
 mod identity;
 mod inbox_attachments;
